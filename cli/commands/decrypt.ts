@@ -1,0 +1,20 @@
+import { MAX_ENVELOPE_CHARS } from '../../lambda/keys/envelope';
+import { type CommandRegistrar, readInput } from '../runtime';
+
+export const registerDecrypt: CommandRegistrar = (program, run) => {
+  program
+    .command('decrypt')
+    .description('decrypt an envelope (record, compact or legacy AlphaPulse record) from stdin or --in FILE; prints the plaintext bytes')
+    .option('--in <file>', 'read the envelope from a file instead of stdin')
+    .action((opts: { in?: string }) =>
+      run(async (rt) => {
+        const envelope = await readInput(rt.io, opts.in, MAX_ENVELOPE_CHARS);
+        const result = await rt.manager.decryptDetailed(envelope);
+        if (rt.options.json) {
+          rt.io.stdout.write(`${JSON.stringify({ version: result.version, context: result.context, kind: result.kind, plaintextBase64: result.plaintext.toString('base64') })}\n`);
+        } else {
+          rt.io.stdout.write(result.plaintext);
+        }
+      }),
+    );
+};

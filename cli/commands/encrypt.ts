@@ -1,0 +1,20 @@
+import { Option } from 'commander';
+import { MAX_PLAINTEXT_BYTES } from '../../lambda/keys/envelope';
+import { type CommandRegistrar, readInput } from '../runtime';
+
+export const registerEncrypt: CommandRegistrar = (program, run) => {
+  program
+    .command('encrypt')
+    .description('encrypt stdin (or --in FILE) under the primary version; prints the envelope')
+    .requiredOption('--context <name>', 'e.g. trading_data, user_pii, api_credentials')
+    .option('--in <file>', 'read the plaintext from a file instead of stdin')
+    .addOption(new Option('--format <form>', 'envelope form').choices(['record', 'compact']).default('record'))
+    .action((opts: { context: string; in?: string; format: 'record' | 'compact' }) =>
+      run(async (rt) => {
+        const plaintext = await readInput(rt.io, opts.in, MAX_PLAINTEXT_BYTES);
+        const out = opts.format === 'compact' ? await rt.manager.encryptCompact(plaintext, opts.context) : JSON.stringify(await rt.manager.encrypt(plaintext, opts.context));
+        plaintext.fill(0);
+        rt.io.stdout.write(`${out}\n`);
+      }),
+    );
+};

@@ -1,0 +1,33 @@
+import { type CommandRegistrar, emit } from '../runtime';
+
+export const registerStatus: CommandRegistrar = (program, run) => {
+  program
+    .command('status')
+    .description('versions, states, primary, key age and days until rotation is due (--rotation-days, default 90)')
+    .action(() =>
+      run(async (rt) => {
+        const s = await rt.manager.status();
+        const rows = s.versions.map((v) =>
+          [
+            String(v.version).padStart(7),
+            (v.primary ? '*' : ' ').padEnd(7),
+            v.state.padEnd(9),
+            v.kdf.padEnd(13),
+            v.createdAt.padEnd(24),
+            String(v.ageDays).padStart(8),
+            v.reason ?? '',
+          ].join('  ').trimEnd(),
+        );
+        const due = s.rotationOverdue ? `OVERDUE by ${-s.daysUntilRotationDue} days — run 'key-manager rotate'` : `due in ${s.daysUntilRotationDue} days`;
+        emit(rt, s, [
+          `store:     ${s.store} ${s.location}`,
+          `primary:   version ${s.primary}, ${s.primaryAgeDays} days old`,
+          `rotation:  every ${s.rotationPeriodDays} days, ${due}`,
+          `capacity:  ${s.capacity.bytes} of ${s.capacity.limitBytes} bytes, room for ${s.capacity.versionsThatFit} more versions`,
+          '',
+          ['version', 'primary', 'state    ', 'kdf          ', 'created                 ', 'age days', 'reason'].join('  '),
+          ...rows,
+        ]);
+      }),
+    );
+};

@@ -1,0 +1,86 @@
+/**
+ * The `key-manager` command line: global options, command registration, error handling and exit codes
+ * (0 ok, 1 the operation failed, 2 usage error).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { isKeyManagementError } from '../lambda/keys/errors';
+import { registerDecrypt } from './commands/decrypt';
+import { registerDerive } from './commands/derive';
+import { registerEncrypt } from './commands/encrypt';
+import { registerGenerate } from './commands/generate';
+import { registerHealth } from './commands/health';
+import { registerInit } from './commands/init';
+import { registerRotate } from './commands/rotate';
+import { registerStatus } from './commands/status';
+import { type CliIo, type CommandRegistrar, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type GlobalOptions, openRuntime, type RunWith } from './runtime';
+
+const registrars: CommandRegistrar[] = [
+  registerGenerate,
+  registerInit,
+  registerStatus,
+  registerRotate,
+  registerDerive,
+  registerEncrypt,
+  registerDecrypt,
+  registerHealth,
+];
+
+export function processIo(): CliIo {
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, isTTY: Boolean(process.stdout.isTTY) };
+}
+
+export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command('key-manager')
+    .description('AlphaPulse key management: versioned master keys, data-key derivation, envelopes, rotation')
+    .option('--store <uri>', 'keyset store: file:PATH | env: | aws:SECRET_ID | vault:MOUNT/PATH (default: $KEY_MANAGER_STORE or file:.alphapulse/keyset.json)')
+    .option('--json', 'machine-readable output')
+    .option('--debug', 'print stack traces on failure')
+    .option('--audit-log <file>', 'audit log file (default: audit.jsonl beside a file keyset, else ./.alphapulse/audit.jsonl)')
+    .option('--region <region>', 'AWS region for the aws store')
+    .option('--endpoint-url <url>', 'AWS-compatible endpoint for the aws store (else $AWS_ENDPOINT_URL)')
+    .addOption(new Option('--rotation-days <days>', 'rotation period used for deadlines').default(undefined))
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+
+  const run: RunWith = async (body) => {
+    const rt = await openRuntime(program.opts<GlobalOptions>(), io);
+    try {
+      const code = await body(rt);
+      setExit(typeof code === 'number' ? code : EXIT_OK);
+    } finally {
+      await rt.metrics.flush();
+    }
+  };
+  for (const register of registrars) register(program, run, io);
+  return program;
+}
+
+/** Parses `argv` (as process.argv: node, script, ...args), runs the command, returns the exit code. */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    const debug = program.opts<GlobalOptions>().debug;
+    if (isKeyManagementError(err)) {
+      io.stderr.write(`error [${err.code}]: ${err.message}\n`);
+    } else {
+      const code = (err as NodeJS.ErrnoException).code;
+      io.stderr.write(`error [INTERNAL]: ${err instanceof Error ? err.name : 'unexpected failure'}${code ? ` (${code})` : ''}; rerun with --debug for details\n`);
+    }
+    if (debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
+    return EXIT_FAILED;
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * What every command needs: the global options, the store they name, a key manager over it with the
+ * audit and metrics sinks, and output helpers that honour --json.
+ */
+import type { Command } from 'commander';
+import * as path from 'node:path';
+import { KeyManager } from '../lambda/key-manager';
+import { DEFAULT_ROTATION_PERIOD_DAYS } from '../lambda/key-manager';
+import { KeyManagementError } from '../lambda/keys/errors';
+import { openStore, parseStoreUri, resolveStoreUri } from '../lambda/stores/open-store';
+import type { KeysetStore } from '../lambda/stores/store';
+import { type AuditSink, FileAuditSink } from '../lambda/telemetry/audit';
+import { type MetricsSink, noopMetrics } from '../lambda/telemetry/metrics';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+/** Runs one command's body with a runtime built from the global options; a returned number is the exit code. */
+export type RunWith = (body: (rt: Runtime) => Promise<number | void>) => Promise<void>;
+
+/** Adds a command (or a group) to the program. */
+export type CommandRegistrar = (program: Command, run: RunWith, io: CliIo) => void;
+
+export const AUDIT_LOG_ENV_VAR = 'KEY_MANAGER_AUDIT_LOG';
+export const DEFAULT_AUDIT_LOG = path.join('.alphapulse', 'audit.jsonl');
+
+export interface GlobalOptions {
+  readonly store?: string;
+  readonly json?: boolean;
+  readonly debug?: boolean;
+  readonly auditLog?: string;
+  readonly region?: string;
+  readonly endpointUrl?: string;
+  readonly rotationDays?: string;
+}
+
+/** Streams and environment, injected so tests run commands in-process. */
+export interface CliIo {
+  readonly stdin: NodeJS.ReadableStream;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
+  readonly isTTY: boolean;
+}
+
+export interface Runtime {
+  readonly options: GlobalOptions;
+  readonly io: CliIo;
+  readonly storeUri: string;
+  readonly store: KeysetStore;
+  readonly manager: KeyManager;
+  readonly audit: AuditSink;
+  readonly metrics: MetricsSink;
+}
+
+/** Hooks for tests and for the AWS-backed pieces (caller identity, metrics) to plug in. */
+export interface RuntimeFactories {
+  metrics?: (options: GlobalOptions, io: CliIo) => MetricsSink;
+  actor?: (options: GlobalOptions, io: CliIo, store: KeysetStore) => Promise<string | undefined>;
+}
+
+export const factories: RuntimeFactories = {};
+
+/**
+ * The audit log: --audit-log, else KEY_MANAGER_AUDIT_LOG, else `audit.jsonl` beside a file keyset,
+ * else `./.alphapulse/audit.jsonl`. The CLI always audits to a local file so stdout stays clean for
+ * data (`encrypt > out.json`); the Lambda audits to stdout, which CloudWatch Logs keeps.
+ */
+export function auditLogPath(options: GlobalOptions, env: NodeJS.ProcessEnv, storeUri: string): string {
+  if (options.auditLog) return options.auditLog;
+  if (env[AUDIT_LOG_ENV_VAR]) return env[AUDIT_LOG_ENV_VAR] as string;
+  const parsed = parseStoreUri(storeUri);
+  if (parsed.kind === 'file') return path.join(path.dirname(parsed.target), 'audit.jsonl');
+  return DEFAULT_AUDIT_LOG;
+}
+
+export function rotationDays(options: GlobalOptions): number {
+  if (options.rotationDays === undefined) return DEFAULT_ROTATION_PERIOD_DAYS;
+  const n = Number(options.rotationDays);
+  if (!Number.isInteger(n) || n < 1 || n > 365) {
+    throw new KeyManagementError('INVALID_INPUT', `--rotation-days must be a whole number of days from 1 to 365 (PCI DSS 3.6.4), got '${options.rotationDays}'`);
+  }
+  return n;
+}
+
+export async function openRuntime(options: GlobalOptions, io: CliIo): Promise<Runtime> {
+  const storeUri = resolveStoreUri(options.store, io.env);
+  const store = openStore(storeUri, { env: io.env, region: options.region, endpointUrl: options.endpointUrl });
+  const audit = new FileAuditSink(auditLogPath(options, io.env, storeUri));
+  const metrics = factories.metrics?.(options, io) ?? noopMetrics;
+  const actor = (await factories.actor?.(options, io, store)) ?? undefined;
+  const manager = new KeyManager({
+    store,
+    audit,
+    metrics,
+    actor,
+    auditDataOperations: true,
+    rotationPeriodDays: rotationDays(options),
+  });
+  return { options, io, storeUri, store, manager, audit, metrics };
+}
+
+/** Prints a result: `json` as one JSON document with --json, else the human lines. */
+export function emit(rt: Pick<Runtime, 'options' | 'io'>, json: unknown, human: string | string[]): void {
+  if (rt.options.json) rt.io.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  else rt.io.stdout.write(`${Array.isArray(human) ? human.join('\n') : human}\n`);
+}
+
+/** Reads all of a file or stdin, refusing more than `limit` bytes. */
+export async function readInput(io: CliIo, file: string | undefined, limit: number): Promise<Buffer> {
+  const { createReadStream } = await import('node:fs');
+  const stream = file === undefined || file === '-' ? io.stdin : createReadStream(file);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      size += buf.length;
+      if (size > limit) {
+        throw new KeyManagementError('PLAINTEXT_TOO_LARGE', `the input is over ${limit} bytes, the most one envelope holds; split it`);
+      }
+      chunks.push(buf);
+    }
+  } catch (err) {
+    if (err instanceof KeyManagementError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new KeyManagementError('INVALID_INPUT', `cannot read ${file ?? 'stdin'}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'read error')}`);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,575 @@
+/**
+ * The key manager: the one object services use to derive data keys, encrypt and decrypt, and that
+ * operators use (through the CLI) to rotate and retire versions.
+ *
+ * Side effects are injected (store, clock, random source, audit sink, metrics sink). The keyset is
+ * cached for a TTL and derived keys in a bounded LRU, so a warm `encrypt` or `deriveDataKey` does no
+ * I/O. A ciphertext naming a version newer than any cached one triggers one refetch, shared by every
+ * concurrent caller (single flight) and rate-limited so a flood of forged versions cannot hammer the
+ * store.
+ */
+import * as os from 'node:os';
+import { validateContext } from './keys/context';
+import { deriveKey, keyFingerprint } from './keys/derive';
+import {
+  aad,
+  type EnvelopeRecord,
+  IV_BYTES,
+  openGcm,
+  parseEnvelope,
+  type ParsedEnvelope,
+  sealGcm,
+  toCompact,
+  toRecord,
+} from './keys/envelope';
+import { errorCode, KeyManagementError } from './keys/errors';
+import {
+  ageDays,
+  assertPreserves,
+  createKeyset,
+  destroyVersion,
+  disableVersion,
+  enableVersion,
+  findVersion,
+  type Keyset,
+  keysetCapacity,
+  type KeysetCapacity,
+  type KeyVersion,
+  latestVersion,
+  primaryVersion,
+  rotateKeyset,
+} from './keys/keyset';
+import { PooledRandom, type RandomSource } from './keys/random';
+import type { KeysetSnapshot, KeysetStore } from './stores/store';
+import { type AuditEvent, type AuditOutcome, type AuditSink, noopAudit } from './telemetry/audit';
+import { type MetricsSink, noopMetrics } from './telemetry/metrics';
+
+export const DEFAULT_KEYSET_TTL_MS = 300_000;
+export const DEFAULT_MAX_CACHED_KEYS = 1_024;
+export const DEFAULT_ROTATION_PERIOD_DAYS = 90;
+
+export interface KeyManagerOptions {
+  readonly store: KeysetStore;
+  /** @default () => new Date() */
+  readonly clock?: () => Date;
+  /** Source of key material and of IVs. @default a pooled CSPRNG */
+  readonly random?: RandomSource;
+  /** @default no audit */
+  readonly audit?: AuditSink;
+  /** @default no metrics */
+  readonly metrics?: MetricsSink;
+  /** Who is acting, for audit events. @default the OS user */
+  readonly actor?: string;
+  /** How long a read keyset is trusted before the next call refetches it. @default 300000 (5 min) */
+  readonly keysetTtlMs?: number;
+  /**
+   * How long past its TTL a cached keyset keeps serving when the store cannot be read; each such
+   * use counts a `KeyRetrievalFailures`. 0 turns it off. @default 3600000 (1 h)
+   */
+  readonly maxStaleMs?: number;
+  /** Derived keys kept per process (LRU); evicted keys are zeroed. @default 1024 */
+  readonly maxCachedKeys?: number;
+  /** Least time between refetches caused by unknown versions. @default 1000 */
+  readonly unknownVersionRefetchMs?: number;
+  /**
+   * Write an audit event for every encrypt and decrypt, not only for key derivations, key-management
+   * operations and failures. Right for a CLI; too much for a service doing thousands per second.
+   * @default false
+   */
+  readonly auditDataOperations?: boolean;
+  /** Rotation period used by `status` and `health` to compute the deadline. @default 90 */
+  readonly rotationPeriodDays?: number;
+}
+
+export interface DataKey {
+  /** A copy of the 32-byte data key: the caller owns it and should `fill(0)` it when done. */
+  readonly key: Buffer;
+  readonly version: number;
+  /** Safe-to-print identifier of the key. */
+  readonly fingerprint: string;
+}
+
+export interface DecryptResult {
+  readonly plaintext: Buffer;
+  readonly version: number;
+  readonly context: string;
+  /** `legacy` for records written by the AlphaPulse Python system. */
+  readonly kind: ParsedEnvelope['kind'];
+}
+
+export interface VersionStatus {
+  readonly version: number;
+  readonly state: KeyVersion['state'];
+  readonly kdf: KeyVersion['kdf'];
+  readonly primary: boolean;
+  readonly createdAt: string;
+  readonly ageDays: number;
+  readonly disabledAt?: string;
+  readonly destroyedAt?: string;
+  readonly reason?: string;
+}
+
+export interface KeysetStatus {
+  readonly store: string;
+  readonly location: string;
+  readonly primary: number;
+  readonly primaryAgeDays: number;
+  readonly rotationPeriodDays: number;
+  readonly daysUntilRotationDue: number;
+  readonly rotationOverdue: boolean;
+  readonly enabledVersions: number;
+  readonly versions: readonly VersionStatus[];
+  readonly capacity: KeysetCapacity;
+}
+
+export interface HealthCheck {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+export interface HealthReport {
+  readonly ok: boolean;
+  readonly checks: readonly HealthCheck[];
+}
+
+export interface RotateOptions {
+  /** Also disable the previous primary in the same write. */
+  readonly emergency?: boolean;
+  readonly reason?: string;
+}
+
+export interface RotateResult {
+  readonly fromVersion: number;
+  readonly toVersion: number;
+  readonly disabledVersion?: number;
+}
+
+interface CachedKeyset {
+  readonly snapshot: KeysetSnapshot;
+  readonly fetchedAt: number;
+}
+
+export class KeyManager {
+  readonly store: KeysetStore;
+  private readonly clock: () => Date;
+  private readonly random: RandomSource;
+  private readonly audit: AuditSink;
+  private readonly metrics: MetricsSink;
+  private readonly actor: string;
+  private readonly ttlMs: number;
+  private readonly maxStaleMs: number;
+  private readonly maxCachedKeys: number;
+  private readonly unknownVersionRefetchMs: number;
+  private readonly auditDataOperations: boolean;
+  private readonly rotationPeriodDays: number;
+
+  private cached?: CachedKeyset;
+  private inflight?: Promise<KeysetSnapshot>;
+  private lastUnknownRefetch = Number.NEGATIVE_INFINITY;
+  private readonly keys = new Map<string, Buffer>();
+
+  constructor(options: KeyManagerOptions) {
+    this.store = options.store;
+    this.clock = options.clock ?? (() => new Date());
+    this.random = options.random ?? new PooledRandom();
+    this.audit = options.audit ?? noopAudit;
+    this.metrics = options.metrics ?? noopMetrics;
+    this.actor = options.actor ?? osUser();
+    this.ttlMs = nonNegative(options.keysetTtlMs ?? DEFAULT_KEYSET_TTL_MS, 'keysetTtlMs');
+    this.maxStaleMs = nonNegative(options.maxStaleMs ?? 3_600_000, 'maxStaleMs');
+    this.maxCachedKeys = Math.max(1, nonNegative(options.maxCachedKeys ?? DEFAULT_MAX_CACHED_KEYS, 'maxCachedKeys'));
+    this.unknownVersionRefetchMs = nonNegative(options.unknownVersionRefetchMs ?? 1_000, 'unknownVersionRefetchMs');
+    this.auditDataOperations = options.auditDataOperations ?? false;
+    this.rotationPeriodDays = options.rotationPeriodDays ?? DEFAULT_ROTATION_PERIOD_DAYS;
+  }
+
+  // ---------------------------------------------------------------- data path
+
+  /** The data key for `context` under `version` (default: the primary). */
+  async deriveDataKey(context: string, version?: number): Promise<DataKey> {
+    validateContext(context);
+    const keyset = version === undefined ? await this.currentKeyset() : await this.keysetWith(version);
+    const v = version ?? keyset.primary;
+    const key = await this.dataKey(keyset, v, context);
+    return { key: Buffer.from(key), version: v, fingerprint: keyFingerprint(key) };
+  }
+
+  /** Encrypts under the primary version; returns the JSON record form. */
+  async encrypt(plaintext: Buffer | string, context: string): Promise<EnvelopeRecord> {
+    const { version, payload } = await this.seal(plaintext, context);
+    return toRecord(version, context, payload);
+  }
+
+  /** Encrypts under the primary version; returns the compact one-line form `AP2:<v>:<context>:<data>`. */
+  async encryptCompact(plaintext: Buffer | string, context: string): Promise<string> {
+    const { version, payload } = await this.seal(plaintext, context);
+    return toCompact(version, context, payload);
+  }
+
+  /** Decrypts any supported envelope (record, record JSON, compact, legacy record) to its plaintext. */
+  async decrypt(envelope: string | Buffer | EnvelopeRecord): Promise<Buffer> {
+    return (await this.decryptDetailed(envelope)).plaintext;
+  }
+
+  async decryptDetailed(envelope: string | Buffer | EnvelopeRecord): Promise<DecryptResult> {
+    let parsed: ParsedEnvelope | undefined;
+    try {
+      parsed = parseEnvelope(envelope);
+      const keyset = await this.keysetWith(parsed.version);
+      const v = findVersion(keyset, parsed.version) as KeyVersion;
+      if (parsed.kind === 'legacy' && v.kdf !== 'legacy-pbkdf2') {
+        throw new KeyManagementError('DECRYPT_FAILED', `a legacy record names version ${parsed.version}, which is not a legacy version; the record was altered or mislabelled`);
+      }
+      const key = await this.dataKey(keyset, parsed.version, parsed.context);
+      const plaintext = openGcm(key, parsed.payload, parsed.kind === 'ap2' ? aad(parsed.version, parsed.context) : undefined);
+      if (this.auditDataOperations) await this.record('decrypt', 'success', { version: parsed.version, context: parsed.context });
+      return { plaintext, version: parsed.version, context: parsed.context, kind: parsed.kind };
+    } catch (err) {
+      this.metrics.count('DecryptionFailures');
+      if (errorCode(err) === 'UNKNOWN_VERSION') this.metrics.count('KeyVersionMismatch');
+      await this.recordQuietly('decrypt', 'failure', { version: parsed?.version, context: parsed?.context, code: errorCode(err) });
+      throw err;
+    }
+  }
+
+  private async seal(plaintext: Buffer | string, context: string): Promise<{ version: number; payload: Buffer }> {
+    validateContext(context);
+    const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
+    const keyset = await this.currentKeyset();
+    const version = keyset.primary;
+    const key = await this.dataKey(keyset, version, context);
+    const payload = sealGcm(key, this.random.bytes(IV_BYTES), data, aad(version, context));
+    if (this.auditDataOperations) await this.record('encrypt', 'success', { version, context });
+    return { version, payload };
+  }
+
+  /** The cached data key, deriving (and auditing) it on a miss. Refuses disabled and destroyed versions. */
+  private async dataKey(keyset: Keyset, version: number, context: string): Promise<Buffer> {
+    const v = findVersion(keyset, version);
+    if (!v) throw unknownVersion(version, keyset);
+    if (v.state === 'disabled') {
+      throw new KeyManagementError('VERSION_DISABLED', `version ${version} is disabled${v.reason ? ` (${v.reason})` : ''}; data under it cannot be decrypted until an operator runs 'key-manager enable-version --version ${version}'`);
+    }
+    if (v.state === 'destroyed' || v.material === undefined) {
+      throw new KeyManagementError('VERSION_DESTROYED', `version ${version} was destroyed${v.destroyedAt ? ` at ${v.destroyedAt}` : ''}; data under it cannot be decrypted`);
+    }
+    this.metrics.count('KeyDerivations', 1, { KeyVersion: String(version), Context: context });
+    const cacheKey = `${version}|${context}`;
+    const hit = this.keys.get(cacheKey);
+    if (hit) {
+      this.keys.delete(cacheKey);
+      this.keys.set(cacheKey, hit);
+      return hit;
+    }
+    const material = Buffer.from(v.material, 'base64');
+    let key: Buffer;
+    try {
+      key = deriveKey(v.kdf, material, context, version);
+    } finally {
+      material.fill(0);
+    }
+    this.keys.set(cacheKey, key);
+    if (this.keys.size > this.maxCachedKeys) {
+      const [oldestKey, oldest] = this.keys.entries().next().value as [string, Buffer];
+      this.keys.delete(oldestKey);
+      oldest.fill(0);
+    }
+    await this.recordQuietly('derive_key', 'success', { version, context });
+    return key;
+  }
+
+  // ---------------------------------------------------------------- keyset cache
+
+  /** The keyset, from cache while fresh. */
+  private async currentKeyset(): Promise<Keyset> {
+    const cached = this.cached;
+    if (cached && this.clock().getTime() - cached.fetchedAt < this.ttlMs) return cached.snapshot.keyset;
+    try {
+      return (await this.refresh()).keyset;
+    } catch (err) {
+      if (cached && this.maxStaleMs > 0 && this.clock().getTime() - cached.fetchedAt < this.ttlMs + this.maxStaleMs && isTransient(err)) {
+        return cached.snapshot.keyset;
+      }
+      throw err;
+    }
+  }
+
+  /** A keyset that holds `version`, refetching once if the version is newer than any cached. */
+  private async keysetWith(version: number): Promise<Keyset> {
+    let keyset = await this.currentKeyset();
+    if (findVersion(keyset, version)) return keyset;
+    if (version > latestVersion(keyset)) {
+      if (this.inflight) {
+        keyset = (await this.inflight).keyset;
+      } else if (this.clock().getTime() - this.lastUnknownRefetch >= this.unknownVersionRefetchMs) {
+        this.lastUnknownRefetch = this.clock().getTime();
+        keyset = (await this.refresh()).keyset;
+      }
+    }
+    if (!findVersion(keyset, version)) throw unknownVersion(version, keyset);
+    return keyset;
+  }
+
+  /** Reads the store; concurrent callers share one read. */
+  private refresh(): Promise<KeysetSnapshot> {
+    if (!this.inflight) {
+      this.inflight = this.store
+        .read()
+        .then((snapshot) => {
+          this.adopt(snapshot);
+          return snapshot;
+        })
+        .catch((err: unknown) => {
+          this.metrics.count('KeyRetrievalFailures');
+          throw err;
+        })
+        .finally(() => {
+          this.inflight = undefined;
+        });
+    }
+    return this.inflight;
+  }
+
+  private adopt(snapshot: KeysetSnapshot): void {
+    this.cached = { snapshot, fetchedAt: this.clock().getTime() };
+    // Keys of versions that are no longer usable are dropped and zeroed at once.
+    for (const [cacheKey, key] of this.keys) {
+      const v = findVersion(snapshot.keyset, Number(cacheKey.slice(0, cacheKey.indexOf('|'))));
+      if (!v || v.state !== 'enabled') {
+        key.fill(0);
+        this.keys.delete(cacheKey);
+      }
+    }
+  }
+
+  /** Drops the cached keyset and zeroes every cached data key. */
+  clearCache(): void {
+    this.cached = undefined;
+    for (const key of this.keys.values()) key.fill(0);
+    this.keys.clear();
+  }
+
+  // ---------------------------------------------------------------- key management
+
+  /** Creates the first keyset (version 1). Refuses with KEYSET_EXISTS if the store already has one. */
+  async init(): Promise<Keyset> {
+    return this.audited('init', async () => {
+      const keyset = createKeyset({ material: this.newMaterial(), now: this.nowIso() });
+      const snapshot = await this.store.write(keyset, null);
+      this.adopt(snapshot);
+      return { result: keyset, version: 1 };
+    });
+  }
+
+  /** Adds a version with fresh material and makes it primary; `emergency` also disables the old primary. */
+  async rotate(options: RotateOptions = {}): Promise<RotateResult> {
+    const action = options.emergency ? 'emergency_rotate' : 'rotate';
+    try {
+      const result = await this.transition(action, (keyset) =>
+        rotateKeyset(keyset, { material: this.newMaterial(), now: this.nowIso(), disablePrevious: options.emergency, reason: options.reason }),
+      );
+      const out: RotateResult = {
+        fromVersion: result.before.primary,
+        toVersion: result.after.primary,
+        ...(options.emergency ? { disabledVersion: result.before.primary } : {}),
+      };
+      this.metrics.count('RotationSucceeded');
+      if (options.emergency) this.metrics.count('EmergencyRotations');
+      return out;
+    } catch (err) {
+      this.metrics.count('RotationFailed');
+      throw err;
+    }
+  }
+
+  async disableVersion(version: number, reason: string): Promise<void> {
+    await this.transition('disable_version', (ks) => disableVersion(ks, version, { now: this.nowIso(), reason }), { version, detail: reason });
+  }
+
+  async enableVersion(version: number): Promise<void> {
+    await this.transition('enable_version', (ks) => enableVersion(ks, version), { version });
+  }
+
+  /** Removes a disabled version's material for good and zeroes any cached key derived from it. */
+  async destroyVersion(version: number): Promise<void> {
+    await this.transition('destroy_version', (ks) => destroyVersion(ks, version, { now: this.nowIso() }), { version, detail: 'material destroyed' });
+  }
+
+  /**
+   * Reads the keyset fresh (never from cache), applies `change`, checks that no version was lost or
+   * altered, and writes it back with compare-and-set. Audited as `action`; throws CONFLICT if another
+   * writer got there first. The building block for every keyset change.
+   */
+  async transition(
+    action: string,
+    change: (keyset: Keyset) => Keyset,
+    auditFields: { version?: number; detail?: string } = {},
+  ): Promise<{ before: Keyset; after: Keyset }> {
+    return this.audited(action, async () => {
+      const snapshot = await this.readFresh();
+      const after = change(snapshot.keyset);
+      assertPreserves(snapshot.keyset, after);
+      const written = await this.store.write(after, snapshot.handle);
+      this.adopt(written);
+      return { result: { before: snapshot.keyset, after }, version: auditFields.version ?? after.primary, detail: auditFields.detail };
+    }, auditFields);
+  }
+
+  /** Reads the store now, bypassing the cache, and caches what it read. */
+  async readFresh(): Promise<KeysetSnapshot> {
+    return this.refresh();
+  }
+
+  // ---------------------------------------------------------------- status and health
+
+  async status(): Promise<KeysetStatus> {
+    const keyset = (await this.readFresh()).keyset;
+    const now = this.clock();
+    const primary = primaryVersion(keyset);
+    const primaryAge = ageDays(primary.createdAt, now);
+    return {
+      store: this.store.kind,
+      location: this.store.location,
+      primary: keyset.primary,
+      primaryAgeDays: primaryAge,
+      rotationPeriodDays: this.rotationPeriodDays,
+      daysUntilRotationDue: this.rotationPeriodDays - primaryAge,
+      rotationOverdue: primaryAge > this.rotationPeriodDays,
+      enabledVersions: keyset.versions.filter((v) => v.state === 'enabled').length,
+      versions: keyset.versions.map((v) => ({
+        version: v.version,
+        state: v.state,
+        kdf: v.kdf,
+        primary: v.version === keyset.primary,
+        createdAt: v.createdAt,
+        ageDays: ageDays(v.createdAt, now),
+        ...(v.disabledAt ? { disabledAt: v.disabledAt } : {}),
+        ...(v.destroyedAt ? { destroyedAt: v.destroyedAt } : {}),
+        ...(v.reason ? { reason: v.reason } : {}),
+      })),
+      capacity: keysetCapacity(keyset),
+    };
+  }
+
+  /** The seed's health check: keyset readable, a key derives, an encrypt/decrypt round trip works. */
+  async health(context = 'health_check'): Promise<HealthReport> {
+    const checks: HealthCheck[] = [];
+    const step = async (name: string, run: () => Promise<string>): Promise<boolean> => {
+      try {
+        checks.push({ name, ok: true, detail: await run() });
+        return true;
+      } catch (err) {
+        checks.push({ name, ok: false, detail: err instanceof KeyManagementError ? `${err.code}: ${err.message}` : 'unexpected error' });
+        return false;
+      }
+    };
+    const readable = await step('keyset readable', async () => {
+      const { keyset } = await this.readFresh();
+      return `${this.store.kind} store, ${keyset.versions.length} version(s), primary ${keyset.primary}`;
+    });
+    if (readable) {
+      await step('rotation not overdue', async () => {
+        const s = await this.status();
+        if (s.rotationOverdue) throw new KeyManagementError('ROTATION_FAILED', `primary version ${s.primary} is ${s.primaryAgeDays} days old, past the ${s.rotationPeriodDays}-day period; run 'key-manager rotate'`);
+        return `primary is ${s.primaryAgeDays} days old, rotation due in ${s.daysUntilRotationDue} days`;
+      });
+      const derived = await step('can derive keys', async () => {
+        const key = await this.deriveDataKey(context);
+        key.key.fill(0);
+        return `version ${key.version}, fingerprint ${key.fingerprint}`;
+      });
+      if (derived) {
+        await step('encrypt/decrypt round trip', async () => {
+          const probe = this.random.bytes(16);
+          const back = await this.decrypt(await this.encrypt(probe, context));
+          if (!back.equals(probe)) throw new KeyManagementError('DECRYPT_FAILED', 'the round trip returned different bytes');
+          return 'ok';
+        });
+      }
+    }
+    const ok = checks.every((c) => c.ok);
+    await this.recordQuietly('health', ok ? 'success' : 'failure', { detail: checks.filter((c) => !c.ok).map((c) => c.name).join(', ') || undefined });
+    return { ok, checks };
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private newMaterial(): string {
+    const bytes = this.random.bytes(32);
+    const text = bytes.toString('base64');
+    bytes.fill(0);
+    return text;
+  }
+
+  private nowIso(): string {
+    return this.clock().toISOString();
+  }
+
+  private async audited<T>(
+    action: string,
+    run: () => Promise<{ result: T; version?: number; detail?: string }>,
+    fields: { version?: number; detail?: string } = {},
+  ): Promise<T> {
+    let done: { result: T; version?: number; detail?: string };
+    try {
+      done = await run();
+    } catch (err) {
+      await this.recordQuietly(action, 'failure', { version: fields.version, detail: fields.detail, code: errorCode(err) });
+      throw err;
+    }
+    await this.record(action, 'success', { version: done.version, detail: done.detail });
+    return done.result;
+  }
+
+  /** Writes an audit event; a failing sink fails the operation (management operations must be audited). */
+  async record(action: string, outcome: AuditOutcome, fields: Partial<Pick<AuditEvent, 'version' | 'context' | 'code' | 'detail'>> = {}): Promise<void> {
+    const event: AuditEvent = {
+      time: this.nowIso(),
+      action,
+      actor: this.actor,
+      store: this.store.kind,
+      secret: this.store.location,
+      ...(fields.version !== undefined ? { version: fields.version } : {}),
+      ...(fields.context !== undefined ? { context: fields.context } : {}),
+      outcome,
+      ...(fields.code !== undefined ? { code: fields.code } : {}),
+      ...(fields.detail !== undefined ? { detail: fields.detail } : {}),
+    };
+    await this.audit.write(event);
+  }
+
+  /** Audit on the data path: a failing sink must not fail an encrypt or decrypt. */
+  private async recordQuietly(action: string, outcome: AuditOutcome, fields: Partial<Pick<AuditEvent, 'version' | 'context' | 'code' | 'detail'>>): Promise<void> {
+    try {
+      await this.record(action, outcome, fields);
+    } catch {
+      /* the failure is visible in the sink's own errors; the data path goes on */
+    }
+  }
+}
+
+function unknownVersion(version: number, keyset: Keyset): KeyManagementError {
+  return new KeyManagementError(
+    'UNKNOWN_VERSION',
+    `version ${version} is not in the keyset (latest is ${latestVersion(keyset)}); the data was encrypted under another keyset or the version number was altered — check --store`,
+  );
+}
+
+function isTransient(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === 'STORE_UNAVAILABLE' || code === 'THROTTLED' || code === 'STORE_BUSY' || code === 'INTERNAL';
+}
+
+function nonNegative(value: number, name: string): number {
+  if (!Number.isFinite(value) || value < 0) throw new KeyManagementError('INVALID_INPUT', `${name} must be a non-negative number, got ${value}`);
+  return value;
+}
+
+function osUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return `uid:${process.getuid?.() ?? 'unknown'}`;
+  }
+}

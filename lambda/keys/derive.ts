@@ -1,0 +1,41 @@
+/**
+ * Data-key derivation. Pure functions over node `crypto`.
+ *
+ * - `hkdf-sha256` (all versions this system creates): HKDF-SHA256 with an empty salt (the input is
+ *   32 uniformly random bytes, RFC 5869 §3.1) and an info string binding the context and the version.
+ * - `legacy-pbkdf2` (versions written by the AlphaPulse Python system): PBKDF2-HMAC-SHA256 over the
+ *   master key bytes with salt `<context>:v<version>` and 100,000 iterations. It costs ~40 ms per
+ *   derivation, so callers must cache the result (the key manager does).
+ */
+import { createHash, hkdfSync, pbkdf2Sync } from 'node:crypto';
+import { validateContext } from './context';
+import type { KdfName } from './keyset';
+
+export const DATA_KEY_BYTES = 32;
+export const LEGACY_PBKDF2_ITERATIONS = 100_000;
+const HKDF_INFO_PREFIX = 'alphapulse/dek/v1';
+
+export function hkdfInfo(context: string, version: number): Buffer {
+  return Buffer.from(`${HKDF_INFO_PREFIX}|context=${validateContext(context)}|version=${version}`, 'utf8');
+}
+
+export function deriveHkdf(material: Buffer, context: string, version: number): Buffer {
+  return Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), hkdfInfo(context, version), DATA_KEY_BYTES));
+}
+
+export function legacySalt(context: string, version: number): Buffer {
+  return Buffer.from(`${validateContext(context)}:v${version}`, 'utf8');
+}
+
+export function deriveLegacyPbkdf2(masterKey: Buffer, context: string, version: number): Buffer {
+  return pbkdf2Sync(masterKey, legacySalt(context, version), LEGACY_PBKDF2_ITERATIONS, DATA_KEY_BYTES, 'sha256');
+}
+
+export function deriveKey(kdf: KdfName, material: Buffer, context: string, version: number): Buffer {
+  return kdf === 'hkdf-sha256' ? deriveHkdf(material, context, version) : deriveLegacyPbkdf2(material, context, version);
+}
+
+/** A short, non-reversible identifier of a data key, safe to print: first 16 hex digits of SHA-256 over a domain tag and the key. */
+export function keyFingerprint(key: Buffer): string {
+  return createHash('sha256').update('alphapulse/fingerprint/v1').update(key).digest('hex').slice(0, 16);
+}

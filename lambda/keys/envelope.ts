@@ -1,0 +1,160 @@
+/**
+ * Envelope formats: how a ciphertext travels with the version and context it was made under.
+ *
+ * - New (`AP2`): AES-256-GCM, 96-bit random IV, AAD = `AP2|<version>|<context>`, so moving a ciphertext
+ *   to another version or context fails authentication. Two spellings of the same bytes:
+ *   record  `{"ciphertext","key_version","context","algorithm":"AES-256-GCM","format":"AP2"}`
+ *   compact `AP2:<version>:<context>:<base64url(iv ‖ tag ‖ ciphertext)>`
+ * - Legacy (AlphaPulse Python): record `{"ciphertext","key_version","context","algorithm":"AES-256-GCM"}`
+ *   with no `format`, base64(iv ‖ tag ‖ ciphertext), no AAD. Accepted only for legacy-pbkdf2 versions,
+ *   so stripping `format` from a new record cannot downgrade it to the unauthenticated-context form.
+ *
+ * Pure functions: parsing never trusts a length or a field it has not checked.
+ */
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { validateContext } from './context';
+import { KeyManagementError } from './errors';
+
+export const ALGORITHM = 'AES-256-GCM';
+export const FORMAT = 'AP2';
+export const IV_BYTES = 12;
+export const TAG_BYTES = 16;
+/** Largest plaintext one envelope takes (64 MiB): envelopes live in memory and in database columns. */
+export const MAX_PLAINTEXT_BYTES = 64 * 1024 * 1024;
+/** Largest serialized envelope accepted by the parser: the base64 of the largest plaintext plus framing. */
+export const MAX_ENVELOPE_CHARS = Math.ceil(((MAX_PLAINTEXT_BYTES + IV_BYTES + TAG_BYTES) * 4) / 3) + 4096;
+const MAX_VERSION = Number.MAX_SAFE_INTEGER;
+
+export type EnvelopeForm = 'record' | 'compact';
+export type EnvelopeKind = 'ap2' | 'legacy';
+
+export interface EnvelopeRecord {
+  readonly ciphertext: string;
+  readonly key_version: number;
+  readonly context: string;
+  readonly algorithm: typeof ALGORITHM;
+  readonly format?: typeof FORMAT;
+}
+
+/** A parsed envelope: what to derive, and the raw iv ‖ tag ‖ ciphertext. */
+export interface ParsedEnvelope {
+  readonly kind: EnvelopeKind;
+  readonly form: EnvelopeForm;
+  readonly version: number;
+  readonly context: string;
+  readonly payload: Buffer;
+}
+
+export function aad(version: number, context: string): Buffer {
+  return Buffer.from(`${FORMAT}|${version}|${context}`, 'utf8');
+}
+
+/** iv ‖ tag ‖ ciphertext under AES-256-GCM. */
+export function sealGcm(key: Buffer, iv: Buffer, plaintext: Buffer, additionalData?: Buffer): Buffer {
+  if (plaintext.length > MAX_PLAINTEXT_BYTES) {
+    throw new KeyManagementError('PLAINTEXT_TOO_LARGE', `the plaintext is ${plaintext.length} bytes; one envelope holds at most ${MAX_PLAINTEXT_BYTES} bytes (64 MiB) — split the data`);
+  }
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  if (additionalData) cipher.setAAD(additionalData);
+  const body = cipher.update(plaintext);
+  const final = cipher.final();
+  return Buffer.concat([iv, cipher.getAuthTag(), body, final]);
+}
+
+export function openGcm(key: Buffer, payload: Buffer, additionalData?: Buffer): Buffer {
+  if (payload.length < IV_BYTES + TAG_BYTES) {
+    throw new KeyManagementError('DECRYPT_FAILED', `the ciphertext is ${payload.length} bytes, shorter than the ${IV_BYTES + TAG_BYTES}-byte IV and tag; it is truncated or not an envelope`);
+  }
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, payload.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
+    decipher.setAuthTag(payload.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+    if (additionalData) decipher.setAAD(additionalData);
+    return Buffer.concat([decipher.update(payload.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
+  } catch {
+    throw new KeyManagementError(
+      'DECRYPT_FAILED',
+      'authentication failed: the ciphertext, its version or its context was altered, or it was made under a different key; check that the record is intact and the right keyset is used',
+    );
+  }
+}
+
+export function toRecord(version: number, context: string, payload: Buffer): EnvelopeRecord {
+  return { ciphertext: payload.toString('base64'), key_version: version, context, algorithm: ALGORITHM, format: FORMAT };
+}
+
+export function toCompact(version: number, context: string, payload: Buffer): string {
+  return `${FORMAT}:${version}:${context}:${payload.toString('base64url')}`;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+const RECORD_KEYS = new Set(['ciphertext', 'key_version', 'context', 'algorithm', 'format']);
+
+function invalid(message: string): KeyManagementError {
+  return new KeyManagementError('INVALID_ENVELOPE', `${message}; expected a JSON record {"ciphertext","key_version","context","algorithm"} or a compact 'AP2:<version>:<context>:<data>' string`);
+}
+
+function parseVersion(value: unknown): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value <= MAX_VERSION) return value;
+  if (typeof value === 'string' && /^[1-9]\d{0,15}$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
+  throw invalid('key_version must be a positive integer');
+}
+
+function decodeBase64(text: string, field: string): Buffer {
+  if (text.length % 4 !== 0 || !BASE64.test(text)) throw invalid(`${field} is not valid base64`);
+  return Buffer.from(text, 'base64');
+}
+
+/** Parses any supported envelope (record object, record JSON text, compact string). Throws INVALID_ENVELOPE. */
+export function parseEnvelope(input: string | Buffer | object): ParsedEnvelope {
+  if (Buffer.isBuffer(input)) input = input.toString('utf8');
+  if (typeof input === 'string') {
+    if (input.length > MAX_ENVELOPE_CHARS) throw invalid(`the envelope is ${input.length} characters, over the ${MAX_ENVELOPE_CHARS}-character limit`);
+    const text = input.trim();
+    if (text.startsWith(`${FORMAT}:`)) return parseCompact(text);
+    if (!text.startsWith('{')) throw invalid('the input is neither a JSON record nor a compact envelope');
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw invalid('the record is not valid JSON');
+    }
+    return parseRecord(value);
+  }
+  return parseRecord(input);
+}
+
+function parseCompact(text: string): ParsedEnvelope {
+  const parts = text.split(':');
+  if (parts.length !== 4) throw invalid('a compact envelope has exactly four ":"-separated parts');
+  const [, versionText, context, data] = parts;
+  const version = parseVersion(versionText);
+  validateEnvelopeContext(context);
+  if (!BASE64URL.test(data)) throw invalid('the data part is not base64url');
+  const payload = Buffer.from(data, 'base64url');
+  if (payload.toString('base64url') !== data) throw invalid('the data part is not canonical base64url');
+  return { kind: 'ap2', form: 'compact', version, context, payload };
+}
+
+function parseRecord(value: unknown): ParsedEnvelope {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('the record must be a JSON object');
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (!RECORD_KEYS.has(key)) throw invalid(`the record has an unknown field '${key.slice(0, 40)}'`);
+  }
+  if (record.algorithm !== ALGORITHM) throw invalid(`algorithm must be "${ALGORITHM}"`);
+  if (record.format !== undefined && record.format !== FORMAT) throw invalid(`format must be "${FORMAT}" or absent (legacy)`);
+  if (typeof record.ciphertext !== 'string') throw invalid('ciphertext must be a base64 string');
+  const version = parseVersion(record.key_version);
+  validateEnvelopeContext(record.context);
+  const payload = decodeBase64(record.ciphertext, 'ciphertext');
+  return { kind: record.format === FORMAT ? 'ap2' : 'legacy', form: 'record', version, context: record.context as string, payload };
+}
+
+function validateEnvelopeContext(context: unknown): void {
+  try {
+    validateContext(context);
+  } catch {
+    throw invalid('context is missing or not a valid context name');
+  }
+}

@@ -1,0 +1,323 @@
+/**
+ * The keyset: the value of the master-key secret. Pure data and pure functions, no I/O.
+ *
+ * Every read is validated in full (`parseKeyset`): a wrong shape is a `KeysetInvalidError` naming the
+ * field, never a silent default. Transitions return a new keyset and never mutate their input, so a
+ * failed write leaves the caller's copy intact.
+ */
+import { KeyManagementError, KeysetInvalidError } from './errors';
+
+export const KEYSET_SCHEMA = 1;
+export const MATERIAL_BYTES = 32;
+/** Secrets Manager's limit on a secret value (64 KB); Vault and the file store are held to it too. */
+export const MAX_KEYSET_BYTES = 65_536;
+/** Room kept free below the limit so that metadata (reasons, timestamps) on later transitions still fits. */
+export const KEYSET_HEADROOM_BYTES = 1_024;
+export const MAX_REASON_LENGTH = 256;
+
+export type KdfName = 'hkdf-sha256' | 'legacy-pbkdf2';
+export type VersionState = 'enabled' | 'disabled' | 'destroyed';
+
+export interface KeyVersion {
+  readonly version: number;
+  /** base64 of 32 random bytes; absent once destroyed. */
+  readonly material?: string;
+  readonly kdf: KdfName;
+  readonly state: VersionState;
+  readonly createdAt: string;
+  readonly disabledAt?: string;
+  readonly destroyedAt?: string;
+  readonly reason?: string;
+}
+
+export interface Keyset {
+  readonly schema: typeof KEYSET_SCHEMA;
+  readonly primary: number;
+  readonly versions: readonly KeyVersion[];
+}
+
+const KDFS: readonly KdfName[] = ['hkdf-sha256', 'legacy-pbkdf2'];
+const STATES: readonly VersionState[] = ['enabled', 'disabled', 'destroyed'];
+const VERSION_KEYS = new Set(['version', 'material', 'kdf', 'state', 'createdAt', 'disabledAt', 'destroyedAt', 'reason']);
+const KEYSET_KEYS = new Set(['schema', 'primary', 'versions']);
+const BASE64 = /^[A-Za-z0-9+/]{43}=$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+
+/** Parses and validates a keyset from its serialized form. Throws `KeysetInvalidError` naming the first bad field. */
+export function parseKeyset(text: string): Keyset {
+  if (Buffer.byteLength(text, 'utf8') > MAX_KEYSET_BYTES) {
+    throw new KeysetInvalidError('(document)', `is larger than ${MAX_KEYSET_BYTES} bytes`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new KeysetInvalidError('(document)', 'is not valid JSON');
+  }
+  return validateKeyset(value);
+}
+
+/** Validates an already-parsed value and returns it typed. */
+export function validateKeyset(value: unknown): Keyset {
+  if (!isPlainObject(value)) throw new KeysetInvalidError('(document)', 'must be a JSON object');
+  for (const key of Object.keys(value)) {
+    if (!KEYSET_KEYS.has(key)) throw new KeysetInvalidError(key, 'is not a known field');
+  }
+  if (value.schema !== KEYSET_SCHEMA) throw new KeysetInvalidError('schema', `must be ${KEYSET_SCHEMA}`);
+  if (!isVersionNumber(value.primary)) throw new KeysetInvalidError('primary', 'must be a positive integer');
+  if (!Array.isArray(value.versions)) throw new KeysetInvalidError('versions', 'must be an array');
+  if (value.versions.length === 0) throw new KeysetInvalidError('versions', 'must hold at least one version');
+
+  const versions = value.versions.map((v: unknown, i: number) => validateVersion(v, `versions[${i}]`));
+  for (let i = 1; i < versions.length; i++) {
+    if (versions[i].version <= versions[i - 1].version) {
+      throw new KeysetInvalidError(`versions[${i}].version`, 'must be greater than the version before it (unique, increasing)');
+    }
+  }
+  const primary = versions.find((v) => v.version === value.primary);
+  if (!primary) throw new KeysetInvalidError('primary', `names version ${value.primary}, which is not in versions`);
+  if (primary.state !== 'enabled') throw new KeysetInvalidError('primary', `names version ${primary.version}, which is ${primary.state}; the primary must be enabled`);
+  return { schema: KEYSET_SCHEMA, primary: value.primary, versions };
+}
+
+function validateVersion(value: unknown, path: string): KeyVersion {
+  if (!isPlainObject(value)) throw new KeysetInvalidError(path, 'must be an object');
+  for (const key of Object.keys(value)) {
+    if (!VERSION_KEYS.has(key)) throw new KeysetInvalidError(`${path}.${key}`, 'is not a known field');
+  }
+  if (!isVersionNumber(value.version)) throw new KeysetInvalidError(`${path}.version`, 'must be a positive integer');
+  if (!KDFS.includes(value.kdf as KdfName)) throw new KeysetInvalidError(`${path}.kdf`, `must be one of ${KDFS.join(', ')}`);
+  if (!STATES.includes(value.state as VersionState)) throw new KeysetInvalidError(`${path}.state`, `must be one of ${STATES.join(', ')}`);
+  requireTime(value.createdAt, `${path}.createdAt`);
+  const state = value.state as VersionState;
+  if (state === 'destroyed') {
+    if (value.material !== undefined) throw new KeysetInvalidError(`${path}.material`, 'must be absent on a destroyed version');
+    requireTime(value.destroyedAt, `${path}.destroyedAt`);
+  } else {
+    if (typeof value.material !== 'string' || !BASE64.test(value.material)) {
+      throw new KeysetInvalidError(`${path}.material`, `must be base64 of exactly ${MATERIAL_BYTES} bytes`);
+    }
+    if (value.destroyedAt !== undefined) throw new KeysetInvalidError(`${path}.destroyedAt`, 'is only allowed on a destroyed version');
+  }
+  if (state === 'enabled' && value.disabledAt !== undefined) {
+    throw new KeysetInvalidError(`${path}.disabledAt`, 'is not allowed on an enabled version');
+  }
+  if (state === 'disabled') requireTime(value.disabledAt, `${path}.disabledAt`);
+  if (value.disabledAt !== undefined) requireTime(value.disabledAt, `${path}.disabledAt`);
+  if (value.reason !== undefined && (typeof value.reason !== 'string' || value.reason.length > MAX_REASON_LENGTH)) {
+    throw new KeysetInvalidError(`${path}.reason`, `must be a string of at most ${MAX_REASON_LENGTH} characters`);
+  }
+  const out: KeyVersion = {
+    version: value.version as number,
+    ...(value.material !== undefined ? { material: value.material as string } : {}),
+    kdf: value.kdf as KdfName,
+    state,
+    createdAt: value.createdAt as string,
+    ...(value.disabledAt !== undefined ? { disabledAt: value.disabledAt as string } : {}),
+    ...(value.destroyedAt !== undefined ? { destroyedAt: value.destroyedAt as string } : {}),
+    ...(value.reason !== undefined ? { reason: value.reason as string } : {}),
+  };
+  return out;
+}
+
+function requireTime(value: unknown, field: string): void {
+  if (typeof value !== 'string' || !ISO_TIME.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new KeysetInvalidError(field, 'must be an ISO-8601 UTC timestamp such as 2026-01-31T12:00:00.000Z');
+  }
+}
+
+function isVersionNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The canonical serialized form: compact JSON, stable field order. */
+export function serializeKeyset(keyset: Keyset): string {
+  return JSON.stringify({
+    schema: keyset.schema,
+    primary: keyset.primary,
+    versions: keyset.versions.map((v) => ({
+      version: v.version,
+      ...(v.material !== undefined ? { material: v.material } : {}),
+      kdf: v.kdf,
+      state: v.state,
+      createdAt: v.createdAt,
+      ...(v.disabledAt !== undefined ? { disabledAt: v.disabledAt } : {}),
+      ...(v.destroyedAt !== undefined ? { destroyedAt: v.destroyedAt } : {}),
+      ...(v.reason !== undefined ? { reason: v.reason } : {}),
+    })),
+  });
+}
+
+export interface KeysetCapacity {
+  /** Serialized size now, in bytes. */
+  readonly bytes: number;
+  /** The hard limit (the Secrets Manager secret size). */
+  readonly limitBytes: number;
+  /** How many more versions can be added before the keyset refuses to grow. */
+  readonly versionsThatFit: number;
+}
+
+/** Bytes one more enabled HKDF version adds to the serialized keyset (with a 6-digit version number). */
+const BYTES_PER_VERSION = Buffer.byteLength(
+  serializeKeyset({
+    schema: 1,
+    primary: 999_999,
+    versions: [{ version: 999_999, material: 'A'.repeat(43) + '=', kdf: 'hkdf-sha256', state: 'enabled', createdAt: '2026-01-01T00:00:00.000Z' }],
+  }),
+) - Buffer.byteLength(serializeKeyset({ schema: 1, primary: 999_999, versions: [] })) + 1;
+
+export function keysetCapacity(keyset: Keyset): KeysetCapacity {
+  const bytes = Buffer.byteLength(serializeKeyset(keyset));
+  const room = MAX_KEYSET_BYTES - KEYSET_HEADROOM_BYTES - bytes;
+  return { bytes, limitBytes: MAX_KEYSET_BYTES, versionsThatFit: Math.max(0, Math.floor(room / BYTES_PER_VERSION)) };
+}
+
+function assertFits(keyset: Keyset): Keyset {
+  const bytes = Buffer.byteLength(serializeKeyset(keyset));
+  if (bytes > MAX_KEYSET_BYTES - KEYSET_HEADROOM_BYTES) {
+    throw new KeyManagementError(
+      'KEYSET_TOO_LARGE',
+      `the keyset would be ${bytes} bytes, over the ${MAX_KEYSET_BYTES - KEYSET_HEADROOM_BYTES}-byte budget of a ${MAX_KEYSET_BYTES}-byte secret; ` +
+        `re-encrypt data off old versions, then disable and destroy them (key-manager destroy-version) to make room`,
+    );
+  }
+  return keyset;
+}
+
+export function findVersion(keyset: Keyset, version: number): KeyVersion | undefined {
+  return keyset.versions.find((v) => v.version === version);
+}
+
+export function primaryVersion(keyset: Keyset): KeyVersion {
+  const v = findVersion(keyset, keyset.primary);
+  if (!v) throw new KeysetInvalidError('primary', `names version ${keyset.primary}, which is not in versions`);
+  return v;
+}
+
+export function latestVersion(keyset: Keyset): number {
+  return keyset.versions[keyset.versions.length - 1].version;
+}
+
+function requireVersion(keyset: Keyset, version: number): KeyVersion {
+  const v = findVersion(keyset, version);
+  if (!v) {
+    throw new KeyManagementError('UNKNOWN_VERSION', `version ${version} is not in the keyset (versions ${keyset.versions.map((x) => x.version).join(', ')}); run 'key-manager status'`);
+  }
+  return v;
+}
+
+function replaceVersion(keyset: Keyset, next: KeyVersion): Keyset {
+  return { ...keyset, versions: keyset.versions.map((v) => (v.version === next.version ? next : v)) };
+}
+
+function checkReason(reason: string | undefined): void {
+  if (reason !== undefined && reason.length > MAX_REASON_LENGTH) {
+    throw new KeyManagementError('INVALID_INPUT', `the reason is ${reason.length} characters; keep it to at most ${MAX_REASON_LENGTH}`);
+  }
+}
+
+export interface NewVersionInput {
+  /** base64 of 32 fresh random bytes. */
+  readonly material: string;
+  /** ISO-8601 UTC. */
+  readonly now: string;
+  /** @default 'hkdf-sha256' */
+  readonly kdf?: KdfName;
+}
+
+function newVersion(version: number, input: NewVersionInput): KeyVersion {
+  const v: KeyVersion = { version, material: input.material, kdf: input.kdf ?? 'hkdf-sha256', state: 'enabled', createdAt: input.now };
+  validateVersion(v, `versions[new]`);
+  return v;
+}
+
+/** A keyset holding version 1 as primary. */
+export function createKeyset(input: NewVersionInput): Keyset {
+  return assertFits({ schema: KEYSET_SCHEMA, primary: 1, versions: [newVersion(1, input)] });
+}
+
+/** Appends version latest+1 (enabled, not primary). */
+export function addVersion(keyset: Keyset, input: NewVersionInput): Keyset {
+  const next = newVersion(latestVersion(keyset) + 1, input);
+  return assertFits({ ...keyset, versions: [...keyset.versions, next] });
+}
+
+export function setPrimary(keyset: Keyset, version: number): Keyset {
+  const v = requireVersion(keyset, version);
+  if (v.state !== 'enabled') {
+    throw new KeyManagementError('INVALID_TRANSITION', `version ${version} is ${v.state} and cannot become primary; enable it first`);
+  }
+  return { ...keyset, primary: version };
+}
+
+export interface RotateInput extends NewVersionInput {
+  /** Also disable the previous primary in the same write (emergency rotation). */
+  readonly disablePrevious?: boolean;
+  readonly reason?: string;
+}
+
+/** Adds a new version and makes it primary; in an emergency also disables the old primary. */
+export function rotateKeyset(keyset: Keyset, input: RotateInput): Keyset {
+  checkReason(input.reason);
+  const previous = keyset.primary;
+  let next = addVersion(keyset, input);
+  next = setPrimary(next, latestVersion(next));
+  if (input.disablePrevious) next = disableVersion(next, previous, { now: input.now, reason: input.reason ?? 'emergency rotation' });
+  return assertFits(next);
+}
+
+export function disableVersion(keyset: Keyset, version: number, input: { now: string; reason?: string }): Keyset {
+  checkReason(input.reason);
+  const v = requireVersion(keyset, version);
+  if (version === keyset.primary) {
+    throw new KeyManagementError('INVALID_TRANSITION', `version ${version} is the primary and cannot be disabled; rotate first (key-manager rotate), or use 'key-manager rotate --emergency'`);
+  }
+  if (v.state !== 'enabled') throw new KeyManagementError('INVALID_TRANSITION', `version ${version} is already ${v.state}`);
+  return assertFits(replaceVersion(keyset, { ...v, state: 'disabled', disabledAt: input.now, ...(input.reason !== undefined ? { reason: input.reason } : {}) }));
+}
+
+export function enableVersion(keyset: Keyset, version: number): Keyset {
+  const v = requireVersion(keyset, version);
+  if (v.state === 'destroyed') throw new KeyManagementError('INVALID_TRANSITION', `version ${version} is destroyed; its material is gone and it cannot be enabled`);
+  if (v.state === 'enabled') throw new KeyManagementError('INVALID_TRANSITION', `version ${version} is already enabled`);
+  const { disabledAt: _disabledAt, reason: _reason, ...rest } = v;
+  return replaceVersion(keyset, { ...rest, state: 'enabled' });
+}
+
+/** Removes a disabled version's material for good; its metadata stays. */
+export function destroyVersion(keyset: Keyset, version: number, input: { now: string }): Keyset {
+  const v = requireVersion(keyset, version);
+  if (v.state !== 'disabled') {
+    throw new KeyManagementError('INVALID_TRANSITION', `version ${version} is ${v.state}; only a disabled version can be destroyed (key-manager disable-version --version ${version} first)`);
+  }
+  const { material: _material, ...rest } = v;
+  return replaceVersion(keyset, { ...rest, state: 'destroyed', destroyedAt: input.now });
+}
+
+/** True when `next` still holds every version of `previous` with its material and kdf unchanged. */
+export function preservesVersions(previous: Keyset, next: Keyset): boolean {
+  return previous.versions.every((old) => {
+    const now = findVersion(next, old.version);
+    if (!now) return false;
+    if (now.kdf !== old.kdf || now.createdAt !== old.createdAt) return false;
+    // Destruction is the one sanctioned loss of material, and only from a disabled or destroyed version.
+    if (now.state === 'destroyed') return old.state !== 'enabled';
+    return now.material === old.material;
+  });
+}
+
+/** Refuses a write that would drop or alter an existing version: the last guard before any store write. */
+export function assertPreserves(previous: Keyset, next: Keyset): void {
+  if (!preservesVersions(previous, next)) {
+    throw new KeyManagementError('INVALID_TRANSITION', 'the new keyset does not hold every version of the one it replaces with its material unchanged; nothing was written');
+  }
+}
+
+/** Whole days between two instants, floored. */
+export function ageDays(fromIso: string, now: Date): number {
+  return Math.floor((now.getTime() - Date.parse(fromIso)) / 86_400_000);
+}

@@ -1,0 +1,58 @@
+/**
+ * Metrics the key manager emits (namespace `AlphaPulse/Encryption`). Sinks aggregate in memory and send
+ * in batches; recording a datum never does I/O and never throws into the caller.
+ */
+export const METRICS_NAMESPACE = 'AlphaPulse/Encryption';
+
+export type MetricName =
+  | 'KeyDerivations'
+  | 'KeyRetrievalFailures'
+  | 'DecryptionFailures'
+  | 'KeyVersionMismatch'
+  | 'RotationSucceeded'
+  | 'RotationFailed'
+  | 'RotationSkipped'
+  | 'EmergencyRotations'
+  | 'KeyAgeDays'
+  | 'DaysUntilRotationDue'
+  | 'EnabledKeyVersions'
+  | 'MetricsPublishFailures';
+
+export type MetricUnit = 'Count' | 'None';
+export type Dimensions = Readonly<Record<string, string>>;
+
+export interface MetricsSink {
+  /** Adds `value` (default 1) to a counter. */
+  count(name: MetricName, value?: number, dimensions?: Dimensions): void;
+  /** Records one observation of a gauge (age, days, versions). */
+  gauge(name: MetricName, value: number, unit?: MetricUnit, dimensions?: Dimensions): void;
+  /** Sends what is buffered. Never rejects. */
+  flush(): Promise<void>;
+}
+
+export const noopMetrics: MetricsSink = { count: () => undefined, gauge: () => undefined, flush: async () => undefined };
+
+export interface RecordedDatum {
+  readonly name: MetricName;
+  readonly value: number;
+  readonly unit: MetricUnit;
+  readonly dimensions: Dimensions;
+}
+
+/** Keeps every datum, for tests and leak scans. */
+export class MemoryMetricsSink implements MetricsSink {
+  readonly data: RecordedDatum[] = [];
+  count(name: MetricName, value = 1, dimensions: Dimensions = {}): void {
+    this.data.push({ name, value, unit: 'Count', dimensions });
+  }
+  gauge(name: MetricName, value: number, unit: MetricUnit = 'None', dimensions: Dimensions = {}): void {
+    this.data.push({ name, value, unit, dimensions });
+  }
+  async flush(): Promise<void> {}
+  /** Sum of a metric's values, optionally only where the given dimensions match. */
+  total(name: MetricName, dimensions: Dimensions = {}): number {
+    return this.data
+      .filter((d) => d.name === name && Object.entries(dimensions).every(([k, v]) => d.dimensions[k] === v))
+      .reduce((sum, d) => sum + d.value, 0);
+  }
+}
