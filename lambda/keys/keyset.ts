@@ -161,19 +161,31 @@ export interface KeysetCapacity {
   readonly versionsThatFit: number;
 }
 
-/** Bytes one more enabled HKDF version adds to the serialized keyset (with a 6-digit version number). */
-const BYTES_PER_VERSION = Buffer.byteLength(
-  serializeKeyset({
-    schema: 1,
-    primary: 999_999,
-    versions: [{ version: 999_999, material: 'A'.repeat(43) + '=', kdf: 'hkdf-sha256', state: 'enabled', createdAt: '2026-01-01T00:00:00.000Z' }],
-  }),
-) - Buffer.byteLength(serializeKeyset({ schema: 1, primary: 999_999, versions: [] })) + 1;
+/** Bytes an enabled HKDF version entry takes, less its version number's digits, plus its separating comma. */
+const ENTRY_BYTES_WITHOUT_DIGITS =
+  Buffer.byteLength(serializeKeyset({ schema: 1, primary: 1, versions: [{ version: 1, material: 'A'.repeat(43) + '=', kdf: 'hkdf-sha256', state: 'enabled', createdAt: '2026-01-01T00:00:00.000Z' }] })) -
+  Buffer.byteLength(serializeKeyset({ schema: 1, primary: 1, versions: [] })) -
+  1 /* the sample's one version digit */ +
+  1; /* the comma between entries */
 
+/** Counts how many more rotations (each adding an enabled HKDF version that becomes primary) fit the budget. */
 export function keysetCapacity(keyset: Keyset): KeysetCapacity {
   const bytes = Buffer.byteLength(serializeKeyset(keyset));
-  const room = MAX_KEYSET_BYTES - KEYSET_HEADROOM_BYTES - bytes;
-  return { bytes, limitBytes: MAX_KEYSET_BYTES, versionsThatFit: Math.max(0, Math.floor(room / BYTES_PER_VERSION)) };
+  const budget = MAX_KEYSET_BYTES - KEYSET_HEADROOM_BYTES;
+  let size = bytes;
+  let next = latestVersion(keyset) + 1;
+  let primaryDigits = String(keyset.primary).length;
+  let fit = 0;
+  for (;;) {
+    const digits = String(next).length;
+    const grown = size + ENTRY_BYTES_WITHOUT_DIGITS + digits + (digits - primaryDigits);
+    if (grown > budget) break;
+    size = grown;
+    primaryDigits = digits;
+    next++;
+    fit++;
+  }
+  return { bytes, limitBytes: MAX_KEYSET_BYTES, versionsThatFit: fit };
 }
 
 function assertFits(keyset: Keyset): Keyset {

@@ -1,0 +1,83 @@
+import { deriveHkdf, deriveLegacyPbkdf2 } from '../../../lambda/keys/derive';
+import { aad, MAX_PLAINTEXT_BYTES, openGcm, parseEnvelope, sealGcm, toCompact, toRecord } from '../../../lambda/keys/envelope';
+import hkdfVectors from '../../fixtures/hkdf-vectors.json';
+import legacyVectors from '../../fixtures/legacy-vectors.json';
+
+const codeOf = (run: () => unknown): string => {
+  try {
+    run();
+  } catch (err) {
+    return (err as { code: string }).code;
+  }
+  return 'NO_ERROR';
+};
+
+describe('legacy AlphaPulse records', () => {
+  it.each(legacyVectors.records)('decrypts the record Python wrote for $record.context v$record.key_version byte for byte', ({ record, plaintext_base64 }) => {
+    const parsed = parseEnvelope(JSON.stringify(record));
+    expect(parsed).toMatchObject({ kind: 'legacy', form: 'record', version: record.key_version, context: record.context });
+    const key = deriveLegacyPbkdf2(Buffer.from(legacyVectors.master_key_base64, 'base64'), record.context, record.key_version);
+    expect(openGcm(key, parsed.payload).toString('base64')).toBe(plaintext_base64);
+  });
+});
+
+describe('AP2 envelopes', () => {
+  it.each(hkdfVectors.envelopes)('opens the record and the compact form Python computed', (v) => {
+    const key = deriveHkdf(Buffer.from(hkdfVectors.material_base64, 'base64'), v.record.context, v.record.key_version);
+    for (const form of [JSON.stringify(v.record), v.compact]) {
+      const parsed = parseEnvelope(form);
+      expect(parsed.kind).toBe('ap2');
+      expect(openGcm(key, parsed.payload, aad(parsed.version, parsed.context)).toString('base64')).toBe(v.plaintext_base64);
+    }
+  });
+
+  it('writes the same bytes Python does for a fixed IV', () => {
+    const v = hkdfVectors.envelopes[0];
+    const key = deriveHkdf(Buffer.from(hkdfVectors.material_base64, 'base64'), v.record.context, v.record.key_version);
+    const payload = sealGcm(key, Buffer.alloc(12), Buffer.from(v.plaintext_base64, 'base64'), aad(1, 'trading_data'));
+    expect(toRecord(1, 'trading_data', payload)).toEqual(v.record);
+    expect(toCompact(1, 'trading_data', payload)).toBe(v.compact);
+  });
+
+  it('fails authentication when the version or the context in the AAD is changed', () => {
+    const key = Buffer.alloc(32, 1);
+    const payload = sealGcm(key, Buffer.alloc(12, 2), Buffer.from('secret'), aad(3, 'user_pii'));
+    expect(codeOf(() => openGcm(key, payload, aad(4, 'user_pii')))).toBe('DECRYPT_FAILED');
+    expect(codeOf(() => openGcm(key, payload, aad(3, 'trading_data')))).toBe('DECRYPT_FAILED');
+    expect(codeOf(() => openGcm(key, payload))).toBe('DECRYPT_FAILED');
+  });
+
+  it('refuses plaintext over the documented maximum', () => {
+    expect(codeOf(() => sealGcm(Buffer.alloc(32), Buffer.alloc(12), Buffer.alloc(MAX_PLAINTEXT_BYTES + 1)))).toBe('PLAINTEXT_TOO_LARGE');
+  });
+});
+
+describe('parseEnvelope', () => {
+  const good = { ciphertext: Buffer.alloc(40).toString('base64'), key_version: 1, context: 'trading_data', algorithm: 'AES-256-GCM', format: 'AP2' };
+
+  it.each([
+    ['plain text', 'hello'],
+    ['a JSON array', '[1]'],
+    ['broken JSON', '{"ciphertext":'],
+    ['an unknown field', JSON.stringify({ ...good, extra: 1 })],
+    ['a wrong algorithm', JSON.stringify({ ...good, algorithm: 'AES-128-CBC' })],
+    ['an unknown format', JSON.stringify({ ...good, format: 'AP9' })],
+    ['a zero version', JSON.stringify({ ...good, key_version: 0 })],
+    ['a fractional version', JSON.stringify({ ...good, key_version: 1.5 })],
+    ['a huge version', JSON.stringify({ ...good, key_version: 1e300 })],
+    ['a bad context', JSON.stringify({ ...good, context: 'a:b' })],
+    ['base64 garbage', JSON.stringify({ ...good, ciphertext: '!!!!' })],
+    ['a compact form with too many parts', 'AP2:1:ctx:abc:def'],
+    ['a compact form with bad data', 'AP2:1:ctx:ab+c'],
+  ])('rejects %s with INVALID_ENVELOPE', (_name, input) => {
+    expect(codeOf(() => parseEnvelope(input))).toBe('INVALID_ENVELOPE');
+  });
+
+  it('accepts a record object and a string key_version from older writers', () => {
+    expect(parseEnvelope({ ...good, key_version: '7' }).version).toBe(7);
+  });
+
+  it('reports a truncated ciphertext as DECRYPT_FAILED, not a crash', () => {
+    expect(codeOf(() => openGcm(Buffer.alloc(32), Buffer.alloc(10)))).toBe('DECRYPT_FAILED');
+  });
+});

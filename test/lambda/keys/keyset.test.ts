@@ -1,0 +1,176 @@
+import { KeyManagementError, KeysetInvalidError } from '../../../lambda/keys/errors';
+import {
+  addVersion,
+  assertPreserves,
+  createKeyset,
+  destroyVersion,
+  disableVersion,
+  enableVersion,
+  type Keyset,
+  keysetCapacity,
+  MAX_KEYSET_BYTES,
+  parseKeyset,
+  preservesVersions,
+  rotateKeyset,
+  serializeKeyset,
+  setPrimary,
+} from '../../../lambda/keys/keyset';
+import { material } from '../../support/fixed';
+
+const T0 = '2026-01-01T00:00:00.000Z';
+const T1 = '2026-02-01T00:00:00.000Z';
+
+function base(): Keyset {
+  return createKeyset({ material: material(1), now: T0 });
+}
+
+function invalidField(text: string): string {
+  try {
+    parseKeyset(text);
+  } catch (err) {
+    expect(err).toBeInstanceOf(KeysetInvalidError);
+    return (err as KeysetInvalidError).field;
+  }
+  throw new Error('expected the keyset to be rejected');
+}
+
+function codeOf(run: () => unknown): string {
+  try {
+    run();
+  } catch (err) {
+    return (err as KeyManagementError).code;
+  }
+  return 'NO_ERROR';
+}
+
+describe('parseKeyset', () => {
+  it('round-trips a serialized keyset exactly', () => {
+    const ks = rotateKeyset(base(), { material: material(2), now: T1 });
+    expect(parseKeyset(serializeKeyset(ks))).toEqual(ks);
+  });
+
+  it.each([
+    ['not json', '{', '(document)'],
+    ['an array', '[]', '(document)'],
+    ['a wrong schema', JSON.stringify({ schema: 2, primary: 1, versions: [] }), 'schema'],
+    ['an unknown top-level field', JSON.stringify({ ...base(), extra: 1 }), 'extra'],
+    ['a missing primary', JSON.stringify({ schema: 1, versions: base().versions }), 'primary'],
+    ['no versions', JSON.stringify({ schema: 1, primary: 1, versions: [] }), 'versions'],
+    ['a primary that is not a version', JSON.stringify({ ...base(), primary: 9 }), 'primary'],
+  ])('names the field for %s', (_name, text, field) => {
+    expect(invalidField(text)).toBe(field);
+  });
+
+  it.each([
+    ['material too short', { material: Buffer.alloc(16).toString('base64') }, 'versions[0].material'],
+    ['material missing on an enabled version', { material: undefined }, 'versions[0].material'],
+    ['an unknown kdf', { kdf: 'md5' }, 'versions[0].kdf'],
+    ['an unknown state', { state: 'paused' }, 'versions[0].state'],
+    ['a bad createdAt', { createdAt: 'yesterday' }, 'versions[0].createdAt'],
+    ['a fractional version', { version: 1.5 }, 'versions[0].version'],
+    ['an unknown version field', { colour: 'red' }, 'versions[0].colour'],
+    ['disabledAt on an enabled version', { disabledAt: T1 }, 'versions[0].disabledAt'],
+  ])('names the version field for %s', (_name, patch, field) => {
+    const v = { ...base().versions[0], ...patch } as Record<string, unknown>;
+    if ('material' in patch && patch.material === undefined) delete v.material;
+    expect(invalidField(JSON.stringify({ schema: 1, primary: 1, versions: [v] }))).toBe(field);
+  });
+
+  it('rejects versions that are not increasing', () => {
+    const ks = addVersion(base(), { material: material(2), now: T1 });
+    const swapped = { ...ks, versions: [ks.versions[1], ks.versions[0]] };
+    expect(invalidField(JSON.stringify(swapped))).toBe('versions[1].version');
+  });
+
+  it('rejects a destroyed version that still has material', () => {
+    const ks = rotateKeyset(base(), { material: material(2), now: T1 });
+    const bad = { ...ks, versions: [{ ...ks.versions[0], state: 'destroyed', destroyedAt: T1 }, ks.versions[1]] };
+    expect(invalidField(JSON.stringify(bad))).toBe('versions[0].material');
+  });
+
+  it('rejects a disabled primary', () => {
+    const bad = { ...base(), versions: [{ ...base().versions[0], state: 'disabled', disabledAt: T1 }] };
+    expect(invalidField(JSON.stringify(bad))).toBe('primary');
+  });
+
+  it('rejects a document over the 64 KB secret limit', () => {
+    expect(invalidField(' '.repeat(MAX_KEYSET_BYTES + 1))).toBe('(document)');
+  });
+
+  it('never echoes key material in its message', () => {
+    const secret = material(7);
+    const bad = { schema: 1, primary: 1, versions: [{ ...base().versions[0], material: secret, kdf: 'nope' }] };
+    expect(() => parseKeyset(JSON.stringify(bad))).toThrow(expect.objectContaining({ message: expect.not.stringContaining(secret) }));
+  });
+});
+
+describe('transitions', () => {
+  it('rotate adds version latest+1, makes it primary and leaves the input untouched', () => {
+    const before = base();
+    const frozen = serializeKeyset(before);
+    const after = rotateKeyset(before, { material: material(2), now: T1 });
+    expect(after.primary).toBe(2);
+    expect(after.versions.map((v) => v.version)).toEqual([1, 2]);
+    expect(serializeKeyset(before)).toBe(frozen);
+    expect(preservesVersions(before, after)).toBe(true);
+  });
+
+  it('emergency rotation disables the previous primary in the same keyset', () => {
+    const after = rotateKeyset(base(), { material: material(2), now: T1, disablePrevious: true, reason: 'leaked' });
+    expect(after.versions[0]).toMatchObject({ state: 'disabled', disabledAt: T1, reason: 'leaked' });
+    expect(after.primary).toBe(2);
+  });
+
+  it('refuses to disable the primary and says to rotate first', () => {
+    expect(() => disableVersion(base(), 1, { now: T1 })).toThrow(/rotate first/);
+  });
+
+  it('destroys only a disabled version, removing its material but keeping its metadata', () => {
+    let ks = rotateKeyset(base(), { material: material(2), now: T1 });
+    expect(codeOf(() => destroyVersion(ks, 1, { now: T1 }))).toBe('INVALID_TRANSITION');
+    ks = disableVersion(ks, 1, { now: T1, reason: 'retired' });
+    ks = destroyVersion(ks, 1, { now: T1 });
+    expect(ks.versions[0]).toEqual({ version: 1, kdf: 'hkdf-sha256', state: 'destroyed', createdAt: T0, disabledAt: T1, destroyedAt: T1, reason: 'retired' });
+    expect(parseKeyset(serializeKeyset(ks))).toEqual(ks);
+  });
+
+  it('enables a disabled version and refuses a destroyed one', () => {
+    let ks = rotateKeyset(base(), { material: material(2), now: T1 });
+    ks = disableVersion(ks, 1, { now: T1 });
+    expect(enableVersion(ks, 1).versions[0].state).toBe('enabled');
+    ks = destroyVersion(ks, 1, { now: T1 });
+    expect(codeOf(() => enableVersion(ks, 1))).toBe('INVALID_TRANSITION');
+  });
+
+  it('refuses to make a disabled version primary', () => {
+    let ks = rotateKeyset(base(), { material: material(2), now: T1 });
+    ks = disableVersion(ks, 1, { now: T1 });
+    expect(codeOf(() => setPrimary(ks, 1))).toBe('INVALID_TRANSITION');
+  });
+
+  it('names unknown versions', () => {
+    expect(codeOf(() => disableVersion(base(), 5, { now: T1 }))).toBe('UNKNOWN_VERSION');
+  });
+
+  it('assertPreserves refuses a keyset that lost or changed a version', () => {
+    const ks = rotateKeyset(base(), { material: material(2), now: T1 });
+    const lost = { ...ks, versions: [ks.versions[1]] };
+    const changed = { ...ks, versions: [{ ...ks.versions[0], material: material(9) }, ks.versions[1]] };
+    expect(codeOf(() => assertPreserves(ks, lost))).toBe('INVALID_TRANSITION');
+    expect(codeOf(() => assertPreserves(ks, changed))).toBe('INVALID_TRANSITION');
+  });
+});
+
+describe('capacity', () => {
+  it('says how many versions fit and refuses to grow past the 64 KB secret with advice to destroy old versions', () => {
+    let ks = base();
+    const fit = keysetCapacity(ks).versionsThatFit;
+    expect(fit).toBeGreaterThan(300);
+    for (let i = 0; i < fit; i++) ks = rotateKeyset(ks, { material: material(i % 250), now: T1 });
+    expect(keysetCapacity(ks).versionsThatFit).toBe(0);
+    expect(Buffer.byteLength(serializeKeyset(ks))).toBeLessThanOrEqual(MAX_KEYSET_BYTES);
+    expect(() => rotateKeyset(ks, { material: material(1), now: T1 })).toThrow(
+      expect.objectContaining({ code: 'KEYSET_TOO_LARGE', message: expect.stringMatching(/destroy/) }),
+    );
+  });
+});
