@@ -1,0 +1,237 @@
+import { KeyManager } from '../../lambda/key-manager';
+import { KeyManagementError } from '../../lambda/keys/errors';
+import { createKeyset, type Keyset, rotateKeyset } from '../../lambda/keys/keyset';
+import { legacyKeyset } from '../../lambda/stores/env-store';
+import { MemoryStore } from '../../lambda/stores/memory-store';
+import type { KeysetSnapshot } from '../../lambda/stores/store';
+import { MemoryAuditSink } from '../../lambda/telemetry/audit';
+import { MemoryMetricsSink } from '../../lambda/telemetry/metrics';
+import legacyVectors from '../fixtures/legacy-vectors.json';
+import { material, SeededRandom, TestClock } from '../support/fixed';
+
+function setup(initial?: Keyset, extra: Partial<ConstructorParameters<typeof KeyManager>[0]> = {}) {
+  const clock = new TestClock();
+  const store = new MemoryStore('memory:test', initial);
+  const audit = new MemoryAuditSink();
+  const metrics = new MemoryMetricsSink();
+  const km = new KeyManager({ store, clock: clock.now, random: new SeededRandom(), audit, metrics, actor: 'tester', ...extra });
+  return { clock, store, audit, metrics, km };
+}
+
+const v1 = () => createKeyset({ material: material(1), now: '2026-01-01T00:00:00.000Z' });
+
+describe('KeyManager data path', () => {
+  it('round-trips record and compact envelopes', async () => {
+    const { km } = setup(v1());
+    expect((await km.decrypt(await km.encrypt('hi', 'trading_data'))).toString()).toBe('hi');
+    expect((await km.decrypt(await km.encryptCompact(Buffer.from([0, 1, 2]), 'user_pii'))).equals(Buffer.from([0, 1, 2]))).toBe(true);
+  });
+
+  it('reads the store once for many warm operations within the TTL', async () => {
+    const { km, store } = setup(v1());
+    for (let i = 0; i < 200; i++) await km.decrypt(await km.encrypt(`m${i}`, i % 2 ? 'user_pii' : 'trading_data'));
+    expect(store.reads).toBe(1);
+  });
+
+  it('refetches after the TTL and picks up a rotation made elsewhere', async () => {
+    const { km, store, clock } = setup(v1());
+    await km.encrypt('a', 'trading_data');
+    const other = new KeyManager({ store, random: new SeededRandom('other') });
+    await other.rotate();
+    expect((await km.encrypt('b', 'trading_data')).key_version).toBe(1);
+    clock.advance(300_001);
+    expect((await km.encrypt('c', 'trading_data')).key_version).toBe(2);
+    expect(store.reads).toBe(3); // km, other's fresh read, km after TTL
+  });
+
+  it('decrypts data written under a version newer than its cache with one shared refetch', async () => {
+    const { km, store } = setup(v1());
+    await km.encrypt('warm', 'trading_data');
+    const other = new KeyManager({ store, random: new SeededRandom('other') });
+    await other.rotate();
+    const envelopes = await Promise.all(Array.from({ length: 50 }, (_, i) => other.encrypt(`x${i}`, 'trading_data')));
+    const readsBefore = store.reads;
+    const plain = await Promise.all(envelopes.map((e) => km.decrypt(e)));
+    expect(plain.map(String)).toEqual(envelopes.map((_, i) => `x${i}`));
+    expect(store.reads - readsBefore).toBe(1);
+  });
+
+  it('rate-limits refetches caused by versions that do not exist', async () => {
+    const { km, store, metrics, clock } = setup(v1());
+    const forged = { ...(await km.encrypt('x', 'trading_data')), key_version: 99 };
+    const readsBefore = store.reads;
+    for (let i = 0; i < 20; i++) await expect(km.decrypt(forged)).rejects.toMatchObject({ code: 'UNKNOWN_VERSION' });
+    expect(store.reads - readsBefore).toBe(1);
+    clock.advance(1_000);
+    await expect(km.decrypt(forged)).rejects.toMatchObject({ code: 'UNKNOWN_VERSION' });
+    expect(store.reads - readsBefore).toBe(2);
+    expect(metrics.total('KeyVersionMismatch')).toBe(21);
+    expect(metrics.total('DecryptionFailures')).toBe(21);
+  });
+
+  it('refuses to decrypt a ciphertext moved to another context or version', async () => {
+    const { km } = setup(rotateKeyset(v1(), { material: material(2), now: '2026-01-02T00:00:00.000Z' }));
+    const env = await km.encrypt('secret', 'user_pii');
+    await expect(km.decrypt({ ...env, context: 'trading_data' })).rejects.toMatchObject({ code: 'DECRYPT_FAILED' });
+    await expect(km.decrypt({ ...env, key_version: 1 })).rejects.toMatchObject({ code: 'DECRYPT_FAILED' });
+  });
+
+  it('refuses a new envelope stripped of its format to pass as legacy', async () => {
+    const { km } = setup(v1());
+    const { format: _format, ...stripped } = await km.encrypt('secret', 'user_pii');
+    await expect(km.decrypt(stripped)).rejects.toMatchObject({ code: 'DECRYPT_FAILED', message: expect.stringMatching(/not a legacy version/) });
+  });
+
+  it('refuses tampered ciphertext with DECRYPT_FAILED', async () => {
+    const { km } = setup(v1());
+    const env = await km.encrypt('secret', 'user_pii');
+    const bytes = Buffer.from(env.ciphertext, 'base64');
+    bytes[bytes.length - 1] ^= 1;
+    await expect(km.decrypt({ ...env, ciphertext: bytes.toString('base64') })).rejects.toMatchObject({ code: 'DECRYPT_FAILED' });
+  });
+
+  it('decrypts every record the AlphaPulse Python system wrote, through the legacy keyset', async () => {
+    const { km } = setup(legacyKeyset(legacyVectors.master_key_base64, 3));
+    for (const { record, plaintext_base64 } of legacyVectors.records) {
+      const result = await km.decryptDetailed(JSON.stringify(record));
+      expect(result).toMatchObject({ kind: 'legacy', version: record.key_version, context: record.context });
+      expect(result.plaintext.toString('base64')).toBe(plaintext_base64);
+    }
+  });
+
+  it('encrypts under a legacy primary with the authenticated AP2 format', async () => {
+    const { km } = setup(legacyKeyset(legacyVectors.master_key_base64, 3));
+    const env = await km.encrypt('new data', 'trading_data');
+    expect(env).toMatchObject({ key_version: 3, format: 'AP2' });
+    expect((await km.decrypt(env)).toString()).toBe('new data');
+  });
+
+  it('derives the same key as the legacy system and returns a copy the caller may zero', async () => {
+    const { km } = setup(legacyKeyset(legacyVectors.master_key_base64, 3));
+    const dk = await km.deriveDataKey('trading_data', 1);
+    expect(dk.key.toString('hex')).toBe(legacyVectors.deks[0].dek_hex);
+    dk.key.fill(0);
+    expect((await km.deriveDataKey('trading_data', 1)).key.toString('hex')).toBe(legacyVectors.deks[0].dek_hex);
+  });
+
+  it('counts KeyDerivations by version and context and audits each real derivation once', async () => {
+    const { km, metrics, audit } = setup(v1());
+    for (let i = 0; i < 5; i++) await km.encrypt('x', 'trading_data');
+    expect(metrics.total('KeyDerivations', { KeyVersion: '1', Context: 'trading_data' })).toBe(5);
+    expect(audit.events.filter((e) => e.action === 'derive_key')).toHaveLength(1);
+  });
+
+  it('rejects invalid contexts before touching the store', async () => {
+    const { km, store } = setup(v1());
+    await expect(km.encrypt('x', 'no spaces')).rejects.toMatchObject({ code: 'INVALID_CONTEXT' });
+    expect(store.reads).toBe(0);
+  });
+
+  it('serves a stale keyset when the store fails transiently after the TTL, and counts the failure', async () => {
+    const { km, store, clock, metrics } = setup(v1());
+    await km.encrypt('x', 'trading_data');
+    clock.advance(300_001);
+    jest.spyOn(store, 'read').mockRejectedValueOnce(new KeyManagementError('STORE_UNAVAILABLE', 'down'));
+    expect((await km.encrypt('y', 'trading_data')).key_version).toBe(1);
+    expect(metrics.total('KeyRetrievalFailures')).toBe(1);
+  });
+
+  it('fails when the store is down and nothing is cached', async () => {
+    const { km, store, metrics } = setup(v1());
+    jest.spyOn(store, 'read').mockRejectedValueOnce(new KeyManagementError('STORE_UNAVAILABLE', 'down'));
+    await expect(km.encrypt('y', 'trading_data')).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(metrics.total('KeyRetrievalFailures')).toBe(1);
+  });
+
+  it('bounds the derived-key cache and re-derives evicted keys to the same value', async () => {
+    const { km } = setup(v1(), { maxCachedKeys: 4 });
+    const first = await km.deriveDataKey('c0');
+    for (let i = 1; i < 10; i++) await km.deriveDataKey(`c${i}`);
+    expect((await km.deriveDataKey('c0')).key.equals(first.key)).toBe(true);
+  });
+});
+
+describe('KeyManager key management', () => {
+  it('init refuses to overwrite an existing keyset', async () => {
+    const { km, store } = setup(v1());
+    await expect(km.init()).rejects.toMatchObject({ code: 'KEYSET_EXISTS' });
+    expect((await store.read()).keyset.versions[0].material).toBe(material(1));
+  });
+
+  it('rotate keeps every old version decryptable', async () => {
+    const { km } = setup();
+    await km.init();
+    const old = await km.encrypt('old', 'trading_data');
+    expect(await km.rotate()).toEqual({ fromVersion: 1, toVersion: 2 });
+    expect((await km.encrypt('new', 'trading_data')).key_version).toBe(2);
+    expect((await km.decrypt(old)).toString()).toBe('old');
+  });
+
+  it('emergency rotation disables the old primary in the same write; its data then fails with VERSION_DISABLED', async () => {
+    const { km, store, audit, metrics } = setup(v1());
+    const old = await km.encrypt('old', 'trading_data');
+    const writes = store.writes;
+    expect(await km.rotate({ emergency: true, reason: 'laptop stolen' })).toEqual({ fromVersion: 1, toVersion: 2, disabledVersion: 1 });
+    expect(store.writes - writes).toBe(1);
+    await expect(km.decrypt(old)).rejects.toMatchObject({ code: 'VERSION_DISABLED', message: expect.stringMatching(/laptop stolen/) });
+    expect(audit.events.find((e) => e.action === 'emergency_rotate')).toMatchObject({ outcome: 'success', version: 2 });
+    expect(metrics.total('EmergencyRotations')).toBe(1);
+  });
+
+  it('destroy removes the material for good: VERSION_DESTROYED afterwards', async () => {
+    const { km } = setup(v1());
+    const old = await km.encrypt('old', 'trading_data');
+    await km.rotate();
+    await km.disableVersion(1, 'retired');
+    await km.destroyVersion(1);
+    await expect(km.decrypt(old)).rejects.toMatchObject({ code: 'VERSION_DESTROYED' });
+    await expect(km.enableVersion(1)).rejects.toMatchObject({ code: 'INVALID_TRANSITION' });
+  });
+
+  it('a lost compare-and-set race is CONFLICT and loses nothing', async () => {
+    const { km, store } = setup(v1());
+    const rival = new KeyManager({ store, random: new SeededRandom('rival') });
+    const realRead = store.read.bind(store);
+    jest.spyOn(store, 'read').mockImplementationOnce(async (): Promise<KeysetSnapshot> => {
+      const snap = await realRead();
+      await rival.rotate();
+      return snap;
+    });
+    await expect(km.rotate()).rejects.toMatchObject({ code: 'CONFLICT' });
+    const { keyset } = await realRead();
+    expect(keyset.versions.map((v) => v.version)).toEqual([1, 2]);
+  });
+
+  it('audits every operation with actor, store and outcome and never key material', async () => {
+    const { km, audit } = setup();
+    await km.init();
+    await km.rotate();
+    await expect(km.disableVersion(2, 'x')).rejects.toMatchObject({ code: 'INVALID_TRANSITION' });
+    expect(audit.events.map((e) => [e.action, e.outcome])).toEqual([
+      ['init', 'success'],
+      ['rotate', 'success'],
+      ['disable_version', 'failure'],
+    ]);
+    expect(audit.events[2]).toMatchObject({ actor: 'tester', store: 'memory', secret: 'memory:test', version: 2, code: 'INVALID_TRANSITION' });
+    const text = JSON.stringify(audit.events);
+    const { keyset } = await km.readFresh();
+    for (const v of keyset.versions) expect(text).not.toContain(v.material as string);
+  });
+});
+
+describe('KeyManager status and health', () => {
+  it('reports key age, the deadline and overdue rotation', async () => {
+    const { km, clock } = setup(v1(), { rotationPeriodDays: 90 });
+    clock.advanceDays(100);
+    const s = await km.status();
+    expect(s).toMatchObject({ primary: 1, primaryAgeDays: 100, daysUntilRotationDue: -10, rotationOverdue: true, enabledVersions: 1 });
+    expect(JSON.stringify(s)).not.toContain(material(1));
+  });
+
+  it('health passes on a good keyset and fails (without throwing) when the store is missing', async () => {
+    expect((await setup(v1()).km.health()).ok).toBe(true);
+    const missing = await setup().km.health();
+    expect(missing.ok).toBe(false);
+    expect(missing.checks[0]).toMatchObject({ name: 'keyset readable', ok: false, detail: expect.stringMatching(/KEYSET_NOT_FOUND/) });
+  });
+});
