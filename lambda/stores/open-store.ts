@@ -9,6 +9,7 @@ import { KeyManagementError } from '../keys/errors';
 import { EnvStore } from './env-store';
 import { DEFAULT_KEYSET_PATH, FileStore } from './file-store';
 import type { KeysetStore, StoreKind } from './store';
+import { openVaultStore } from './vault-store';
 
 export const STORE_ENV_VAR = 'KEY_MANAGER_STORE';
 export const DEFAULT_STORE_URI = `file:${DEFAULT_KEYSET_PATH}`;
@@ -33,6 +34,18 @@ export type StoreOpener = (target: string, options: OpenStoreOptions) => KeysetS
 const openers = new Map<StoreUri['kind'], StoreOpener>([
   ['file', (target) => new FileStore(target)],
   ['env', (_target, options) => new EnvStore(options.env ?? process.env)],
+  ['vault', (target, options) => openVaultStore(target, options.env ?? process.env)],
+  // Required on first use, so that file and env stores (and CLI start-up) never load the AWS SDK.
+  ['aws', (target, options) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { SecretsManagerStore } = require('./secrets-manager-store') as typeof import('./secrets-manager-store');
+    const env = options.env ?? process.env;
+    return new SecretsManagerStore({
+      secretId: target,
+      region: options.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined),
+      endpointUrl: options.endpointUrl ?? (env.AWS_ENDPOINT_URL_SECRETS_MANAGER || env.AWS_ENDPOINT_URL || undefined),
+    });
+  }],
 ]);
 
 export function registerStore(kind: StoreUri['kind'], opener: StoreOpener): void {

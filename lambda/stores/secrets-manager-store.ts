@@ -1,0 +1,137 @@
+/**
+ * The keyset in AWS Secrets Manager: the production store (`--store aws:SECRET_ID`).
+ *
+ * - Read: `GetSecretValue` with an explicit `VersionStage: AWSCURRENT` (never the API's default); the
+ *   returned `VersionId` is the compare-and-set handle.
+ * - Write: staged (see `SecretsManagerSecret.writeStaged`): `AWSPENDING` with a `ClientRequestToken`,
+ *   then `AWSCURRENT` moved with `RemoveFromVersionId` = the handle. A lost race is a CONFLICT and the
+ *   loser's version is left unlabelled, so nothing is lost.
+ * - Init (`expected` null): the stack creates the secret empty; init refuses when any AWSCURRENT value
+ *   exists, and a value that is not a valid keyset is reported (KEYSET_INVALID naming the field), never
+ *   overwritten.
+ *
+ * The lower-level staged methods are public for the rotation Lambda, which resumes a rotation between
+ * the stage and the promote steps.
+ */
+import { randomUUID } from 'node:crypto';
+import { ConflictError, KeyManagementError, KeysetInvalidError } from '../keys/errors';
+import { type Keyset, parseKeyset, serializeKeyset } from '../keys/keyset';
+import { AWSCURRENT, AWSPENDING, type SecretsManagerClientOptions, SecretsManagerSecret, type StageMoveResult } from './secrets-manager-secret';
+import type { KeysetSnapshot, KeysetStore } from './store';
+
+export interface SecretsManagerStoreOptions extends SecretsManagerClientOptions {
+  /** The keyset secret's name or ARN. */
+  readonly secretId: string;
+}
+
+/** A version of the keyset secret as found, valid or not: the rotation Lambda decides what to do with it. */
+export interface KeysetVersion {
+  readonly versionId: string;
+  readonly stages: readonly string[];
+  /** The parsed keyset; undefined when the value is not a valid keyset (see `invalid`). */
+  readonly keyset?: Keyset;
+  readonly invalid?: KeyManagementError;
+}
+
+export class SecretsManagerStore implements KeysetStore {
+  readonly kind = 'aws';
+  readonly writable = true;
+  readonly location: string;
+  readonly secret: SecretsManagerSecret;
+
+  constructor(options: SecretsManagerStoreOptions) {
+    this.secret = new SecretsManagerSecret(options.secretId, options);
+    this.location = options.secretId;
+  }
+
+  async read(): Promise<KeysetSnapshot> {
+    const found = await this.secret.getStage(AWSCURRENT);
+    if (!found) throw this.notFound();
+    return { keyset: parseValue(found.text), handle: found.versionId };
+  }
+
+  async write(next: Keyset, expected: string | null): Promise<KeysetSnapshot> {
+    const text = serializeKeyset(next);
+    parseKeyset(text);
+    if (expected === null) {
+      const existing = await this.secret.getStage(AWSCURRENT);
+      if (existing) {
+        parseValue(existing.text);
+        throw this.exists();
+      }
+    }
+    const written = await this.secret.writeStaged(text, expected, randomUUID());
+    if (written === 'rejected') throw expected === null ? this.exists() : this.conflict(expected);
+    return { keyset: next, handle: written.versionId };
+  }
+
+  /** The version holding `stage`, parsed if it is a valid keyset; undefined when no version holds it. */
+  async readStage(stage: string): Promise<KeysetVersion | undefined> {
+    return toKeysetVersion(await this.secret.getStage(stage));
+  }
+
+  /** The version `versionId` (a rotation's token), parsed if valid; undefined when it does not exist. */
+  async readVersion(versionId: string): Promise<KeysetVersion | undefined> {
+    return toKeysetVersion(await this.secret.getVersion(versionId));
+  }
+
+  /** Stores `keyset` as AWSPENDING with VersionId = `token`; idempotent for the same token and keyset. */
+  async stagePending(keyset: Keyset, token: string): Promise<{ versionId: string; stages: readonly string[] }> {
+    const text = serializeKeyset(keyset);
+    parseKeyset(text);
+    return this.secret.putPending(text, token);
+  }
+
+  /**
+   * Makes `versionId` AWSCURRENT if AWSCURRENT is still on `expected`, then clears its AWSPENDING label.
+   * Throws CONFLICT when another writer moved AWSCURRENT; the version's AWSPENDING label is then
+   * removed (if it still holds it) so it cannot be promoted by mistake later.
+   */
+  async promote(versionId: string, expected: string): Promise<void> {
+    const moved: StageMoveResult = await this.secret.moveCurrent(versionId, expected);
+    if (moved === 'rejected') {
+      await this.secret.removeStageQuietly(AWSPENDING, versionId);
+      throw this.conflict(expected);
+    }
+    await this.secret.removeStageQuietly(AWSPENDING, versionId);
+  }
+
+  /** Removes `stage` from `versionId`; false when it was not there. */
+  async removeStage(stage: string, versionId: string): Promise<boolean> {
+    return this.secret.removeStage(stage, versionId);
+  }
+
+  async describeVersions(): Promise<Record<string, readonly string[]>> {
+    return this.secret.describeVersions();
+  }
+
+  notFound(): KeyManagementError {
+    return new KeyManagementError(
+      'KEYSET_NOT_FOUND',
+      `secret ${this.location} holds no keyset (no AWSCURRENT version, or no such secret); deploy the stack (it creates the secret and runs init) or run 'key-manager --store aws:${this.location} init'`,
+    );
+  }
+
+  private exists(): KeyManagementError {
+    return new KeyManagementError('KEYSET_EXISTS', `secret ${this.location} already holds a keyset (AWSCURRENT); it was not overwritten — run 'key-manager --store aws:${this.location} status'`);
+  }
+
+  private conflict(expected: string): ConflictError {
+    return new ConflictError(`AWSCURRENT of secret ${this.location} is no longer version ${expected}: another writer changed the keyset since it was read`);
+  }
+}
+
+function parseValue(text: string | undefined): Keyset {
+  if (text === undefined) throw new KeysetInvalidError('(document)', 'is stored as SecretBinary; the keyset must be a SecretString holding JSON');
+  return parseKeyset(text);
+}
+
+function toKeysetVersion(found: { versionId: string; stages: readonly string[]; text: string | undefined } | undefined): KeysetVersion | undefined {
+  if (!found) return undefined;
+  try {
+    return { versionId: found.versionId, stages: found.stages, keyset: parseValue(found.text) };
+  } catch (err) {
+    if (err instanceof KeyManagementError) return { versionId: found.versionId, stages: found.stages, invalid: err };
+    throw err;
+  }
+}
