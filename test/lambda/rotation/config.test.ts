@@ -1,0 +1,35 @@
+import { readRotationConfig } from '../../../lambda/rotation/config';
+
+const env = { KEYSET_SECRET_ID: 'ks', ROTATION_LOG_SECRET_ID: 'log' };
+
+describe('readRotationConfig', () => {
+  it('applies the defaults', () => {
+    expect(readRotationConfig(env)).toEqual({
+      keysetSecretId: 'ks',
+      rotationLogSecretId: 'log',
+      metricsNamespace: 'AlphaPulse/Encryption',
+      rotationPeriodDays: null,
+      stage: 'unknown',
+      minRotationIntervalMinutes: 60,
+    });
+  });
+  it('reads every variable', () => {
+    expect(readRotationConfig({ ...env, METRICS_NAMESPACE: 'X/Y', ROTATION_PERIOD_DAYS: '90', STAGE: 'prod', MIN_ROTATION_INTERVAL_MINUTES: '5' })).toMatchObject({
+      metricsNamespace: 'X/Y',
+      rotationPeriodDays: 90,
+      stage: 'prod',
+      minRotationIntervalMinutes: 5,
+    });
+  });
+  it('treats an empty ROTATION_PERIOD_DAYS as manual only', () => {
+    expect(readRotationConfig({ ...env, ROTATION_PERIOD_DAYS: '' }).rotationPeriodDays).toBeNull();
+  });
+  it.each([
+    [{ ROTATION_LOG_SECRET_ID: 'log' }, /KEYSET_SECRET_ID is not set/],
+    [{ ...env, ROTATION_PERIOD_DAYS: '400' }, /ROTATION_PERIOD_DAYS must be a whole number from 1 to 365/],
+    [{ ...env, ROTATION_PERIOD_DAYS: '9.5' }, /ROTATION_PERIOD_DAYS/],
+    [{ ...env, MIN_ROTATION_INTERVAL_MINUTES: '-1' }, /MIN_ROTATION_INTERVAL_MINUTES/],
+  ])('refuses %j', (e, message) => {
+    expect(() => readRotationConfig(e)).toThrow(message);
+  });
+});
