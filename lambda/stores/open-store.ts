@@ -10,7 +10,6 @@ import { EnvStore } from './env-store';
 import { DEFAULT_KEYSET_PATH, FileStore } from './file-store';
 import type { KeysetStore, StoreKind } from './store';
 import { openVaultStore } from './vault-store';
-import { openVaultStore } from './vault-store';
 
 export const STORE_ENV_VAR = 'KEY_MANAGER_STORE';
 export const DEFAULT_STORE_URI = `file:${DEFAULT_KEYSET_PATH}`;
@@ -35,7 +34,6 @@ export type StoreOpener = (target: string, options: OpenStoreOptions) => KeysetS
 const openers = new Map<StoreUri['kind'], StoreOpener>([
   ['file', (target) => new FileStore(target)],
   ['env', (_target, options) => new EnvStore(options.env ?? process.env)],
-  ['vault', (target, options) => openVaultStore(target, options.env ?? process.env)],
   ['vault', (target, options) => openVaultStore(target, options.env ?? process.env)],
   // Required on first use, so that file and env stores (and CLI start-up) never load the AWS SDK.
   ['aws', (target, options) => {
