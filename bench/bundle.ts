@@ -1,0 +1,101 @@
+/**
+ * Deployment cost: the size of the rotation Lambda's esbuild bundle (built with the same settings the
+ * CDK construct uses) and how long a fresh Node.js process takes to `require` it, against a bundle of
+ * the bare SDK clients it needs.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { build } from 'esbuild';
+import { ROTATION_BUNDLING, ROTATION_HANDLER_ENTRY } from '../lib/bundling';
+import { type Figure, figure } from './stats';
+
+export const SDK3_ANCHOR_ENTRY = 'bench/fixtures/sdk3-clients.ts';
+
+/** The repository root: the nearest directory above this file holding package.json. */
+export function repoRoot(from = __dirname): string {
+  let dir = from;
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${from}`);
+    dir = up;
+  }
+  return dir;
+}
+
+/** Bundles `entry` exactly as the CDK construct does (lib/bundling.ts); returns the bundle's path and size. */
+export async function bundleLikeLambda(root: string, entry: string, outDir: string): Promise<{ file: string; bytes: number }> {
+  const file = path.join(outDir, `${path.basename(entry, '.ts')}.js`);
+  await build({
+    absWorkingDir: root,
+    entryPoints: [path.join(root, entry)],
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: ROTATION_BUNDLING.target,
+    minify: ROTATION_BUNDLING.minify,
+    sourcemap: ROTATION_BUNDLING.sourceMap,
+    mainFields: [...ROTATION_BUNDLING.mainFields],
+    external: [...ROTATION_BUNDLING.externalModules],
+    logLevel: 'silent',
+  });
+  return { file, bytes: statSync(file).size };
+}
+
+/** Milliseconds a fresh `node` process spends in `require(file)`, timed inside the child. */
+export function loadMillis(file: string): number {
+  const script = `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`;
+  const out = execFileSync(process.execPath, ['--no-warnings', '-e', script], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, AWS_REGION: process.env.AWS_REGION ?? 'eu-west-1', NODE_OPTIONS: '' },
+  });
+  return Number(out);
+}
+
+export interface BundleResult {
+  readonly figures: Record<string, Figure>;
+  readonly details: Record<string, unknown>;
+  /** Why a figure is missing (the handler does not exist yet, or it failed to bundle or load). */
+  readonly missing?: string;
+}
+
+export async function measureBundles(runs: number): Promise<BundleResult> {
+  const root = repoRoot();
+  const outDir = mkdtempSync(path.join(tmpdir(), 'alphapulse-bench-'));
+  try {
+    const anchor = await bundleLikeLambda(root, SDK3_ANCHOR_ENTRY, outDir);
+    const loads = Math.max(runs, 9);
+    const details: Record<string, unknown> = { sdk3_bundle_bytes: anchor.bytes, load_runs: loads };
+    if (!existsSync(path.join(root, ROTATION_HANDLER_ENTRY))) {
+      loadMillis(anchor.file);
+      return { figures: { sdk3_load_ms: figure(Array.from({ length: loads }, () => loadMillis(anchor.file))) }, details, missing: `${ROTATION_HANDLER_ENTRY} does not exist yet` };
+    }
+    let handler: { file: string; bytes: number };
+    try {
+      handler = await bundleLikeLambda(root, ROTATION_HANDLER_ENTRY, outDir);
+    } catch (err) {
+      const sdk3 = figure(Array.from({ length: loads }, () => loadMillis(anchor.file)));
+      return { figures: { sdk3_load_ms: sdk3 }, details, missing: `${ROTATION_HANDLER_ENTRY} failed to bundle: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` };
+    }
+    const lambda: number[] = [];
+    const sdk3: number[] = [];
+    try {
+      // One unmeasured load each warms the OS file cache; then the two alternate.
+      loadMillis(anchor.file);
+      loadMillis(handler.file);
+      for (let i = 0; i < loads; i++) {
+        lambda.push(loadMillis(handler.file));
+        sdk3.push(loadMillis(anchor.file));
+      }
+    } catch (err) {
+      const stderr = (err as { stderr?: string }).stderr ?? String(err);
+      return { figures: { lambda_bundle_bytes: figure([handler.bytes]) }, details, missing: `the ${ROTATION_HANDLER_ENTRY} bundle failed to load: ${stderr.trim().split('\n').slice(0, 3).join(' | ')}` };
+    }
+    return { figures: { lambda_bundle_bytes: figure([handler.bytes]), lambda_load_ms: figure(lambda), sdk3_load_ms: figure(sdk3) }, details };
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}

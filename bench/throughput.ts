@@ -1,0 +1,129 @@
+/**
+ * Data-path throughput: the key manager's encrypt and decrypt against their limit (node `crypto`
+ * AES-256-GCM with a fresh `randomBytes(12)` IV) and against the AWS Encryption SDK, plus the cost
+ * of an uncached derivation (HKDF) against the legacy PBKDF2 one.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import {
+  AlgorithmSuiteIdentifier,
+  buildClient,
+  CommitmentPolicy,
+  getLocalCryptographicMaterialsCache,
+  NodeCachingMaterialsManager,
+  RawAesKeyringNode,
+  RawAesWrappingSuiteIdentifier,
+} from '@aws-crypto/client-node';
+import { KeyManager } from '../lambda/key-manager';
+import { deriveHkdf, deriveLegacyPbkdf2 } from '../lambda/keys/derive';
+import type { EnvelopeRecord } from '../lambda/keys/envelope';
+import { createKeyset } from '../lambda/keys/keyset';
+import { MemoryStore } from '../lambda/stores/memory-store';
+import { CloudWatchMetricsSink } from '../lambda/telemetry/cloudwatch-metrics';
+import { type Figure, interleaved, timeAsync, timeSync } from './stats';
+
+export const SIZES = { '64b': 64, '1k': 1024, '64k': 64 * 1024 } as const;
+export type SizeName = keyof typeof SIZES;
+
+/** Operations per slice, per size (a run is `SLICES` slices): a few milliseconds a slice here. */
+const OPS: Record<SizeName, number> = { '64b': 500, '1k': 500, '64k': 20 };
+const SLICES = 10;
+const CONTEXT = 'trading_data';
+
+/** A counting CloudWatch client stand-in, so the benchmarked key manager pays for its real metrics sink. */
+export function countingCloudWatch(): { client: CloudWatchClient; calls: () => number; datums: () => number } {
+  let calls = 0;
+  let datums = 0;
+  const client = {
+    send: async (command: { input: { MetricData?: unknown[] } }) => {
+      calls++;
+      datums += command.input.MetricData?.length ?? 0;
+      return {};
+    },
+  } as unknown as CloudWatchClient;
+  return { client, calls: () => calls, datums: () => datums };
+}
+
+/** A warm key manager over a memory store, new-format (HKDF) keyset, with the CloudWatch sink wired in. */
+export async function warmKeyManager(options: { maxCachedKeys?: number } = {}): Promise<{ km: KeyManager; store: MemoryStore; sink: CloudWatchMetricsSink }> {
+  const store = new MemoryStore('bench', createKeyset({ material: randomBytes(32).toString('base64'), now: new Date().toISOString() }));
+  const sink = new CloudWatchMetricsSink({ client: countingCloudWatch().client, flushIntervalMs: 60_000 });
+  const km = new KeyManager({ store, metrics: sink, actor: 'bench', ...options });
+  await km.decrypt(await km.encrypt('warm', CONTEXT));
+  return { km, store, sink };
+}
+
+function rawEncrypt(key: Buffer, plaintext: Buffer): Buffer {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const body = cipher.update(plaintext);
+  const final = cipher.final();
+  return Buffer.concat([iv, cipher.getAuthTag(), body, final]);
+}
+
+function rawDecrypt(key: Buffer, payload: Buffer): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', key, payload.subarray(0, 12), { authTagLength: 16 });
+  decipher.setAuthTag(payload.subarray(12, 28));
+  return Buffer.concat([decipher.update(payload.subarray(28)), decipher.final()]);
+}
+
+export async function measureThroughput(runs: number): Promise<Record<string, Figure>> {
+  const { km } = await warmKeyManager();
+  const rawKey = randomBytes(32);
+  const out: Record<string, Figure> = {};
+  for (const [size, bytes] of Object.entries(SIZES) as [SizeName, number][]) {
+    const plaintext = randomBytes(bytes);
+    const envelope: EnvelopeRecord = await km.encrypt(plaintext, CONTEXT);
+    const rawPayload = rawEncrypt(rawKey, plaintext);
+    const ops = OPS[size];
+    Object.assign(
+      out,
+      await interleaved(runs, SLICES, {
+        [`encrypt_${size}_ops`]: { ops, unit: 'ops/s', time: (n) => timeAsync(() => km.encrypt(plaintext, CONTEXT), n) },
+        [`raw_aesgcm_${size}_ops`]: { ops, unit: 'ops/s', time: (n) => timeSync(() => rawEncrypt(rawKey, plaintext), n) },
+        [`decrypt_${size}_ops`]: { ops, unit: 'ops/s', time: (n) => timeAsync(() => km.decrypt(envelope), n) },
+        [`raw_aesgcm_decrypt_${size}_ops`]: { ops, unit: 'ops/s', time: (n) => timeSync(() => rawDecrypt(rawKey, rawPayload), n) },
+      }),
+    );
+  }
+  return out;
+}
+
+/**
+ * The AWS Encryption SDK anchor: raw AES keyring, committing suite without signature, caching
+ * materials manager (the SDK at its fastest for this shape of work), 1 KiB messages.
+ */
+export async function measureEsdk(runs: number): Promise<Record<string, Figure>> {
+  const { encrypt } = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
+  const keyring = new RawAesKeyringNode({
+    keyName: 'bench-key',
+    keyNamespace: 'alphapulse-bench',
+    unencryptedMasterKey: new Uint8Array(randomBytes(32)),
+    wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING,
+  });
+  const cmm = new NodeCachingMaterialsManager({
+    backingMaterials: keyring,
+    cache: getLocalCryptographicMaterialsCache(100),
+    maxAge: 5 * 60_000,
+    maxMessagesEncrypted: 2 ** 32,
+  });
+  const plaintext = randomBytes(SIZES['1k']);
+  const once = () => encrypt(cmm, plaintext, { suiteId: AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY, plaintextLength: plaintext.length });
+  // Interleaved with the key manager's 1 KiB encrypt, so the ratio of the two sees the same machine.
+  const { km } = await warmKeyManager();
+  return interleaved(runs, SLICES, {
+    esdk_encrypt_1k_ops: { ops: 20, unit: 'ops/s', time: (n) => timeAsync(once, n) },
+    encrypt_1k_ops_beside_esdk: { ops: 500, unit: 'ops/s', time: (n) => timeAsync(() => km.encrypt(plaintext, CONTEXT), n) },
+  });
+}
+
+/** Uncached derivations: HKDF (every version this system creates) and the legacy PBKDF2 (100k iterations). */
+export async function measureDerivation(runs: number): Promise<Record<string, Figure>> {
+  const material = randomBytes(32);
+  let n = 0;
+  // A fresh context per call, so nothing below the function can cache.
+  return interleaved(runs, 3, {
+    derive_uncached_us: { ops: 300, unit: 'us', time: (ops) => timeSync(() => deriveHkdf(material, `ctx_${n++}`, 1), ops) },
+    legacy_pbkdf2_derive_us: { ops: 1, unit: 'us', time: (ops) => timeSync(() => deriveLegacyPbkdf2(material, `ctx_${n++}`, 1), ops) },
+  });
+}
