@@ -145,6 +145,8 @@ function parseRecord(value: unknown): ParsedEnvelope {
   if (record.algorithm !== ALGORITHM) throw invalid(`algorithm must be "${ALGORITHM}"`);
   if (record.format !== undefined && record.format !== FORMAT) throw invalid(`format must be "${FORMAT}" or absent (legacy)`);
   if (typeof record.ciphertext !== 'string') throw invalid('ciphertext must be a base64 string');
+  // A record passed as an object skipped the text-length check in parseEnvelope: hold its ciphertext to it.
+  if (record.ciphertext.length > MAX_ENVELOPE_CHARS) throw invalid(`the ciphertext is ${record.ciphertext.length} characters, over the ${MAX_ENVELOPE_CHARS}-character limit`);
   const version = parseVersion(record.key_version);
   validateEnvelopeContext(record.context);
   const payload = decodeBase64(record.ciphertext, 'ciphertext');

@@ -188,12 +188,17 @@ export function keysetCapacity(keyset: Keyset): KeysetCapacity {
   return { bytes, limitBytes: MAX_KEYSET_BYTES, versionsThatFit: fit };
 }
 
-function assertFits(keyset: Keyset): Keyset {
+/**
+ * Refuses a keyset over `limit` bytes. Growth (a new version) is held to the budget below the headroom;
+ * transitions that only annotate or retire a version (disable, destroy) may use the headroom, so a full
+ * keyset can still disable a compromised version.
+ */
+function assertFits(keyset: Keyset, limit = MAX_KEYSET_BYTES - KEYSET_HEADROOM_BYTES): Keyset {
   const bytes = Buffer.byteLength(serializeKeyset(keyset));
-  if (bytes > MAX_KEYSET_BYTES - KEYSET_HEADROOM_BYTES) {
+  if (bytes > limit) {
     throw new KeyManagementError(
       'KEYSET_TOO_LARGE',
-      `the keyset would be ${bytes} bytes, over the ${MAX_KEYSET_BYTES - KEYSET_HEADROOM_BYTES}-byte budget of a ${MAX_KEYSET_BYTES}-byte secret; ` +
+      `the keyset would be ${bytes} bytes, over the ${limit}-byte ${limit === MAX_KEYSET_BYTES ? 'limit' : 'budget'} of a ${MAX_KEYSET_BYTES}-byte secret; ` +
         `re-encrypt data off old versions, then disable and destroy them (key-manager destroy-version) to make room`,
     );
   }
@@ -289,7 +294,7 @@ export function disableVersion(keyset: Keyset, version: number, input: { now: st
     throw new KeyManagementError('INVALID_TRANSITION', `version ${version} is the primary and cannot be disabled; rotate first (key-manager rotate), or use 'key-manager rotate --emergency'`);
   }
   if (v.state !== 'enabled') throw new KeyManagementError('INVALID_TRANSITION', `version ${version} is already ${v.state}`);
-  return assertFits(replaceVersion(keyset, { ...v, state: 'disabled', disabledAt: input.now, ...(input.reason !== undefined ? { reason: input.reason } : {}) }));
+  return assertFits(replaceVersion(keyset, { ...v, state: 'disabled', disabledAt: input.now, ...(input.reason !== undefined ? { reason: input.reason } : {}) }), MAX_KEYSET_BYTES);
 }
 
 export function enableVersion(keyset: Keyset, version: number): Keyset {
@@ -307,7 +312,7 @@ export function destroyVersion(keyset: Keyset, version: number, input: { now: st
     throw new KeyManagementError('INVALID_TRANSITION', `version ${version} is ${v.state}; only a disabled version can be destroyed (key-manager disable-version --version ${version} first)`);
   }
   const { material: _material, ...rest } = v;
-  return replaceVersion(keyset, { ...rest, state: 'destroyed', destroyedAt: input.now });
+  return assertFits(replaceVersion(keyset, { ...rest, state: 'destroyed', destroyedAt: input.now }), MAX_KEYSET_BYTES);
 }
 
 /** True when `next` still holds every version of `previous` with its material and kdf unchanged. */
