@@ -1,0 +1,112 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { acknowledge } from './acknowledge';
+
+export interface BackupBucketProps {
+  /** Alias of the backup key, e.g. `alias/alphapulse/backup/prod`. */
+  readonly keyAlias: string;
+  /**
+   * What happens to the buckets and the backup key when they leave the stack. With `DESTROY` the buckets must be
+   * emptied first (no auto-delete Lambda: a function that can delete every backup is the wrong thing to deploy).
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Where keyset backups go: SSE-KMS under a key separate from the keyset's (a backup must survive the loss or
+ * compromise of the primary key's grants), versioned so a write never destroys an earlier backup, no public
+ * access, TLS only, and server access logs in a second bucket.
+ */
+export class BackupBucket extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly key: kms.Key;
+  readonly accessLogsBucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: BackupBucketProps) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    this.key = new kms.Key(this, 'Key', {
+      description: 'AlphaPulse keyset backups',
+      enableKeyRotation: true,
+      alias: props.keyAlias,
+      removalPolicy,
+      pendingWindow: Duration.days(30),
+    });
+
+    // Server access log delivery supports only SSE-S3 on the target bucket.
+    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy,
+    });
+
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'backup-bucket/',
+      removalPolicy,
+    });
+
+    acknowledge(
+      this.accessLogsBucket,
+      ['PCI.DSS.321-S3DefaultEncryptionKMS', 'NIST.800.53.R5-S3DefaultEncryptionKMS'],
+      'S3 server access log delivery supports only SSE-S3 on the target bucket; the logs hold request metadata, never backup contents.',
+    );
+    acknowledge(
+      this.accessLogsBucket,
+      ['AwsSolutions-S1'],
+      'This is the access-log bucket itself; logging it to another bucket would recurse.',
+    );
+    for (const bucket of [this.bucket, this.accessLogsBucket]) {
+      acknowledge(
+        bucket,
+        ['PCI.DSS.321-S3BucketReplicationEnabled', 'NIST.800.53.R5-S3BucketReplicationEnabled'],
+        'The backup bucket is already the second copy of the keyset (the first is the Secrets Manager secret); cross-region replication needs a destination bucket and key in another region, which this single-region stack does not own (RUNBOOK.md, Backups).',
+      );
+    }
+  }
+
+  /** Put new backup objects (and new versions): no read, no list, no delete. */
+  grantWrite(grantee: iam.IGrantable): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: ['s3:PutObject'], resourceArns: [this.bucket.arnForObjects('*')] });
+    grant.combine(this.grantKey(grantee, ['kms:GenerateDataKey']));
+    return grant;
+  }
+
+  /** Read and list backups, all versions (recovery). */
+  grantRead(grantee: iam.IGrantable): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject', 's3:GetObjectVersion'],
+      resourceArns: [this.bucket.arnForObjects('*')],
+    });
+    grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket', 's3:ListBucketVersions'], resourceArns: [this.bucket.bucketArn] }));
+    grant.combine(this.grantKey(grantee, ['kms:Decrypt']));
+    return grant;
+  }
+
+  private grantKey(grantee: iam.IGrantable, actions: string[]): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions,
+      resourceArns: [this.key.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+    });
+  }
+}

@@ -1,0 +1,134 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { acknowledge } from './acknowledge';
+
+export interface KeyStorageProps {
+  /** Name of the secret that holds the keyset (the versioned master key document). */
+  readonly keysetSecretName: string;
+  /** Name of the secret that holds the rotation log (bounded history, newest last). */
+  readonly rotationLogSecretName: string;
+  /** Alias of the customer-managed KMS key, e.g. `alias/alphapulse/encryption/prod`. */
+  readonly keyAlias: string;
+  /**
+   * What happens to the KMS key and both secrets when they leave the stack. Only `RETAIN` protects key material
+   * from an accidental `cdk destroy`.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Where the master keyset lives: a customer-managed KMS key (annual rotation of its backing key on) and two
+ * Secrets Manager secrets encrypted under it, both created *empty*: the rotation handler's `init` writes version 1
+ * of the keyset, and never a generated password (which it would rightly refuse as a keyset).
+ *
+ * Grants are narrow on purpose: `kms:Decrypt` is only ever granted through Secrets Manager
+ * (`kms:ViaService`) and for one secret (`kms:EncryptionContext:SecretARN`), so a principal allowed the rotation
+ * log can never decrypt the keyset with the same key.
+ */
+export class KeyStorage extends Construct {
+  readonly key: kms.Key;
+  readonly keysetSecret: secretsmanager.Secret;
+  readonly rotationLogSecret: secretsmanager.Secret;
+
+  constructor(scope: Construct, id: string, props: KeyStorageProps) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    this.key = new kms.Key(this, 'Key', {
+      description: `AlphaPulse master keyset encryption (${props.keysetSecretName}, ${props.rotationLogSecretName})`,
+      enableKeyRotation: true,
+      alias: props.keyAlias,
+      removalPolicy,
+      pendingWindow: Duration.days(30),
+    });
+
+    this.keysetSecret = emptySecret(this, 'KeysetSecret', {
+      secretName: props.keysetSecretName,
+      description: 'AlphaPulse master keyset: versioned key material (JSON). Written only by the rotation function and key administrators.',
+      encryptionKey: this.key,
+      removalPolicy,
+    });
+    this.rotationLogSecret = emptySecret(this, 'RotationLogSecret', {
+      secretName: props.rotationLogSecretName,
+      description: 'AlphaPulse rotation log: history of keyset rotations (no key material).',
+      encryptionKey: this.key,
+      removalPolicy,
+    });
+    for (const secret of [this.keysetSecret, this.rotationLogSecret]) {
+      acknowledge(
+        secret,
+        ['AwsSolutions-SMG4', 'NIST.800.53.R5-SecretsManagerRotationEnabled'],
+        "Rotation is driven by an EventBridge schedule and our own Lambda, not Secrets Manager's rotation schedule: the keyset is a versioned document (every old version must stay to decrypt old data), not a password to replace, and the rotation log is an append-only history the same Lambda writes.",
+      );
+    }
+  }
+
+  /** Read the keyset value (services deriving data keys). */
+  grantReadKeyset(grantee: iam.IGrantable): iam.Grant {
+    return this.grantSecret(grantee, this.keysetSecret, ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], ['kms:Decrypt']);
+  }
+
+  /**
+   * Read and replace the keyset through the staged-write protocol (`AWSPENDING` then `AWSCURRENT`): rotation,
+   * disabling a version, recovery.
+   */
+  grantWriteKeyset(grantee: iam.IGrantable): iam.Grant {
+    return this.grantSecret(grantee, this.keysetSecret, WRITE_ACTIONS, ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']);
+  }
+
+  /** Read the rotation log value. */
+  grantReadRotationLog(grantee: iam.IGrantable): iam.Grant {
+    return this.grantSecret(grantee, this.rotationLogSecret, ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], ['kms:Decrypt']);
+  }
+
+  /** Append to the rotation log (same staged-write protocol as the keyset). */
+  grantWriteRotationLog(grantee: iam.IGrantable): iam.Grant {
+    return this.grantSecret(grantee, this.rotationLogSecret, WRITE_ACTIONS, ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']);
+  }
+
+  /** Metadata of both secrets (versions, stages, last rotated/changed dates), never a value. */
+  grantDescribe(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['secretsmanager:DescribeSecret', 'secretsmanager:ListSecretVersionIds'],
+      resourceArns: [this.keysetSecret.secretArn, this.rotationLogSecret.secretArn],
+    });
+  }
+
+  private grantSecret(grantee: iam.IGrantable, secret: secretsmanager.ISecret, secretActions: string[], keyActions: string[]): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: secretActions, resourceArns: [secret.secretArn] });
+    grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: keyActions,
+        resourceArns: [this.key.keyArn],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com`,
+            'kms:EncryptionContext:SecretARN': secret.secretArn,
+          },
+        },
+      }),
+    );
+    return grant;
+  }
+}
+
+const WRITE_ACTIONS = [
+  'secretsmanager:GetSecretValue',
+  'secretsmanager:DescribeSecret',
+  'secretsmanager:PutSecretValue',
+  'secretsmanager:UpdateSecretVersionStage',
+  'secretsmanager:ListSecretVersionIds',
+];
+
+/** A secret with no value: CloudFormation creates an empty secret when neither SecretString nor GenerateSecretString is set. */
+function emptySecret(scope: Construct, id: string, props: secretsmanager.SecretProps): secretsmanager.Secret {
+  const secret = new secretsmanager.Secret(scope, id, props);
+  (secret.node.defaultChild as secretsmanager.CfnSecret).addPropertyDeletionOverride('GenerateSecretString');
+  return secret;
+}

@@ -1,0 +1,281 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { acknowledge } from './acknowledge';
+import { ROTATION_BUNDLING, ROTATION_HANDLER_ENTRY } from './bundling';
+import { KeyStorage } from './key-storage';
+
+export const METRICS_NAMESPACE = 'AlphaPulse/Encryption';
+
+export interface RotationFunctionProps {
+  /** The keyset and rotation-log secrets the function rotates and appends to. */
+  readonly storage: KeyStorage;
+  /** Stage name passed to the handler (`STAGE`) and used in resource names. */
+  readonly stage: string;
+  /**
+   * Customer-managed key for the dead-letter queue and the log group. Its key policy is extended here so that
+   * CloudWatch Logs and EventBridge may use it.
+   */
+  readonly operationsKey: kms.Key;
+  /**
+   * Days between scheduled rotations; `null` means no schedule (manual rotation only).
+   */
+  readonly rotationPeriodDays: number | null;
+  /**
+   * Minimum minutes between two rotations; the handler skips (and counts `RotationSkipped`) a sooner request.
+   * @default 60
+   */
+  readonly minRotationIntervalMinutes?: number;
+  /**
+   * Reserve one concurrent execution so two rotations never run at once (the keyset write is compare-and-set,
+   * so a race would fail one of them rather than corrupt anything, but it would page someone). Turn off in an
+   * account at the 10-execution concurrency floor, where Lambda rejects any reservation.
+   * @default true
+   */
+  readonly reservedConcurrency?: boolean;
+  /**
+   * Retention of the function's log group.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the log group and the dead-letter queue when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Handler source, relative to the repository root.
+   * @default ROTATION_HANDLER_ENTRY
+   */
+  readonly entry?: string;
+}
+
+/**
+ * The rotation Lambda and what drives it: an EventBridge schedule at the rotation period sending
+ * `{"action":"rotate","rotationId":<event id>}` (the id is the Secrets Manager `ClientRequestToken`, so a retried
+ * delivery resumes the same rotation), and a daily schedule sending `{"action":"monitor"}` that only measures.
+ *
+ * The role is hand-written rather than CDK's default (whose `AWSLambdaBasicExecutionRole` allows every log group):
+ * the two secrets, the storage key through Secrets Manager, metrics in one namespace, its log group, its DLQ.
+ */
+export class RotationFunction extends Construct {
+  readonly function: nodejs.NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+  readonly deadLetterQueue: sqs.Queue;
+  /** Absent when the stage has no rotation period. */
+  readonly rotationRule?: events.Rule;
+  readonly monitorRule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: RotationFunctionProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const functionName = `alphapulse-keys-${props.stage}-rotation`;
+
+    allowLogsToUseKey(props.operationsKey);
+    allowEventBridgeToUseKey(props.operationsKey);
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      logGroupName: `/alphapulse/keys/${props.stage}/rotation`,
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      encryptionKey: props.operationsKey,
+      removalPolicy,
+    });
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      queueName: `alphapulse-keys-${props.stage}-rotation-dlq`,
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.operationsKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy,
+    });
+
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `AlphaPulse key rotation (${props.stage}): its two secrets, its key via Secrets Manager, its metrics, logs and DLQ`,
+    });
+    props.storage.grantWriteKeyset(this.role);
+    props.storage.grantWriteRotationLog(this.role);
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudwatch:PutMetricData'],
+        // PutMetricData has no resource-level permissions; the namespace condition is the boundary.
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+    // A KMS-encrypted queue needs the sender to generate and read data keys; only through SQS.
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [props.operationsKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `sqs.${stack.region}.amazonaws.com` } },
+      }),
+    );
+
+    const environment: Record<string, string> = {
+      KEYSET_SECRET_ID: props.storage.keysetSecret.secretArn,
+      ROTATION_LOG_SECRET_ID: props.storage.rotationLogSecret.secretArn,
+      METRICS_NAMESPACE,
+      STAGE: props.stage,
+      MIN_ROTATION_INTERVAL_MINUTES: String(props.minRotationIntervalMinutes ?? 60),
+    };
+    if (props.rotationPeriodDays !== null) environment.ROTATION_PERIOD_DAYS = String(props.rotationPeriodDays);
+
+    const repoRoot = repositoryRoot();
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      functionName,
+      description: `AlphaPulse master keyset rotation and daily key-age monitor (${props.stage})`,
+      entry: resolveEntry(repoRoot, props.entry ?? ROTATION_HANDLER_ENTRY),
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: path.join(repoRoot, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.minutes(2),
+      role: this.role,
+      environment,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      reservedConcurrentExecutions: props.reservedConcurrency === false ? undefined : 1,
+      deadLetterQueue: this.deadLetterQueue,
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      recursiveLoop: lambda.RecursiveLoop.TERMINATE,
+      bundling: {
+        minify: ROTATION_BUNDLING.minify,
+        sourceMap: ROTATION_BUNDLING.sourceMap,
+        target: ROTATION_BUNDLING.target,
+        mainFields: [...ROTATION_BUNDLING.mainFields],
+        externalModules: [...ROTATION_BUNDLING.externalModules],
+      },
+    });
+
+    const targetOptions = {
+      deadLetterQueue: this.deadLetterQueue,
+      retryAttempts: 4,
+      maxEventAge: Duration.hours(24),
+    };
+    if (props.rotationPeriodDays !== null) {
+      this.rotationRule = new events.Rule(this, 'RotationSchedule', {
+        description: `Rotate the AlphaPulse master keyset every ${props.rotationPeriodDays} days (${props.stage})`,
+        schedule: events.Schedule.rate(Duration.days(props.rotationPeriodDays)),
+      });
+      this.rotationRule.addTarget(
+        new targets.LambdaFunction(this.function, {
+          ...targetOptions,
+          event: events.RuleTargetInput.fromObject({ action: 'rotate', rotationId: events.EventField.eventId }),
+        }),
+      );
+    }
+    this.monitorRule = new events.Rule(this, 'MonitorSchedule', {
+      description: `Daily key-age measurement: KeyAgeDays, DaysUntilRotationDue, EnabledKeyVersions (${props.stage})`,
+      schedule: events.Schedule.rate(Duration.days(1)),
+    });
+    this.monitorRule.addTarget(new targets.LambdaFunction(this.function, { ...targetOptions, event: events.RuleTargetInput.fromObject({ action: 'monitor' }) }));
+
+    acknowledge(
+      this.function,
+      ['AwsSolutions-L1'],
+      'Node.js 22 is the runtime agreed with the handler: its bundle targets node22 (lib/bundling.ts, shared with the benchmarks); the runtime and the esbuild target move together, in one change.',
+    );
+    acknowledge(
+      this.function,
+      ['PCI.DSS.321-LambdaInsideVPC', 'NIST.800.53.R5-LambdaInsideVPC'],
+      'The function reaches only AWS APIs (Secrets Manager, KMS, CloudWatch) over TLS with SigV4, and no private network resource; a VPC would add NAT or four interface endpoints per stage without narrowing what the function can reach, which its IAM role already limits to two secrets and one key.',
+    );
+    if (props.reservedConcurrency === false) {
+      acknowledge(
+        this.function,
+        ['NIST.800.53.R5-LambdaConcurrency'],
+        'Reserved concurrency turned off by configuration for an account at the 10-execution floor, where Lambda rejects any reservation; the keyset write is compare-and-set, so concurrent rotations fail one rather than corrupt the keyset.',
+      );
+    }
+    acknowledge(
+      this.role,
+      ['AwsSolutions-IAM5[Resource::*]'],
+      'cloudwatch:PutMetricData supports no resource-level permissions; the statement is conditioned on cloudwatch:namespace = AlphaPulse/Encryption.',
+    );
+    acknowledge(
+      this.role,
+      ['PCI.DSS.321-IAMNoInlinePolicy', 'NIST.800.53.R5-IAMNoInlinePolicy'],
+      "The policy is specific to this one role in this one stage (two secret ARNs, one key, one log group, one queue) and is created and deleted with it; a managed policy would only add an object that must never be attached elsewhere.",
+    );
+  }
+
+  /** Invoke the function (manual or emergency rotation by a key administrator). */
+  grantInvoke(grantee: iam.IGrantable): iam.Grant {
+    return this.function.grantInvoke(grantee);
+  }
+
+  /** Read the function's logs (audit trail of rotations). */
+  grantReadLogs(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['logs:FilterLogEvents', 'logs:GetLogEvents', 'logs:DescribeLogStreams'],
+      resourceArns: [this.logGroup.logGroupArn],
+    });
+  }
+}
+
+/** CloudWatch Logs encrypts with the key only for log groups of this account and region. */
+function allowLogsToUseKey(key: kms.Key): void {
+  const stack = Stack.of(key);
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'AllowCloudWatchLogs',
+      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      conditions: {
+        ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${stack.partition}:logs:${stack.region}:${stack.account}:log-group:*` },
+      },
+    }),
+  );
+}
+
+/** EventBridge writes undeliverable schedule events to the encrypted DLQ; only for rules of this account. */
+function allowEventBridgeToUseKey(key: kms.Key): void {
+  const stack = Stack.of(key);
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'AllowEventBridgeDeadLetters',
+      principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+      actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+    }),
+  );
+}
+
+/** The repository root, whether this file runs from `lib/` (ts-node, jest) or `dist/lib/` (compiled). */
+function repositoryRoot(): string {
+  for (const candidate of [path.join(__dirname, '..'), path.join(__dirname, '..', '..')]) {
+    if (fs.existsSync(path.join(candidate, 'package-lock.json'))) return candidate;
+  }
+  throw new Error(`cannot find the repository root (package-lock.json) above ${__dirname}`);
+}
+
+function resolveEntry(repoRoot: string, entry: string): string {
+  const resolved = path.join(repoRoot, entry);
+  if (!fs.existsSync(resolved)) throw new Error(`rotation handler not found at ${resolved}; the function bundles ${entry} from the repository root`);
+  return resolved;
+}
