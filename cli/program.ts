@@ -4,6 +4,14 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { isKeyManagementError } from '../lambda/keys/errors';
+import { registerAudit } from './commands/audit';
+import { registerDestroyVersion } from './commands/destroy-version';
+import { registerDisableVersion } from './commands/disable-version';
+import { registerEnableVersion } from './commands/enable-version';
+import { registerExport } from './commands/export';
+import { registerImportLegacy } from './commands/import-legacy';
+import { registerReencrypt } from './commands/reencrypt';
+import { registerRecover } from './commands/recover';
 import { registerDecrypt } from './commands/decrypt';
 import { registerDerive } from './commands/derive';
 import { registerEncrypt } from './commands/encrypt';
@@ -23,6 +31,14 @@ const registrars: CommandRegistrar[] = [
   registerEncrypt,
   registerDecrypt,
   registerHealth,
+  registerDisableVersion,
+  registerEnableVersion,
+  registerDestroyVersion,
+  registerReencrypt,
+  registerExport,
+  registerRecover,
+  registerImportLegacy,
+  registerAudit,
 ];
 
 export function processIo(): CliIo {

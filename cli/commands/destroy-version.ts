@@ -1,0 +1,27 @@
+/**
+ * `destroy-version`: removes a disabled version's material for good. The key manager writes the keyset
+ * without it (metadata kept, `destroyedAt` set), zeroes every data key it had cached for the version
+ * and appends the destruction record (`destroy_version`) to the audit log.
+ */
+import { parseVersionArg } from '../parse';
+import { type CommandRegistrar, emit, EXIT_USAGE } from '../runtime';
+
+export const registerDestroyVersion: CommandRegistrar = (program, run) => {
+  const command = program
+    .command('destroy-version')
+    .description('destroy a disabled version: its key material is removed for good, its metadata stays (needs --confirm)')
+    .requiredOption('--version <n>', 'the version to destroy', parseVersionArg)
+    .option('--confirm', 'yes: data still encrypted under this version becomes unreadable forever')
+    .action((opts: { version: number; confirm?: boolean }) => {
+      if (!opts.confirm) {
+        // A usage error (exit 2): nothing is read or written without --confirm.
+        command.error(`error: destroy-version removes version ${opts.version}'s key material for good; re-encrypt its data first (key-manager reencrypt), then rerun with --confirm`, { exitCode: EXIT_USAGE, code: 'key-manager.confirmRequired' });
+      }
+      return run(async (rt) => {
+        await rt.manager.destroyVersion(opts.version);
+        const { keyset } = await rt.manager.readFresh();
+        const v = keyset.versions.find((x) => x.version === opts.version);
+        emit(rt, { destroyed: opts.version, destroyedAt: v?.destroyedAt }, `destroyed version ${opts.version} at ${v?.destroyedAt}: its material is gone; the destruction is recorded in the audit log`);
+      });
+    });
+};

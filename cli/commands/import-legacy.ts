@@ -1,0 +1,62 @@
+/**
+ * `import-legacy`: the AlphaPulse Python system's master key and version counter become legacy
+ * versions 1..N (PBKDF2, as that system derived them) in a writable store, so data it wrote decrypts
+ * here. Refuses with KEYSET_EXISTS if the store already has a keyset: merging key histories is a
+ * decision for an operator, not a default.
+ */
+import { promises as fs } from 'node:fs';
+import { KeyManagementError } from '../../lambda/keys/errors';
+import type { Keyset } from '../../lambda/keys/keyset';
+import { EnvStore, KEY_VERSION_VAR, legacyKeyset, MASTER_KEY_VAR } from '../../lambda/stores/env-store';
+import { audited } from '../audited';
+import { parseVersionArg } from '../parse';
+import { type CommandRegistrar, emit } from '../runtime';
+
+async function keysetFromFile(file: string, version: number): Promise<Keyset> {
+  let bytes: Buffer;
+  try {
+    const stat = await fs.stat(file);
+    if (stat.size > 1024) throw new KeyManagementError('INVALID_INPUT', `${file} is ${stat.size} bytes; a master key file holds one base64 key of 32 bytes`);
+    bytes = await fs.readFile(file);
+  } catch (err) {
+    if (err instanceof KeyManagementError) throw err;
+    throw new KeyManagementError('INVALID_INPUT', `cannot read the master key file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`);
+  }
+  try {
+    return legacyKeyset(bytes.toString('utf8'), version);
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+export const registerImportLegacy: CommandRegistrar = (program, run) => {
+  const command = program
+    .command('import-legacy')
+    .description('import the AlphaPulse Python master key and version counter as legacy versions 1..N into an empty writable store')
+    .option('--from-env', `read ${MASTER_KEY_VAR} and ${KEY_VERSION_VAR}`)
+    .option('--master-key-file <file>', 'a file holding the base64 master key')
+    .option('--version <n>', 'the Python system\'s current key version (with --master-key-file)', parseVersionArg);
+  command.action((opts: { fromEnv?: boolean; masterKeyFile?: string; version?: number }) => {
+    const fromFile = opts.masterKeyFile !== undefined;
+    if (Boolean(opts.fromEnv) === fromFile) command.error('error: give exactly one of --from-env or --master-key-file FILE --version N', { exitCode: 2, code: 'key-manager.usage' });
+    if (fromFile && opts.version === undefined) command.error('error: --master-key-file needs --version N (the Python system\'s ALPHAPULSE_ENCRYPTION_KEY_VERSION)', { exitCode: 2, code: 'key-manager.usage' });
+    if (!fromFile && opts.version !== undefined) command.error(`error: --version goes with --master-key-file; with --from-env the version comes from ${KEY_VERSION_VAR}`, { exitCode: 2, code: 'key-manager.usage' });
+    return run(async (rt) => {
+      const source = fromFile ? `file ${opts.masterKeyFile}` : 'environment';
+      const keyset = await audited(rt, 'import_legacy', { detail: `from ${source}` }, async () => {
+        if (!rt.store.writable) {
+          throw new KeyManagementError('STORE_READ_ONLY', `the ${rt.store.kind} store is read-only; import into a writable store (--store file:PATH, aws:SECRET_ID or vault:MOUNT/PATH)`);
+        }
+        const imported = fromFile ? await keysetFromFile(opts.masterKeyFile as string, opts.version as number) : (await new EnvStore(rt.io.env).read()).keyset;
+        // Compare-and-set against "no keyset": an existing one is never replaced.
+        await rt.store.write(imported, null);
+        rt.manager.clearCache();
+        return { result: imported, audit: { version: imported.primary, detail: `legacy versions 1..${imported.primary} from ${source}` } };
+      });
+      emit(rt, { imported: true, versions: keyset.versions.map((v) => v.version), primary: keyset.primary, kdf: 'legacy-pbkdf2', store: rt.store.kind, location: rt.store.location }, [
+        `imported legacy versions 1..${keyset.primary} (PBKDF2, primary ${keyset.primary}) into ${rt.store.location}`,
+        `next: 'key-manager rotate' to make an HKDF version primary; the legacy versions keep decrypting old data`,
+      ]);
+    });
+  });
+};

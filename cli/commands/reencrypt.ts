@@ -1,0 +1,284 @@
+/**
+ * `reencrypt`: JSON Lines in, JSON Lines out. Every envelope not under the primary (old AP2 versions,
+ * disabled ones and legacy AlphaPulse records included) is rewrapped to the primary; every other line
+ * is copied byte for byte. A rerun over its own output rewraps nothing.
+ *
+ * Streaming and constant memory: lines are read with readline behind a guard that fails a line longer
+ * than --max-line-bytes before it is buffered whole; output goes out in bounded batches to a temp file
+ * beside --out (0600), which is fsync'd and renamed over --out only when the whole input was read.
+ * The input is never written.
+ */
+import { SingleBar } from 'cli-progress';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Transform, type TransformCallback } from 'node:stream';
+import { errorCode, KeyManagementError } from '../../lambda/keys/errors';
+import { PooledRandom } from '../../lambda/keys/random';
+import { Rewrapper } from '../../lambda/keys/rewrap';
+import { audited } from '../audited';
+import { findValueSpan, parseFieldPath } from '../json-field';
+import { type CommandRegistrar, emit, EXIT_FAILED, EXIT_OK } from '../runtime';
+
+/** Default longest line: far above any row of envelopes, low enough that one line cannot exhaust memory. */
+export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
+/** Failed line numbers listed in the summary; the count is always exact. */
+export const MAX_LISTED_FAILURES = 1_000;
+const WRITE_BATCH_BYTES = 256 * 1024;
+
+export interface ReencryptSummary {
+  readonly input: string;
+  readonly output: string;
+  readonly primary: number;
+  readonly read: number;
+  readonly rewrapped: number;
+  readonly alreadyCurrent: number;
+  readonly passedThrough: number;
+  readonly failed: number;
+  /** The first MAX_LISTED_FAILURES failures: 1-based line number and error code. */
+  readonly failedLines: readonly { readonly line: number; readonly code: string }[];
+  /** How many envelopes came from each version. */
+  readonly rewrappedFrom: Readonly<Record<string, number>>;
+  /** Disabled versions whose data was moved off them. */
+  readonly disabledVersionsRead: readonly number[];
+}
+
+/** Fails the stream as soon as a line grows past `max` bytes, and counts bytes for the progress bar. */
+class LineGuard extends Transform {
+  bytes = 0;
+  private current = 0;
+  line = 1;
+
+  constructor(private readonly max: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    let from = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, from);
+      const segment = (nl === -1 ? chunk.length : nl) - from;
+      if (this.current + segment > this.max) {
+        done(new KeyManagementError('INVALID_INPUT', `line ${this.line} is longer than ${this.max} bytes (--max-line-bytes); nothing was written — is the input JSON Lines? raise the limit if such lines are expected`));
+        return;
+      }
+      if (nl === -1) {
+        this.current += segment;
+        break;
+      }
+      this.current = 0;
+      this.line++;
+      from = nl + 1;
+    }
+    this.bytes += chunk.length;
+    done(null, chunk);
+  }
+}
+
+/** Appends to a file handle in bounded batches. */
+class BatchWriter {
+  private parts: string[] = [];
+  private size = 0;
+
+  constructor(private readonly handle: fs.FileHandle) {}
+
+  async write(text: string): Promise<void> {
+    this.parts.push(text);
+    this.size += text.length;
+    if (this.size >= WRITE_BATCH_BYTES) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.parts.length === 0) return;
+    const text = this.parts.join('');
+    this.parts = [];
+    this.size = 0;
+    await this.handle.write(text);
+  }
+}
+
+type LineOutcome = { kind: 'pass' } | { kind: 'current' } | { kind: 'rewrapped'; text: string; fromVersion: number };
+
+/**
+ * One line through the rewrapper. `path` empty: the line itself is the envelope (a JSON record, a JSON
+ * string holding a compact envelope, or a bare compact envelope). Otherwise the envelope is the value
+ * at `path`: a record object, a compact string, or a string holding a record's JSON.
+ */
+export function processLine(line: string, fieldPath: readonly string[], rewrapper: Rewrapper): LineOutcome {
+  const trimmed = line.trim();
+  if (trimmed === '') return { kind: 'pass' };
+  if (fieldPath.length === 0) {
+    if (trimmed.startsWith('AP2:')) return outcome(rewrapper.rewrap(trimmed), (v) => v as string);
+    if (!trimmed.includes('ciphertext') && !trimmed.startsWith('"AP2:')) return { kind: 'pass' };
+  } else if (!trimmed.startsWith('{')) {
+    return { kind: 'pass' };
+  }
+  let span;
+  try {
+    span = findValueSpan(line, fieldPath);
+  } catch (err) {
+    // A line that is not JSON is data we do not understand: with no field to look in, pass it through.
+    if (fieldPath.length === 0) return { kind: 'pass' };
+    throw err;
+  }
+  if (!span) return { kind: 'pass' };
+  const value: unknown = JSON.parse(line.slice(span.start, span.end));
+  let result;
+  let nestedJson = false;
+  if (typeof value === 'string' && value.trimStart().startsWith('{') && value.includes('ciphertext')) {
+    nestedJson = true;
+    let inner: unknown;
+    try {
+      inner = JSON.parse(value);
+    } catch {
+      throw new KeyManagementError('INVALID_ENVELOPE', 'the field holds text that starts like a JSON record but does not parse');
+    }
+    result = rewrapper.rewrap(inner);
+  } else {
+    result = rewrapper.rewrap(value);
+  }
+  return outcome(result, (v) => line.slice(0, span.start) + JSON.stringify(nestedJson ? JSON.stringify(v) : v) + line.slice(span.end));
+}
+
+function outcome(result: ReturnType<Rewrapper['rewrap']>, render: (value: string | object) => string): LineOutcome {
+  if (result.status === 'not-envelope') return { kind: 'pass' };
+  if (result.status === 'current') return { kind: 'current' };
+  return { kind: 'rewrapped', text: render(result.value), fromVersion: result.fromVersion };
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  try {
+    const [x, y] = await Promise.all([fs.stat(a), fs.stat(b)]);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function parseMaxLine(value: string): number {
+  if (!/^[1-9]\d{0,9}$/.test(value)) throw new KeyManagementError('INVALID_INPUT', `--max-line-bytes must be a positive whole number, got '${value.slice(0, 20)}'`);
+  return Number(value);
+}
+
+export const registerReencrypt: CommandRegistrar = (program, run) => {
+  program
+    .command('reencrypt')
+    .description('rewrap every envelope in a JSON Lines file that is not under the primary (legacy and disabled versions included); other lines pass through')
+    .requiredOption('--in <file>', 'JSON Lines input (never modified)')
+    .requiredOption('--out <file>', 'JSON Lines output (must not exist; written to a temp file, then renamed)')
+    .option('--field <jsonpath>', 'where the envelope sits in each line, e.g. $.payload.secret (default: the whole line)')
+    .option('--max-line-bytes <n>', `longest line accepted (default ${DEFAULT_MAX_LINE_BYTES})`)
+    .action((opts: { in: string; out: string; field?: string; maxLineBytes?: string }) =>
+      run(async (rt) => {
+        const input = path.resolve(opts.in);
+        const output = path.resolve(opts.out);
+        const summary = await audited(rt, 'reencrypt', { detail: `${input} -> ${output}` }, async () => {
+          const fieldPath = opts.field === undefined ? [] : parseFieldPath(opts.field);
+          const maxLine = opts.maxLineBytes === undefined ? DEFAULT_MAX_LINE_BYTES : parseMaxLine(opts.maxLineBytes);
+          let size: number;
+          try {
+            size = (await fs.stat(input)).size;
+          } catch (err) {
+            throw new KeyManagementError('INVALID_INPUT', `cannot read ${input}: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`);
+          }
+          if (input === output || (await sameFile(input, output))) {
+            throw new KeyManagementError('INVALID_INPUT', 'reencrypt never writes in place: give --out a new file, then swap it in once checked');
+          }
+          if (await fs.stat(output).then(() => true, () => false)) {
+            throw new KeyManagementError('INVALID_INPUT', `${output} already exists; it was not overwritten — choose a new --out`);
+          }
+          const { keyset } = await rt.manager.readFresh();
+          const rewrapper = new Rewrapper(keyset, new PooledRandom());
+          const tmp = path.join(path.dirname(output), `.${path.basename(output)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+          const handle = await fs.open(tmp, 'wx', 0o600);
+          const guard = new LineGuard(maxLine);
+          const source = createReadStream(input);
+          let streamError: unknown;
+          source.on('error', (err) => guard.destroy(err));
+          guard.on('error', (err) => {
+            streamError = err;
+          });
+          const bar = rt.io.isTTY && !rt.options.json
+            ? new SingleBar({ stream: rt.io.stderr, noTTYOutput: true, format: 'reencrypt [{bar}] {percentage}% | {lines} lines | {rewrapped} rewrapped | {failed} failed', hideCursor: true })
+            : undefined;
+          const counts = { read: 0, rewrapped: 0, alreadyCurrent: 0, passedThrough: 0, failed: 0 };
+          const failedLines: { line: number; code: string }[] = [];
+          const rewrappedFrom: Record<string, number> = {};
+          let renamed = false;
+          try {
+            bar?.start(Math.max(size, 1), 0, { lines: 0, rewrapped: 0, failed: 0 });
+            const writer = new BatchWriter(handle);
+            const lines = createInterface({ input: source.pipe(guard), crlfDelay: Infinity });
+            for await (const line of lines) {
+              counts.read++;
+              let out = line;
+              try {
+                const result = processLine(line, fieldPath, rewrapper);
+                if (result.kind === 'pass') counts.passedThrough++;
+                else if (result.kind === 'current') counts.alreadyCurrent++;
+                else {
+                  counts.rewrapped++;
+                  rewrappedFrom[result.fromVersion] = (rewrappedFrom[result.fromVersion] ?? 0) + 1;
+                  out = result.text;
+                }
+              } catch (err) {
+                // The line is kept as it was, so no data is lost; the summary names it.
+                counts.failed++;
+                if (failedLines.length < MAX_LISTED_FAILURES) failedLines.push({ line: counts.read, code: errorCode(err) });
+              }
+              await writer.write(`${out}\n`);
+              if (bar && counts.read % 1000 === 0) bar.update(guard.bytes, { lines: counts.read, rewrapped: counts.rewrapped, failed: counts.failed });
+            }
+            if (streamError) throw streamError;
+            await writer.flush();
+            await handle.sync();
+            bar?.update(Math.max(size, 1), { lines: counts.read, rewrapped: counts.rewrapped, failed: counts.failed });
+            await handle.close();
+            await fs.rename(tmp, output);
+            renamed = true;
+            await syncDirectory(path.dirname(output));
+          } finally {
+            bar?.stop();
+            rewrapper.destroy();
+            source.destroy();
+            if (!renamed) {
+              await handle.close().catch(() => undefined);
+              await fs.rm(tmp, { force: true });
+            }
+          }
+          const result: ReencryptSummary = {
+            input,
+            output,
+            primary: keyset.primary,
+            ...counts,
+            failedLines,
+            rewrappedFrom,
+            disabledVersionsRead: [...rewrapper.disabledVersionsRead].sort((a, b) => a - b),
+          };
+          const from = Object.entries(rewrappedFrom).map(([v, n]) => `v${v}:${n}`).join(' ');
+          const disabled = result.disabledVersionsRead.length ? `, read disabled version(s) ${result.disabledVersionsRead.join(', ')}` : '';
+          const detail = `${input} -> ${output}: read ${counts.read}, rewrapped ${counts.rewrapped}${from ? ` (${from})` : ''}, current ${counts.alreadyCurrent}, passed ${counts.passedThrough}, failed ${counts.failed}${disabled}`;
+          return { result, audit: { version: keyset.primary, detail: detail.slice(0, 1000) } };
+        });
+        const failures = summary.failedLines.map((f) => `${f.line} (${f.code})`).join(', ');
+        emit(rt, summary, [
+          `read ${summary.read} lines from ${summary.input}`,
+          `rewrapped ${summary.rewrapped} to version ${summary.primary}${Object.keys(summary.rewrappedFrom).length ? ` (from ${Object.entries(summary.rewrappedFrom).map(([v, n]) => `version ${v}: ${n}`).join(', ')})` : ''}`,
+          `already current ${summary.alreadyCurrent}, not envelopes ${summary.passedThrough}`,
+          `failed ${summary.failed}${summary.failed ? `: line ${failures}${summary.failed > summary.failedLines.length ? ', …' : ''} (copied unchanged)` : ''}`,
+          `wrote ${summary.output}`,
+        ]);
+        return summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
+      }),
+    );
+};
