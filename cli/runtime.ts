@@ -11,6 +11,7 @@ import { openStore, parseStoreUri, resolveStoreUri } from '../lambda/stores/open
 import type { KeysetStore } from '../lambda/stores/store';
 import { type AuditSink, FileAuditSink } from '../lambda/telemetry/audit';
 import { type MetricsSink, noopMetrics } from '../lambda/telemetry/metrics';
+import { awsActor, awsMetrics } from './aws-runtime';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -56,11 +57,12 @@ export interface Runtime {
 
 /** Hooks for tests and for the AWS-backed pieces (caller identity, metrics) to plug in. */
 export interface RuntimeFactories {
-  metrics?: (options: GlobalOptions, io: CliIo) => MetricsSink;
+  metrics?: (options: GlobalOptions, io: CliIo) => MetricsSink | undefined;
   actor?: (options: GlobalOptions, io: CliIo, store: KeysetStore) => Promise<string | undefined>;
 }
 
-export const factories: RuntimeFactories = {};
+/** Defaults: for aws stores, the STS caller identity as actor and CloudWatch metrics; nothing extra otherwise. */
+export const factories: RuntimeFactories = { actor: awsActor, metrics: awsMetrics };
 
 /**
  * The audit log: --audit-log, else KEY_MANAGER_AUDIT_LOG, else `audit.jsonl` beside a file keyset,

@@ -84,7 +84,7 @@ describe('rotate', () => {
     const v1Id = world.sm.versionAt(KEYSET, 'AWSCURRENT')?.id;
     const result = await world.handle({ action: 'rotate', rotationId: EVENT_ID });
 
-    const calls = world.sm.calls.map((c) => ({ command: c.command, ...c.input }));
+    const calls = world.sm.calls.map((c): Record<string, unknown> => ({ command: c.command, ...c.input }));
     const token = EVENT_ID;
     expect(calls.slice(0, 7)).toEqual([
       { command: 'GetSecretValue', SecretId: KEYSET, VersionStage: 'AWSCURRENT' },

@@ -1,0 +1,125 @@
+import 'aws-sdk-client-mock-jest';
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseKeyset } from '../../lambda/keys/keyset';
+import { FakeSecretsManager } from '../support/fake-secrets-manager';
+import { runCli } from '../support/cli';
+
+const SECRET = 'alphapulse/encryption/master_key';
+const ROLE_ARN = 'arn:aws:sts::123456789012:assumed-role/alphapulse-keys-prod-key-administrator/oncall';
+
+let sm: FakeSecretsManager;
+const sts = mockClient(STSClient);
+const cloudwatch = mockClient(CloudWatchClient);
+let dir: string;
+let auditLog: string;
+
+const aws = (...args: string[]) => runCli(['--store', `aws:${SECRET}`, '--region', 'us-east-1', '--audit-log', auditLog, ...args], { env: {} });
+const auditEvents = () => readFileSync(auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+const metricNames = () => cloudwatch.commandCalls(PutMetricDataCommand).flatMap((c) => (c.args[0].input.MetricData ?? []).map((d) => d.MetricName));
+
+beforeEach(() => {
+  sm = new FakeSecretsManager().createSecret(SECRET);
+  sts.reset();
+  cloudwatch.reset();
+  sts.on(GetCallerIdentityCommand).resolves({ Arn: ROLE_ARN, Account: '123456789012', UserId: 'AROA:oncall' });
+  cloudwatch.on(PutMetricDataCommand).resolves({});
+  dir = mkdtempSync(path.join(os.tmpdir(), 'km-aws-'));
+  auditLog = path.join(dir, 'audit.jsonl');
+});
+afterEach(() => {
+  sm.restore();
+  rmSync(dir, { recursive: true, force: true });
+});
+afterAll(() => {
+  sts.restore();
+  cloudwatch.restore();
+});
+
+describe('key-manager --store aws:SECRET_ID', () => {
+  it('init creates version 1 in the empty secret and audits as the STS caller', async () => {
+    const r = await aws('init');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`created keyset in ${SECRET} (aws), primary version 1`);
+    expect(parseKeyset(sm.valueAt(SECRET, 'AWSCURRENT') as string).primary).toBe(1);
+    expect(auditEvents().at(-1)).toMatchObject({ action: 'init', outcome: 'success', actor: ROLE_ARN, store: 'aws', secret: SECRET });
+  });
+
+  it('init refuses to overwrite an existing keyset', async () => {
+    await aws('init');
+    const r = await aws('init');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error \[KEYSET_EXISTS\]/);
+  });
+
+  it('status reads AWSCURRENT and shows the keyset', async () => {
+    await aws('init');
+    const r = await aws('--json', 'status');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ store: 'aws', location: SECRET, primary: 1, enabledVersions: 1 });
+  });
+
+  it('status without a keyset says how to init', async () => {
+    const r = await aws('status');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('[KEYSET_NOT_FOUND]');
+    expect(r.stderr).toContain(`key-manager --store aws:${SECRET} init`);
+  });
+
+  it('rotate and rotate --emergency write staged versions and send metrics to CloudWatch', async () => {
+    await aws('init');
+    const r = await aws('rotate');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('rotated: version 1 -> 2 (primary)');
+    const e = await aws('rotate', '--emergency', '--reason', 'key leaked');
+    expect(e.code).toBe(0);
+    expect(e.stdout).toContain('disabled version 2');
+    const ks = parseKeyset(sm.valueAt(SECRET, 'AWSCURRENT') as string);
+    expect(ks.primary).toBe(3);
+    expect(ks.versions.map((v) => v.state)).toEqual(['enabled', 'disabled', 'enabled']);
+    expect(sm.versions(SECRET)).toHaveLength(3);
+    expect(sm.calls.filter((c) => c.command === 'PutSecretValue').every((c) => (c.input.VersionStages as string[])[0] === 'AWSPENDING')).toBe(true);
+    expect(metricNames()).toEqual(expect.arrayContaining(['RotationSucceeded', 'EmergencyRotations']));
+    expect(auditEvents().filter((a) => a.action === 'emergency_rotate')).toEqual([expect.objectContaining({ outcome: 'success', actor: ROLE_ARN })]);
+  });
+
+  it('encrypt and decrypt round-trip through the aws store', async () => {
+    await aws('init');
+    const enc = await runCli(['--store', `aws:${SECRET}`, '--region', 'us-east-1', '--audit-log', auditLog, 'encrypt', '--context', 'trading_data'], { stdin: 'order 42: buy 100' });
+    expect(enc.code).toBe(0);
+    expect(JSON.parse(enc.stdout)).toMatchObject({ key_version: 1, context: 'trading_data', format: 'AP2' });
+    const dec = await runCli(['--store', `aws:${SECRET}`, '--region', 'us-east-1', '--audit-log', auditLog, 'decrypt'], { stdin: enc.stdout });
+    expect(dec.code).toBe(0);
+    expect(dec.stdout).toBe('order 42: buy 100');
+    expect(metricNames()).toContain('KeyDerivations');
+  });
+
+  it('maps AWS failures to typed errors with a hint', async () => {
+    await aws('init');
+    sm.failNext('GetSecretValue', 'access-denied');
+    const denied = await aws('status');
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(/error \[ACCESS_DENIED\].*Application Service role/);
+    sm.failNext('GetSecretValue', 'throttling');
+    const throttled = await aws('status');
+    expect(throttled.stderr).toMatch(/error \[THROTTLED\].*retries with backoff were exhausted/);
+  });
+
+  it('falls back to the OS user when STS cannot answer', async () => {
+    sts.on(GetCallerIdentityCommand).rejects(new Error('no credentials'));
+    await aws('init');
+    expect(auditEvents().at(-1)?.actor).toBe(os.userInfo().username);
+  });
+
+  it('file stores call neither STS nor CloudWatch', async () => {
+    const r = await runCli(['--store', `file:${path.join(dir, 'keyset.json')}`, '--audit-log', auditLog, 'init'], { env: {} });
+    expect(r.code).toBe(0);
+    expect(sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(0);
+    expect(cloudwatch.commandCalls(PutMetricDataCommand)).toHaveLength(0);
+  });
+});
