@@ -1,0 +1,44 @@
+import { DecryptionFailure, InternalServiceError, InvalidRequestException, SecretsManagerServiceException } from '@aws-sdk/client-secrets-manager';
+import { KeyManagementError } from '../../../lambda/keys/errors';
+import { mapSecretsManagerError } from '../../../lambda/stores/secrets-manager-errors';
+
+const meta = (httpStatusCode: number) => ({ httpStatusCode, requestId: 'req-1' });
+const service = (name: string, status = 400, message = 'x') => new SecretsManagerServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: meta(status), message });
+const read = { operation: 'GetSecretValue', secretId: 'ks' } as const;
+const write = { operation: 'PutSecretValue', secretId: 'ks' } as const;
+
+describe('mapSecretsManagerError', () => {
+  it.each([
+    ['ResourceNotFoundException', service('ResourceNotFoundException'), read, 'KEYSET_NOT_FOUND', /key-manager --store aws:ks init/],
+    ['AccessDeniedException on a read', service('AccessDeniedException'), read, 'ACCESS_DENIED', /Application Service role/],
+    ['AccessDeniedException on a write', service('AccessDeniedException'), write, 'ACCESS_DENIED', /Key Administrator role/],
+    ['AccessDenied about KMS', service('AccessDeniedException', 400, 'Access to KMS is not allowed'), read, 'KMS_FAILURE', /kms:Decrypt/],
+    ['DecryptionFailure', new DecryptionFailure({ $metadata: meta(400), message: 'x' }), read, 'KMS_FAILURE', /KMS key is enabled/],
+    ['a KMS* error on a write', service('KMSInvalidStateException'), write, 'KMS_FAILURE', /kms:GenerateDataKey/],
+    ['ThrottlingException', service('ThrottlingException'), read, 'THROTTLED', /retries with backoff were exhausted/],
+    ['HTTP 429', service('SlowDownPlease', 429), read, 'THROTTLED', /retries/],
+    ['InternalServiceError', new InternalServiceError({ $metadata: meta(500), message: 'x' }), read, 'STORE_UNAVAILABLE', /HTTP 500/],
+    ['HTTP 503', service('ServiceUnavailable', 503), read, 'STORE_UNAVAILABLE', /HTTP 503/],
+    ['ECONNRESET', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), read, 'STORE_UNAVAILABLE', /cannot reach Secrets Manager/],
+    ['TimeoutError', Object.assign(new Error('timed out'), { name: 'TimeoutError' }), read, 'STORE_UNAVAILABLE', /--endpoint-url/],
+    ['a missing region', new Error('Region is missing'), read, 'INVALID_INPUT', /--region/],
+    ['missing credentials', Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }), read, 'ACCESS_DENIED', /AWS_PROFILE/],
+    ['InvalidRequestException', new InvalidRequestException({ $metadata: meta(400), message: 'x' }), read, 'STORE_UNAVAILABLE', /scheduled for deletion/],
+  ])('%s', (_name, err, context, code, hint) => {
+    const mapped = mapSecretsManagerError(err, context);
+    expect(mapped).toBeInstanceOf(KeyManagementError);
+    expect(mapped.code).toBe(code);
+    expect(mapped.message).toMatch(hint);
+    expect(mapped.cause).toBe(err);
+  });
+
+  it('never echoes the AWS message, which may quote request data', () => {
+    const mapped = mapSecretsManagerError(service('AccessDeniedException', 400, 'SecretString=c2VjcmV0LW1hdGVyaWFs'), write);
+    expect(mapped.message).not.toContain('c2VjcmV0LW1hdGVyaWFs');
+  });
+
+  it('passes typed errors through', () => {
+    const typed = new KeyManagementError('CONFLICT', 'x');
+    expect(mapSecretsManagerError(typed, read)).toBe(typed);
+  });
+});
