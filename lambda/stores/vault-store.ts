@@ -9,8 +9,10 @@
  * Compare-and-set is KV v2's `options.cas`: the handle is the KV version read, a write sends it as
  * `cas` (0 to create), and Vault refuses the write if another landed in between.
  *
- * Only `GET` and `POST` on `MOUNT/data/PATH` are used, so the seed's policy (`read`, `create`, `update`
- * on `alphapulse/data/encryption/*`) is enough; no metadata endpoint is needed.
+ * Normal operation uses only `GET` and `POST` on `MOUNT/data/PATH`, so the seed's policy (`read`,
+ * `create`, `update` on `alphapulse/data/encryption/*`) is enough. Destroying a key version is the one
+ * exception: KV v2 keeps earlier versions of the secret, which still hold the destroyed material, so
+ * those are destroyed too (`MOUNT/destroy/PATH`, listed through `MOUNT/metadata/PATH` when readable).
  *
  * Retries: reads retry transient failures (sealed, unreachable, 5xx, 429, timeout) with jittered
  * exponential backoff. A write whose outcome is unknown (timeout, reset, 500/502/504) is never blindly
@@ -111,6 +113,8 @@ type Outcome =
   | { readonly kind: 'response'; readonly status: number; readonly body: unknown }
   | { readonly kind: 'failure'; readonly code: string; readonly mayHaveLanded: boolean; readonly tls: boolean };
 
+type VaultAnswer = Extract<Outcome, { kind: 'response' }>;
+
 /** What reading one KV version found. */
 type VersionRead =
   | { readonly found: true; readonly data: Record<string, unknown>; readonly version: number }
@@ -122,7 +126,7 @@ export class VaultStore implements KeysetStore {
   readonly location: string;
   private readonly base: URL;
   private readonly displayAddress: string;
-  private readonly dataPath: string;
+  private readonly paths: { readonly data: string; readonly metadata: string; readonly destroy: string };
   private readonly policyPath: string;
   private readonly token: string;
   private readonly namespace?: string;
@@ -156,7 +160,8 @@ export class VaultStore implements KeysetStore {
     this.displayAddress = `${base.origin}${base.pathname.replace(/\/+$/, '')}`;
     this.location = `vault:${target.mount}/${target.path}`;
     this.policyPath = `${target.mount}/data/${target.path}`;
-    this.dataPath = `/v1/${encodeURIComponent(target.mount)}/data/${target.path.split('/').map(encodeURIComponent).join('/')}`;
+    const api = (endpoint: string): string => `/v1/${encodeURIComponent(target.mount)}/${endpoint}/${target.path.split('/').map(encodeURIComponent).join('/')}`;
+    this.paths = { data: api('data'), metadata: api('metadata'), destroy: api('destroy') };
     this.token = options.token;
     this.namespace = options.namespace;
     this.agent =
@@ -180,21 +185,27 @@ export class VaultStore implements KeysetStore {
     const text = serializeKeyset(next);
     parseKeyset(text);
     const cas = expected === null ? 0 : parseHandle(expected);
+    const version = await this.put(text, cas, expected);
+    await this.destroyHistory(next, cas, version);
+    return { keyset: next, handle: String(version) };
+  }
+
+  /** Writes `text` with `cas`, at most once whatever the network does; returns the KV version written. */
+  private async put(text: string, cas: number, expected: string | null): Promise<number> {
     // KV v2 numbers versions consecutively, so a write with cas N creates version N+1.
     const ours = cas + 1;
     const capability = expected === null ? 'create' : 'update';
     const body = JSON.stringify({ options: { cas }, data: { value: text } });
     let uncertain = false;
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.send('POST', this.dataPath, body);
+      const outcome = await this.send('POST', this.paths.data, body);
       if (outcome.kind === 'response') {
         if (outcome.status === 200 || outcome.status === 204) {
-          const version = kvVersion((outcome.body as { data?: unknown } | undefined)?.data);
-          return { keyset: next, handle: String(version ?? ours) };
+          return kvVersion((outcome.body as { data?: unknown } | undefined)?.data) ?? ours;
         }
         if (outcome.status === 400 && vaultErrors(outcome.body).includes(CAS_MISMATCH)) {
           // Our own earlier attempt may be the write that moved the version on.
-          if (uncertain && (await this.whoWrote(ours, text)) === 'us') return { keyset: next, handle: String(ours) };
+          if (uncertain && (await this.whoWrote(ours, text)) === 'us') return ours;
           throw this.lostRace(expected);
         }
         if (outcome.status === 403) throw this.denied(capability);
@@ -203,7 +214,7 @@ export class VaultStore implements KeysetStore {
       if (mayHaveLanded(outcome)) {
         uncertain = true;
         const writer = await this.whoWrote(ours, text);
-        if (writer === 'us') return { keyset: next, handle: String(ours) };
+        if (writer === 'us') return ours;
         if (writer === 'another') throw this.lostRace(expected);
       }
       if (attempt >= this.maxAttempts) {
@@ -219,17 +230,94 @@ export class VaultStore implements KeysetStore {
     }
   }
 
-  /** Reads the latest KV version, or `version`, retrying transient failures. */
+  /** Reads the latest KV version, or `version`. */
   private async readVersion(version?: number): Promise<VersionRead> {
     const query = version === undefined ? '' : `?version=${version}`;
-    for (let attempt = 1; ; attempt++) {
-      const outcome = await this.send('GET', `${this.dataPath}${query}`);
-      if (outcome.kind === 'response') {
-        if (outcome.status === 200) return this.parseRead(outcome.body);
-        if (outcome.status === 404) return { found: false, body: outcome.body };
-        if (outcome.status === 403) throw this.denied('read');
+    const res = await this.repeatable('GET', `${this.paths.data}${query}`, 'read');
+    if (res.status === 200) return this.parseRead(res.body);
+    if (res.status === 404) return { found: false, body: res.body };
+    if (res.status === 403) throw this.denied('read');
+    throw this.unexpected(res, 'read');
+  }
+
+  /**
+   * KV v2 keeps earlier versions of the secret, and those still hold the material of a key version
+   * this write marks destroyed: destroy them too (KV `destroy`), or destroy would not mean gone. Runs
+   * only when the version this write replaced still held such material, so later writes cost nothing.
+   * Needs `update` on MOUNT/destroy/PATH, which the seed's policy deliberately lacks; `read` on
+   * MOUNT/metadata/PATH lists the versions when granted, else every earlier version is read.
+   */
+  private async destroyHistory(next: Keyset, base: number, written: number): Promise<void> {
+    const destroyed = next.versions.filter((v) => v.state === 'destroyed').map((v) => v.version);
+    if (destroyed.length === 0 || base === 0) return;
+    const command = (versions: number[]): string => `vault kv destroy -mount=${this.target.mount} -versions=${versions.join(',')} ${this.target.path}`;
+    const done = `key version${destroyed.length === 1 ? '' : 's'} ${destroyed.join(', ')} ${destroyed.length === 1 ? 'is' : 'are'} destroyed in the keyset (KV version ${written}), but`;
+    const holding: number[] = [];
+    try {
+      if (!(await this.holdsMaterial(base, destroyed))) return;
+      for (const kv of await this.earlierVersions(written)) {
+        if (await this.holdsMaterial(kv, destroyed)) holding.push(kv);
       }
-      if (!isTransient(outcome)) throw this.unexpected(outcome, 'read');
+      if (holding.length === 0) return;
+      const res = await this.repeatable('POST', this.paths.destroy, 'update', JSON.stringify({ versions: holding }));
+      if (res.status === 200 || res.status === 204) return;
+      if (res.status === 403) {
+        throw new KeyManagementError(
+          'ACCESS_DENIED',
+          `${done} earlier KV versions ${holding.join(', ')} of ${this.where()} still hold that material and Vault denied 'update' on ${this.target.mount}/destroy/${this.target.path} ` +
+            `(the seed policy does not grant destroy); run '${command(holding)}' with a token allowed to`,
+        );
+      }
+      throw this.unexpected(res, 'update', `${this.target.mount}/destroy/${this.target.path}`);
+    } catch (err) {
+      if (!(err instanceof KeyManagementError) || err.message.startsWith(done)) throw err;
+      const which = holding.length > 0 ? `KV versions ${holding.join(', ')}` : `the earlier KV versions (1 to ${written - 1})`;
+      const versions = holding.length > 0 ? holding : Array.from({ length: written - 1 }, (_, i) => i + 1);
+      throw new KeyManagementError(err.code, `${done} destroying ${which}, which may still hold that material, failed (${err.message}); finish with '${command(versions)}'`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** Whether KV version `kv` still holds the material of any of `versions`; a deleted but undestroyed version counts. */
+  private async holdsMaterial(kv: number, versions: readonly number[]): Promise<boolean> {
+    const got = await this.readVersion(kv);
+    if (!got.found) {
+      const meta = responseMetadata(got.body);
+      return meta !== undefined && meta.destroyed !== true;
+    }
+    let keyset: Keyset;
+    try {
+      keyset = this.snapshot(got.data, kv).keyset;
+    } catch {
+      return false; // not a keyset this store can read, so not one it wrote: not ours to destroy
+    }
+    return keyset.versions.some((v) => versions.includes(v.version) && v.material !== undefined);
+  }
+
+  /** KV versions before `written` not yet destroyed: from the metadata endpoint, or all of them if that is denied. */
+  private async earlierVersions(written: number): Promise<number[]> {
+    const res = await this.repeatable('GET', this.paths.metadata, 'read');
+    const data = isObject(res.body) && isObject(res.body.data) ? res.body.data : undefined;
+    if (res.status === 200 && data && isObject(data.versions)) {
+      return Object.entries(data.versions)
+        .filter(([, meta]) => !(isObject(meta) && meta.destroyed === true))
+        .map(([v]) => Number(v))
+        .filter((v) => Number.isSafeInteger(v) && v >= 1 && v < written)
+        .sort((a, b) => a - b);
+    }
+    if (res.status !== 403) throw this.unexpected(res, 'read', `${this.target.mount}/metadata/${this.target.path}`);
+    return Array.from({ length: written - 1 }, (_, i) => i + 1);
+  }
+
+  /** Sends a request that is safe to repeat, retrying transient failures with backoff; returns Vault's answer. */
+  private async repeatable(method: 'GET' | 'POST', apiPath: string, capability: string, body?: string): Promise<VaultAnswer> {
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.send(method, apiPath, body);
+      if (!isTransient(outcome)) {
+        if (outcome.kind === 'response') return outcome;
+        throw this.unexpected(outcome, capability);
+      }
       if (attempt >= this.maxAttempts) throw this.unavailable(outcome, attempt);
       await this.sleep(this.backoff(attempt));
     }
@@ -347,13 +435,13 @@ export class VaultStore implements KeysetStore {
     return new KeyManagementError('STORE_UNAVAILABLE', `Vault at ${this.displayAddress} answered HTTP ${outcome.status}${errors ? ` (${errors})` : ''} ${tail}`);
   }
 
-  private unexpected(outcome: Outcome, capability: string): KeyManagementError {
+  private unexpected(outcome: Outcome, capability: string, policyPath = this.policyPath): KeyManagementError {
     if (outcome.kind === 'failure' && outcome.tls) {
       return new KeyManagementError('STORE_UNAVAILABLE', `TLS verification of Vault at ${this.displayAddress} failed (${outcome.code}); set ${VAULT_CACERT_VAR} to the PEM file of the CA that signed Vault's certificate`);
     }
     if (outcome.kind === 'failure') return this.unavailable(outcome, 1);
     const errors = this.safeErrors(outcome.body);
-    return new KeyManagementError('STORE_UNAVAILABLE', `Vault refused '${capability}' on ${this.policyPath}${this.inNamespace()} with HTTP ${outcome.status}${errors ? ` (${errors})` : ''}`);
+    return new KeyManagementError('STORE_UNAVAILABLE', `Vault refused '${capability}' on ${policyPath}${this.inNamespace()} with HTTP ${outcome.status}${errors ? ` (${errors})` : ''}`);
   }
 
   /** Vault's own error strings, trimmed, on one line, without the token should a proxy echo it. */

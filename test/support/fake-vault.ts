@@ -1,12 +1,14 @@
 /**
  * A stand-in for HashiCorp Vault, for tests: an HTTP(S) server on 127.0.0.1 (ephemeral port) that
- * implements the KV v2 `data/` endpoints the Vault store uses, as Vault answers them:
+ * implements the KV v2 endpoints the Vault store uses, as Vault answers them:
  *
  * - `GET  /v1/MOUNT/data/PATH[?version=N]`: 200 with `data.data` and `data.metadata` (version,
  *   created_time, deletion_time, destroyed); 404 `{"errors":[]}` for no such secret or version, and
  *   404 with the metadata (and `data: null`) for a deleted or destroyed version.
  * - `POST|PUT /v1/MOUNT/data/PATH` with `{data, options: {cas}}`: check-and-set against the current
  *   version (400 "check-and-set parameter did not match the current version"), new version = current + 1.
+ * - `GET /v1/MOUNT/metadata/PATH` (version list) and `POST /v1/MOUNT/destroy/PATH` `{versions}` (204;
+ *   the versions' data is gone for good), used to purge history after a key version is destroyed.
  * - ACL policies per token, with Vault's path globs (`*` suffix, `+` segment); `read` for GET, `create`
  *   for a write to a path with no secret, `update` for one with: anything else is 403 "permission denied".
  * - Namespaces (`X-Vault-Namespace`): each namespace has its own secrets.
@@ -15,7 +17,7 @@
  *   the write is applied, a write held without answer and applied just before the next write, or a
  *   side effect (another writer) just before a request is handled.
  *
- * It is not Vault: no auth methods, leases, metadata endpoints or max_versions pruning.
+ * It is not Vault: no auth methods, leases, metadata writes, delete/undelete endpoints or max_versions pruning.
  */
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -48,7 +50,7 @@ export interface FakeRequest {
 }
 
 interface StoredVersion {
-  readonly data: Record<string, unknown>;
+  data: Record<string, unknown>;
   readonly createdTime: string;
   deletionTime: string;
   destroyed: boolean;
@@ -61,6 +63,8 @@ interface Secret {
 
 /** The rules the seed's policy grants, enough for everything but destroy. */
 export const SEED_POLICY: Policy = { 'alphapulse/data/encryption/*': ['read', 'create', 'update'] };
+/** The seed's policy plus destroy and metadata read: what a key administrator needs to destroy versions. */
+export const ADMIN_POLICY: Policy = { ...SEED_POLICY, 'alphapulse/destroy/encryption/*': ['update'], 'alphapulse/metadata/encryption/*': ['read'] };
 const CAS_MISMATCH = 'check-and-set parameter did not match the current version';
 export const TLS_FIXTURES = path.join(__dirname, '..', 'fixtures', 'vault-tls');
 
@@ -172,6 +176,10 @@ export class FakeVault {
       }
       const fault = this.faults.shift();
       const send = (status: number, json: unknown): void => {
+        if (status === 204) {
+          res.writeHead(204).end();
+          return;
+        }
         res.writeHead(status, { 'Content-Type': 'application/json' });
         res.end(JSON.stringify(json));
       };
@@ -197,19 +205,23 @@ export class FakeVault {
   private route(req: FakeRequest, send: (status: number, json: unknown) => void): void {
     if (this.sealed) return send(503, { errors: ['Vault is sealed'] });
     const url = new URL(req.path, 'http://vault');
-    const match = /^\/v1\/([^/]+)\/data\/(.+)$/.exec(url.pathname);
     const apiPath = url.pathname.replace(/^\/v1\//, '');
     const policy = req.token === undefined ? undefined : this.tokens.get(req.token);
     const namespace = req.namespace ?? '';
+    const denied = (): void => send(403, { errors: ['1 error occurred:\n\t* permission denied\n\n'] });
     if (!policy) return send(403, { errors: ['permission denied'] });
+    const match = /^\/v1\/([^/]+)\/(data|metadata|destroy)\/(.+)$/.exec(url.pathname);
     if (!match || !this.mounts.has(`${namespace}|${decodeURIComponent(match[1])}`)) {
-      if (!allows(policy, apiPath, req.method === 'GET' ? 'read' : 'update')) return send(403, { errors: ['1 error occurred:\n\t* permission denied\n\n'] });
+      if (!allows(policy, apiPath, req.method === 'GET' ? 'read' : 'update')) return denied();
       return send(404, { errors: [`no handler for route "${apiPath}". route entry not found.`] });
     }
-    const secretPath = `${decodeURIComponent(match[1])}/${match[2].split('/').map(decodeURIComponent).join('/')}`;
+    const endpoint = match[2];
+    const secretPath = `${decodeURIComponent(match[1])}/${match[3].split('/').map(decodeURIComponent).join('/')}`;
     const secret = this.secret(secretPath, namespace);
-    if (req.method === 'GET') {
-      if (!allows(policy, apiPath, 'read')) return send(403, { errors: ['1 error occurred:\n\t* permission denied\n\n'] });
+    const write = req.method === 'POST' || req.method === 'PUT';
+
+    if (endpoint === 'data' && req.method === 'GET') {
+      if (!allows(policy, apiPath, 'read')) return denied();
       const version = url.searchParams.has('version') ? Number(url.searchParams.get('version')) : (secret?.currentVersion ?? 0);
       const stored = secret?.versions.get(version);
       if (!stored) return send(404, { errors: [] });
@@ -217,9 +229,9 @@ export class FakeVault {
       if (stored.deletionTime !== '' || stored.destroyed) return send(404, { request_id: 'fake', data: { data: null, metadata } });
       return send(200, { request_id: 'fake', lease_id: '', renewable: false, lease_duration: 0, data: { data: stored.data, metadata } });
     }
-    if (req.method === 'POST' || req.method === 'PUT') {
+    if (endpoint === 'data' && write) {
       const capability: Capability = secret && secret.currentVersion > 0 ? 'update' : 'create';
-      if (!allows(policy, apiPath, capability)) return send(403, { errors: ['1 error occurred:\n\t* permission denied\n\n'] });
+      if (!allows(policy, apiPath, capability)) return denied();
       const body = req.body as { data?: unknown; options?: { cas?: unknown } } | undefined;
       if (typeof body?.data !== 'object' || body.data === null || Array.isArray(body.data)) return send(400, { errors: ['no data provided'] });
       const cas = body.options?.cas;
@@ -228,7 +240,33 @@ export class FakeVault {
       const stored = this.secret(secretPath, namespace)?.versions.get(version) as StoredVersion;
       return send(200, { request_id: 'fake', data: { created_time: stored.createdTime, custom_metadata: null, deletion_time: '', destroyed: false, version } });
     }
+    if (endpoint === 'metadata' && req.method === 'GET') {
+      if (!allows(policy, apiPath, 'read')) return denied();
+      if (!secret) return send(404, { errors: [] });
+      const versions = Object.fromEntries(
+        [...secret.versions].map(([v, stored]) => [String(v), { created_time: stored.createdTime, deletion_time: stored.deletionTime, destroyed: stored.destroyed }]),
+      );
+      return send(200, { request_id: 'fake', data: { cas_required: false, current_version: secret.currentVersion, max_versions: 0, oldest_version: 0, versions } });
+    }
+    if (endpoint === 'destroy' && write) {
+      if (!allows(policy, apiPath, 'update')) return denied();
+      const versions = (req.body as { versions?: unknown } | undefined)?.versions;
+      if (!Array.isArray(versions) || versions.length === 0) return send(400, { errors: ['no version number provided'] });
+      for (const v of versions) {
+        const stored = secret?.versions.get(Number(v));
+        if (stored) {
+          stored.data = {};
+          stored.destroyed = true;
+        }
+      }
+      return send(204, undefined);
+    }
     send(405, { errors: ['unsupported operation'] });
+  }
+
+  /** KV versions of `secretPath` that Vault still holds data for (not destroyed). */
+  liveVersions(secretPath: string, namespace = ''): number[] {
+    return [...(this.secret(secretPath, namespace)?.versions ?? [])].filter(([, v]) => !v.destroyed).map(([n]) => n);
   }
 }
 

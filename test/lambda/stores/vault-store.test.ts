@@ -16,7 +16,7 @@ import {
   type VaultStoreOptions,
   vaultOptionsFromEnv,
 } from '../../../lambda/stores/vault-store';
-import { FakeVault, SEED_POLICY, TLS_FIXTURES } from '../../support/fake-vault';
+import { ADMIN_POLICY, FakeVault, SEED_POLICY, TLS_FIXTURES } from '../../support/fake-vault';
 import { material, SeededRandom, TestClock } from '../../support/fixed';
 
 const T = '2026-01-01T00:00:00.000Z';
@@ -253,7 +253,7 @@ describe('VaultStore writes (compare-and-set)', () => {
 });
 
 describe('VaultStore under the seed policy', () => {
-  it('runs init, rotate, disable, destroy and decrypt with only read, create and update on alphapulse/data/encryption/*', async () => {
+  it('runs init, encrypt, rotate, disable, enable and emergency rotation with only read, create and update on alphapulse/data/encryption/*', async () => {
     const manager = new KeyManager({ store: store(), clock: new TestClock().now, random: new SeededRandom() });
     await manager.init();
     const envelope = await manager.encrypt('order book', 'trading_data');
@@ -261,10 +261,9 @@ describe('VaultStore under the seed policy', () => {
     await manager.disableVersion(1, 'test');
     await manager.enableVersion(1);
     await manager.rotate({ emergency: true, reason: 'drill' });
-    await manager.destroyVersion(2);
     expect((await manager.status()).primary).toBe(3);
     expect((await manager.decrypt(envelope)).toString()).toBe('order book');
-    expect(vault.currentVersion(SECRET)).toBe(6);
+    expect(vault.currentVersion(SECRET)).toBe(5);
     expect(vault.requests.every((r) => /^\/v1\/alphapulse\/data\/encryption\/master_key(\?version=\d+)?$/.test(r.path))).toBe(true);
   });
 
@@ -292,6 +291,69 @@ describe('VaultStore under the seed policy', () => {
     expect(err.code).toBe('ACCESS_DENIED');
     expect(err.message).toContain('expired or revoked');
     expect(err.message).not.toContain('hvs.revoked-SECRET-token');
+  });
+});
+
+describe('VaultStore destroying a key version', () => {
+  const ADMIN = 'hvs.admin-token';
+  const manager = (token: string): KeyManager => new KeyManager({ store: store({ token }), clock: new TestClock().now, random: new SeededRandom() });
+
+  /** KV 1: v1 · KV 2: v1,v2 · KV 3: v1,v2,v3 · KV 4: v2 disabled. */
+  async function withVersion2Disabled(token: string): Promise<KeyManager> {
+    const m = manager(token);
+    await m.init();
+    await m.rotate();
+    await m.rotate();
+    await m.disableVersion(2, 'compromised');
+    return m;
+  }
+
+  beforeEach(() => vault.addToken(ADMIN, ADMIN_POLICY));
+
+  it('destroys every earlier KV version that held the material, and keeps those that never did', async () => {
+    const m = await withVersion2Disabled(ADMIN);
+    await m.destroyVersion(2);
+    expect(vault.currentVersion(SECRET)).toBe(5);
+    expect(vault.liveVersions(SECRET)).toEqual([1, 5]);
+    expect(stored(5).versions[1]).toMatchObject({ version: 2, state: 'destroyed' });
+    expect(stored(5).versions[1].material).toBeUndefined();
+  });
+
+  it('costs later writes nothing: a rotation after a destroy purges no history', async () => {
+    const m = await withVersion2Disabled(ADMIN);
+    await m.destroyVersion(2);
+    vault.requests.length = 0;
+    await m.rotate();
+    expect(vault.requests.filter((r) => !r.path.includes('/data/'))).toEqual([]);
+    expect(vault.liveVersions(SECRET)).toEqual([1, 5, 6]);
+  });
+
+  it('reads each earlier version when the metadata endpoint is denied', async () => {
+    vault.addToken('no-metadata', { ...SEED_POLICY, 'alphapulse/destroy/encryption/*': ['update'] });
+    const m = await withVersion2Disabled('no-metadata');
+    await m.destroyVersion(2);
+    expect(vault.liveVersions(SECRET)).toEqual([1, 5]);
+  });
+
+  it('under the seed policy, marks the version destroyed but says which KV versions still hold it and the command to finish', async () => {
+    const m = await withVersion2Disabled(TOKEN);
+    const err = await errorOf(m.destroyVersion(2));
+    expect(err.code).toBe('ACCESS_DENIED');
+    expect(err.message).toContain("denied 'update' on alphapulse/destroy/encryption/master_key");
+    expect(err.message).toContain("'vault kv destroy -mount=alphapulse -versions=2,3,4 encryption/master_key'");
+    expect(stored().versions[1].state).toBe('destroyed');
+    expect(vault.liveVersions(SECRET)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('says how to finish when Vault fails in the middle of the purge', async () => {
+    await withVersion2Disabled(ADMIN);
+    const s = store({ token: ADMIN, maxAttempts: 2 });
+    const snap = await s.read();
+    const next = { ...snap.keyset, versions: snap.keyset.versions.map((v) => (v.version === 2 ? { ...v, material: undefined, state: 'destroyed' as const, destroyedAt: T } : v)) };
+    vault.fail({ first: () => undefined }, { first: () => undefined }, { first: () => (vault.sealed = true) });
+    const err = await errorOf(s.write(next, snap.handle));
+    expect(err.code).toBe('STORE_UNAVAILABLE');
+    expect(err.message).toMatch(/key version 2 is destroyed in the keyset \(KV version 5\), but destroying .* failed .*sealed.*finish with 'vault kv destroy -mount=alphapulse -versions=1,2,3,4 encryption\/master_key'/);
   });
 });
 
