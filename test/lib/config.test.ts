@@ -1,0 +1,104 @@
+import { ConfigError, resolveStageConfig, selectStages } from '../../lib/config';
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('selectStages', () => {
+  it('synthesizes all three stages when no stage is named', () => {
+    expect(selectStages(undefined)).toEqual(['prod', 'staging', 'dev']);
+  });
+
+  it('synthesizes only the named stage', () => {
+    expect(selectStages('staging')).toEqual(['staging']);
+  });
+
+  it('rejects an unknown stage, naming the field', () => {
+    const err = configError(() => selectStages('qa'));
+    expect(err.field).toBe('stage');
+    expect(err.message).toContain("got 'qa'");
+  });
+});
+
+describe('resolveStageConfig', () => {
+  it('gives prod a 90-day period, retain, and the unprefixed secret names', () => {
+    const c = resolveStageConfig('prod');
+    expect(c).toMatchObject({
+      rotationPeriodDays: 90,
+      warningWindowDays: 14,
+      removalPolicy: 'retain',
+      keysetSecretName: 'alphapulse/encryption/master_key',
+      rotationLogSecretName: 'alphapulse/encryption/rotation_log',
+      reservedConcurrency: true,
+      minRotationIntervalMinutes: 60,
+      logRetentionDays: 365,
+      alarmEmails: [],
+    });
+  });
+
+  it('gives staging a 30-day period, retain, and stage-prefixed secret names', () => {
+    expect(resolveStageConfig('staging')).toMatchObject({
+      rotationPeriodDays: 30,
+      removalPolicy: 'retain',
+      keysetSecretName: 'staging/alphapulse/encryption/master_key',
+      rotationLogSecretName: 'staging/alphapulse/encryption/rotation_log',
+    });
+  });
+
+  it('gives dev no schedule (manual rotation) and destroy on delete', () => {
+    expect(resolveStageConfig('dev')).toMatchObject({ rotationPeriodDays: null, removalPolicy: 'destroy', keysetSecretName: 'dev/alphapulse/encryption/master_key' });
+  });
+
+  it('applies overrides', () => {
+    const c = resolveStageConfig('prod', { rotationPeriodDays: 60, alarmEmails: ['oncall@example.com'], reservedConcurrency: false, roleTrust: { auditService: '123456789012' } });
+    expect(c).toMatchObject({ rotationPeriodDays: 60, alarmEmails: ['oncall@example.com'], reservedConcurrency: false, roleTrust: { auditService: '123456789012' } });
+  });
+
+  it('fails a period over 365 days citing PCI DSS 3.6.4', () => {
+    const err = configError(() => resolveStageConfig('prod', { rotationPeriodDays: 366 }));
+    expect(err.field).toBe('rotationPeriodDays');
+    expect(err.message).toMatch(/PCI DSS 3\.6\.4/);
+    expect(err.message).toContain('366');
+  });
+
+  it('accepts exactly 365 days', () => {
+    expect(resolveStageConfig('prod', { rotationPeriodDays: 365 }).rotationPeriodDays).toBe(365);
+  });
+
+  it.each([
+    [{ rotationPeriodDays: 0 }, 'rotationPeriodDays'],
+    [{ rotationPeriodDays: 1.5 }, 'rotationPeriodDays'],
+    [{ rotationPeriodDays: '90' }, 'rotationPeriodDays'],
+    [{ warningWindowDays: 0 }, 'warningWindowDays'],
+    [{ warningWindowDays: 90 }, 'warningWindowDays'],
+    [{ removalPolicy: 'snapshot' }, 'removalPolicy'],
+    [{ alarmEmails: 'oncall@example.com' }, 'alarmEmails'],
+    [{ alarmEmails: ['not-an-address'] }, 'alarmEmails[0]'],
+    [{ keysetSecretName: 'has spaces' }, 'keysetSecretName'],
+    [{ keysetSecretName: 'alphapulse/key-abc123' }, 'keysetSecretName'],
+    [{ rotationLogSecretName: 'alphapulse/encryption/master_key' }, 'rotationLogSecretName'],
+    [{ reservedConcurrency: 'yes' }, 'reservedConcurrency'],
+    [{ minRotationIntervalMinutes: -1 }, 'minRotationIntervalMinutes'],
+    [{ logRetentionDays: 30 }, 'logRetentionDays'],
+    [{ logRetentionDays: 366 }, 'logRetentionDays'],
+    [{ roleTrust: { auditService: 'arn:aws:iam::12:root' } }, 'roleTrust.auditService'],
+    [{ roleTrust: { operator: '123456789012' } }, 'roleTrust.operator'],
+    [{ rotationPeriod: 90 }, 'rotationPeriod'],
+  ])('rejects %j naming %s', (options, field) => {
+    expect(configError(() => resolveStageConfig('prod', options)).field).toBe(field);
+  });
+
+  it('rejects settings that are not an object', () => {
+    expect(configError(() => resolveStageConfig('prod', ['x'])).field).toBe('alphapulse:prod');
+  });
+
+  it('allows a warning window on a manual-only stage', () => {
+    expect(resolveStageConfig('dev', { warningWindowDays: 400 }).warningWindowDays).toBe(400);
+  });
+});

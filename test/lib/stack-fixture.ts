@@ -1,0 +1,69 @@
+/**
+ * Builds each stage's stack once per test file (NodejsFunction bundling runs esbuild on every construction) and
+ * reads IAM statements out of the template in a form tests can assert on.
+ */
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { resolveStageConfig, STAGES, type StageConfigOptions, type StageName } from '../../lib/config';
+import { KeyManagementStack, stackName } from '../../lib/key-management-stack';
+
+export interface Synthesized {
+  readonly stack: KeyManagementStack;
+  readonly template: Template;
+}
+
+export function synthesizeStages(overrides: Partial<Record<StageName, StageConfigOptions>> = {}): Record<StageName, Synthesized> {
+  const app = new App();
+  const stacks = STAGES.map((stage) => new KeyManagementStack(app, stackName(stage), { config: resolveStageConfig(stage, overrides[stage] ?? {}) }));
+  // One synthesis of the whole app; every construct must exist before the first.
+  const out = {} as Record<StageName, Synthesized>;
+  STAGES.forEach((stage, i) => {
+    out[stage] = { stack: stacks[i], template: Template.fromStack(stacks[i]) };
+  });
+  return out;
+}
+
+export interface Statement {
+  readonly Effect: 'Allow' | 'Deny';
+  readonly Action: string[];
+  readonly Resource: unknown[];
+  readonly Condition?: Record<string, Record<string, unknown>>;
+}
+
+/** Every statement of the identity policies attached to the role with this logical id. */
+export function roleStatements(template: Template, roleLogicalId: string): Statement[] {
+  const policies = template.findResources('AWS::IAM::Policy');
+  const statements: Statement[] = [];
+  for (const policy of Object.values(policies)) {
+    const roles = (policy.Properties.Roles as { Ref: string }[]).map((r) => r.Ref);
+    if (!roles.includes(roleLogicalId)) continue;
+    for (const s of policy.Properties.PolicyDocument.Statement as Record<string, unknown>[]) {
+      statements.push({
+        Effect: s.Effect as 'Allow' | 'Deny',
+        Action: ([] as string[]).concat(s.Action as string | string[]),
+        Resource: ([] as unknown[]).concat(s.Resource as unknown),
+        Condition: s.Condition as Statement['Condition'],
+      });
+    }
+  }
+  return statements;
+}
+
+/** Allow statements that grant `action` (exactly, or through a wildcard such as `s3:Get*`). */
+export function allowsOf(statements: Statement[], action: string): Statement[] {
+  return statements.filter((s) => s.Effect === 'Allow' && s.Action.some((a) => actionMatches(a, action)));
+}
+
+export function actionMatches(pattern: string, action: string): boolean {
+  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
+  return re.test(action);
+}
+
+export function logicalIdOf(template: Template, type: string, props: Record<string, unknown>): string {
+  const found = Object.keys(template.findResources(type, { Properties: props }));
+  if (found.length !== 1) throw new Error(`expected one ${type} matching ${JSON.stringify(props)}, found ${found.length}`);
+  return found[0];
+}
+
+export const ref = (logicalId: string) => ({ Ref: logicalId });
+export const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
