@@ -57,7 +57,7 @@ describe('disable-version / enable-version', () => {
     const e = await ws.km(['--json', 'enable-version', '--version', '1']);
     expect(json(e.stdout)).toEqual({ enabled: 1 });
     expect((await ws.km(['decrypt'], { stdin: enc.stdout })).stdout).toBe('pii');
-    const actions = (await auditEvents(ws.auditFile)).filter((x) => x.action.toString().endsWith('_version'));
+    const actions = (await auditEvents(ws.auditFile)).filter((x) => String(x.action).endsWith('_version'));
     expect(actions).toEqual([
       expect.objectContaining({ action: 'disable_version', version: 1, outcome: 'success', detail: 'suspected leak' }),
       expect.objectContaining({ action: 'enable_version', version: 1, outcome: 'success' }),
