@@ -2,9 +2,10 @@
  * The Vault KV v2 store, against a local stand-in for Vault (test/support/fake-vault.ts): no Vault
  * binary can run here, so the fake implements the KV v2 endpoints the store uses, with Vault's answers.
  */
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { KeyManager } from '../../../lambda/key-manager';
 import { createKeyset, rotateKeyset, type Keyset, serializeKeyset } from '../../../lambda/keys/keyset';
 import { legacyKeyset } from '../../../lambda/stores/env-store';
@@ -17,6 +18,7 @@ import {
   vaultOptionsFromEnv,
 } from '../../../lambda/stores/vault-store';
 import { ADMIN_POLICY, FakeVault, SEED_POLICY, TLS_FIXTURES } from '../../support/fake-vault';
+import { runCli } from '../../support/cli';
 import { material, SeededRandom, TestClock } from '../../support/fixed';
 
 const T = '2026-01-01T00:00:00.000Z';
@@ -494,6 +496,33 @@ describe('VaultStore writes whose answer is lost', () => {
       code: 'STORE_UNAVAILABLE',
       message: expect.stringMatching(/may or may not have landed.*status/),
     });
+  });
+});
+
+describe('key-manager --store vault:', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'vault-cli-'));
+  });
+  afterEach(() => fs.rm(dir, { recursive: true, force: true }));
+  const env = (token = TOKEN): NodeJS.ProcessEnv => ({ VAULT_ADDR: vault.address, VAULT_TOKEN: token, KEY_MANAGER_AUDIT_LOG: path.join(dir, 'audit.jsonl') });
+
+  it('initialises, rotates and reports status on the Vault keyset', async () => {
+    expect((await runCli(['--store', `vault:${SECRET}`, 'init'], { env: env() })).code).toBe(0);
+    expect((await runCli(['--store', `vault:${SECRET}`, 'rotate'], { env: env() })).code).toBe(0);
+    const status = await runCli(['--store', `vault:${SECRET}`, '--json', 'status'], { env: env() });
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ store: 'vault', location: `vault:${SECRET}`, primary: 2 });
+    expect(vault.currentVersion(SECRET)).toBe(2);
+  });
+
+  it('fails with the error code and without the token in its output or audit log', async () => {
+    const token = 'hvs.not-a-valid-token-XYZ';
+    const result = await runCli(['--store', `vault:${SECRET}`, 'status'], { env: env(token) });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('error [ACCESS_DENIED]');
+    const audit = await fs.readFile(path.join(dir, 'audit.jsonl'), 'utf8').catch(() => '');
+    expect(`${result.stdout}${result.stderr}${audit}`).not.toContain(token);
   });
 });
 
