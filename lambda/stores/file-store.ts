@@ -67,6 +67,7 @@ export class FileStore implements KeysetStore {
       if (expected !== null && (currentText === undefined || hash(currentText) !== expected)) {
         throw new ConflictError(`the keyset at ${this.location} changed since it was read`);
       }
+      await this.removeOrphans();
       await this.replace(text);
       return { keyset: next, handle: hash(text) };
     } finally {
@@ -98,6 +99,28 @@ export class FileStore implements KeysetStore {
     } catch (err) {
       await fs.rm(tmp, { force: true });
       throw storeError(this.location, err);
+    }
+  }
+
+  /**
+   * Removes temp files and set-aside locks left by killed writers (their pid is gone). A temp file holds
+   * a whole keyset, so leaving it would keep key material on disk after that version is destroyed.
+   * Runs under the lock, when no live writer can own a temp file.
+   */
+  private async removeOrphans(): Promise<void> {
+    const dir = path.dirname(this.location);
+    const prefixes = [`${path.basename(this.location)}.tmp-`, `${path.basename(this.lockPath)}.stale-`];
+    let names: string[];
+    try {
+      names = await fs.readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const prefix = prefixes.find((p) => name.startsWith(p));
+      if (prefix === undefined) continue;
+      const pid = Number(name.slice(prefix.length).split('-')[0]);
+      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid)) await fs.rm(path.join(dir, name), { force: true });
     }
   }
 

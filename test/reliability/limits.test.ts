@@ -77,7 +77,10 @@ describe('input limits', () => {
       let sent = 0;
       const stdin = new Readable({
         read() {
-          if (sent > MAX_PLAINTEXT_BYTES) return this.push(null);
+          if (sent > MAX_PLAINTEXT_BYTES) {
+            this.push(null);
+            return;
+          }
           const chunk = Buffer.alloc(4 * 1024 * 1024, 1);
           sent += chunk.length;
           this.push(chunk);
