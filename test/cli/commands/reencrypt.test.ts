@@ -248,7 +248,7 @@ describe('reencrypt', () => {
       }
     };
     const file = createWriteStream(input);
-    for (let i = 0; i < N; i++) if (!file.write(`${line(i)}\n`)) await new Promise((r) => file.once('drain', r));
+    for (let i = 0; i < N; i++) if (!file.write(`${line(i)}\n`)) await new Promise<void>((r) => file.once('drain', () => r()));
     await new Promise<void>((r) => file.end(() => r()));
     const inputBytes = (await fs.stat(input)).size;
 
