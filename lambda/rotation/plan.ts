@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Keyset } from '../keys/keyset';
 import { findVersion, latestVersion, rotateKeyset, serializeKeyset } from '../keys/keyset';
-import { MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from '../stores/secrets-manager-secret';
+import { MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from '../stores/secrets-manager-labels';
 import type { RotationTrigger } from './events';
 
 export const DEFAULT_MIN_ROTATION_INTERVAL_MINUTES = 60;

@@ -19,13 +19,9 @@ import {
 import { KeyManagementError } from '../keys/errors';
 import { awsErrorName, isResourceNotFound, mapSecretsManagerError, type SecretsManagerOperation } from './secrets-manager-errors';
 
-export const AWSCURRENT = 'AWSCURRENT';
-export const AWSPENDING = 'AWSPENDING';
-export const AWSPREVIOUS = 'AWSPREVIOUS';
+import { AWSCURRENT, AWSPENDING, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from './secrets-manager-labels';
 
-/** ClientRequestToken / VersionId length bounds imposed by Secrets Manager. */
-export const MIN_TOKEN_LENGTH = 32;
-export const MAX_TOKEN_LENGTH = 64;
+export { AWSCURRENT, AWSPENDING, AWSPREVIOUS, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from './secrets-manager-labels';
 
 export interface SecretsManagerClientOptions {
   /** A client to use as is (tests, or a caller sharing one). */
