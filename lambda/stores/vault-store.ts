@@ -153,8 +153,12 @@ export class VaultStore implements KeysetStore {
     if (base.username || base.password) {
       throw new KeyManagementError('INVALID_INPUT', `${VAULT_ADDR_VAR} must not carry credentials; pass the token in ${VAULT_TOKEN_VAR}`);
     }
-    if (options.token === '' || /[\r\n]/.test(options.token)) {
-      throw new KeyManagementError('INVALID_INPUT', `the Vault token is empty or not a single line; check ${VAULT_TOKEN_VAR}`);
+    // Checked here because Node rejects such header values only when the request is made.
+    if (!/^[\x21-\x7e]+$/.test(options.token)) {
+      throw new KeyManagementError('INVALID_INPUT', `the Vault token is empty or has spaces or characters outside printable ASCII; check ${VAULT_TOKEN_VAR}`);
+    }
+    if (options.namespace !== undefined && !/^[\x20-\x7e]+$/.test(options.namespace)) {
+      throw new KeyManagementError('INVALID_INPUT', `${VAULT_NAMESPACE_VAR} must be printable ASCII on one line`);
     }
     this.base = base;
     this.displayAddress = `${base.origin}${base.pathname.replace(/\/+$/, '')}`;

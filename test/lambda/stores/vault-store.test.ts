@@ -93,6 +93,15 @@ describe('vaultOptionsFromEnv', () => {
     );
   });
 
+  it.each([
+    ['a token with a line break', { token: 'hvs.abc\nX-Injected: 1' }],
+    ['an empty token', { token: '' }],
+    ['a namespace with a line break', { namespace: 'team\r\nX: 1' }],
+    ['a non-http address', { address: 'ftp://vault:21' }],
+  ])('refuses %s before any request', (_what, bad) => {
+    expect(() => new VaultStore(TARGET, { address: 'http://127.0.0.1:8200', token: TOKEN, ...bad })).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+  });
+
   it('refuses credentials in VAULT_ADDR and never echoes them', () => {
     const err = (() => {
       try {
@@ -396,6 +405,12 @@ describe('VaultStore when Vault is sealed, failing or unreachable', () => {
   it('reports rate limiting as THROTTLED', async () => {
     vault.fail({ status: 429 }, { status: 429 });
     await expect(store({ maxAttempts: 2 }).read()).rejects.toMatchObject({ code: 'THROTTLED' });
+  });
+
+  it('refuses an answer far larger than any keyset, without retrying', async () => {
+    vault.put(SECRET, { value: 'x'.repeat(600 * 1024) });
+    await expect(store().read()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringContaining('RESPONSE_TOO_LARGE') });
+    expect(vault.requests).toHaveLength(1);
   });
 
   it("keeps the token out of errors even when Vault's answer echoes it", async () => {
