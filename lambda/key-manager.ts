@@ -366,8 +366,11 @@ export class KeyManager {
   async rotate(options: RotateOptions = {}): Promise<RotateResult> {
     const action = options.emergency ? 'emergency_rotate' : 'rotate';
     try {
-      const result = await this.transition(action, (keyset) =>
-        rotateKeyset(keyset, { material: this.newMaterial(), now: this.nowIso(), disablePrevious: options.emergency, reason: options.reason }),
+      const result = await this.transition(
+        action,
+        (keyset) => rotateKeyset(keyset, { material: this.newMaterial(), now: this.nowIso(), disablePrevious: options.emergency, reason: options.reason }),
+        // The reason (an incident id) belongs in the audit trail as well as on the disabled version.
+        options.reason !== undefined ? { detail: options.reason } : {},
       );
       const out: RotateResult = {
         fromVersion: result.before.primary,
