@@ -67,7 +67,7 @@ export async function measureBundles(runs: number): Promise<BundleResult> {
   const outDir = mkdtempSync(path.join(tmpdir(), 'alphapulse-bench-'));
   try {
     const anchor = await bundleLikeLambda(root, SDK3_ANCHOR_ENTRY, outDir);
-    const loads = Math.max(runs, 9);
+    const loads = Math.max(runs, 15);
     const details: Record<string, unknown> = { sdk3_bundle_bytes: anchor.bytes, load_runs: loads };
     if (!existsSync(path.join(root, ROTATION_HANDLER_ENTRY))) {
       loadMillis(anchor.file);
@@ -82,14 +82,22 @@ export async function measureBundles(runs: number): Promise<BundleResult> {
     }
     const lambda: number[] = [];
     const sdk3: number[] = [];
+    const paired: number[] = [];
     try {
-      // One unmeasured load each warms the OS file cache; then the two alternate.
+      // One unmeasured load each warms the OS file cache; then the two alternate in ABBA order, so
+      // neither is always the one that runs right after the other.
       loadMillis(anchor.file);
       loadMillis(handler.file);
       for (let i = 0; i < loads; i++) {
-        lambda.push(loadMillis(handler.file));
-        sdk3.push(loadMillis(anchor.file));
+        const handlerFirst = i % 2 === 0;
+        const first = loadMillis(handlerFirst ? handler.file : anchor.file);
+        const second = loadMillis(handlerFirst ? anchor.file : handler.file);
+        const [h, a] = handlerFirst ? [first, second] : [second, first];
+        lambda.push(h);
+        sdk3.push(a);
+        paired.push(h / a);
       }
+      details.load_ratio_paired_median = figure(paired).median;
     } catch (err) {
       const stderr = (err as { stderr?: string }).stderr ?? String(err);
       return { figures: { lambda_bundle_bytes: figure([handler.bytes]) }, details, missing: `the ${ROTATION_HANDLER_ENTRY} bundle failed to load: ${stderr.trim().split('\n').slice(0, 3).join(' | ')}` };

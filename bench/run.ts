@@ -23,6 +23,19 @@ function log(message: string): void {
   if (process.stderr.isTTY) process.stderr.write(`  ${message}\n`);
 }
 
+/** Seconds each phase took, reported so a slow bench can be traced to its phase. */
+const phaseSeconds: Record<string, number> = {};
+
+async function phase<T>(name: string, run: () => Promise<T>): Promise<T> {
+  log(`${name} ...`);
+  const start = performance.now();
+  try {
+    return await run();
+  } finally {
+    phaseSeconds[name] = round((performance.now() - start) / 1000);
+  }
+}
+
 function runRssChild(): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--expose-gc', '--no-warnings', path.join(__dirname, 'rss-child.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -72,27 +85,23 @@ async function main(): Promise<void> {
   const details: Record<string, unknown> = {};
   const missing: string[] = [];
 
-  log('encrypt / decrypt / raw AES-GCM ...');
-  Object.assign(figures, await measureThroughput(runs));
-  log('AWS Encryption SDK ...');
-  Object.assign(figures, await measureEsdk(runs));
-  log('derivation ...');
-  Object.assign(figures, await measureDerivation(runs));
+  Object.assign(figures, await phase('throughput', () => measureThroughput(runs)));
+  Object.assign(figures, await phase('esdk', () => measureEsdk(runs)));
+  Object.assign(figures, await phase('derivation', () => measureDerivation(runs)));
   // Counts and memory do not depend on speed, so the memory children run while this process counts
   // I/O; load times (a ratio of two interleaved timings) are measured after both, on a quieter machine.
-  log('keyset reads and PutMetricData calls, and memory (child processes) ...');
-  const rssRun = measureRss(runs);
-  const io = await measureIoCounts(runs);
+  const rssRun = phase('memory', () => measureRss(runs));
+  const io = await phase('io_counts', () => measureIoCounts(runs));
   Object.assign(figures, io.figures);
   Object.assign(details, io.details);
   const rss = await rssRun;
   Object.assign(figures, rss.figures);
   Object.assign(details, rss.details);
-  log('bundles and load times ...');
-  const bundles = await measureBundles(runs);
+  const bundles = await phase('bundles', () => measureBundles(runs));
   Object.assign(figures, bundles.figures);
   Object.assign(details, bundles.details);
   if (bundles.missing) missing.push(bundles.missing);
+  details.phase_seconds = phaseSeconds;
 
   const targets = evaluateTargets(figures, io.details.putmetricdata_calls_allowed as number);
   const result = {

@@ -1,0 +1,69 @@
+import { figure, interleaved, median } from '../../bench/stats';
+import { evaluateTargets } from '../../bench/targets';
+
+const passing = {
+  encrypt_1k_ops: figure([80_000]),
+  raw_aesgcm_1k_ops: figure([100_000]),
+  encrypt_1k_ops_beside_esdk: figure([50_000]),
+  esdk_encrypt_1k_ops: figure([1_000]),
+  legacy_pbkdf2_derive_us: figure([40_000]),
+  derive_uncached_us: figure([20]),
+  keyset_reads_per_100k_ops: figure([1, 1, 1, 1, 1]),
+  keyset_reads_unknown_version_1000_concurrent: figure([1, 1, 1, 1, 1]),
+  putmetricdata_calls_per_100k_ops: figure([3, 3, 3, 3, 3]),
+  rss_growth_mb_1m_ops_100k_contexts: figure([30]),
+  lambda_bundle_bytes: figure([300 * 1024]),
+  lambda_load_ms: figure([105]),
+  sdk3_load_ms: figure([100]),
+};
+
+describe('median', () => {
+  it('takes the middle value, or the mean of the two middle values', () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(() => median([])).toThrow(RangeError);
+  });
+});
+
+describe('interleaved', () => {
+  it('alternates workloads slice by slice and reports each as the median of its runs', async () => {
+    const order: string[] = [];
+    const figures = await interleaved(5, 2, {
+      a: { ops: 10, unit: 'ops/s', time: (n) => (order.push('a'), n) },
+      b: { ops: 4, unit: 'us', time: (n) => (order.push('b'), n * 2) },
+    });
+    expect(order.slice(0, 6)).toEqual(['a', 'b', 'a', 'b', 'a', 'b']);
+    expect(figures.a).toEqual({ median: 1000, runs: [1000, 1000, 1000, 1000, 1000] });
+    expect(figures.b.median).toBe(2000);
+  });
+});
+
+describe('evaluateTargets', () => {
+  it('passes every target when each ratio and count is within its bound', () => {
+    const targets = evaluateTargets(passing, 3);
+    expect(targets).toHaveLength(9);
+    expect(targets.filter((t) => !t.pass)).toEqual([]);
+  });
+
+  it('fails an exact count when any run misses it, even if the median hits it', () => {
+    const targets = evaluateTargets({ ...passing, keyset_reads_per_100k_ops: figure([1, 1, 2, 1, 1]) }, 3);
+    expect(targets.find((t) => t.name === 'keyset_reads_per_100k_ops')).toMatchObject({ value: 2, pass: false });
+  });
+
+  it('fails the encrypt target below 0.75 of raw AES-GCM and the load target above 1.1', () => {
+    const targets = evaluateTargets({ ...passing, encrypt_1k_ops: figure([70_000]), lambda_load_ms: figure([120]) }, 3);
+    expect(targets.find((t) => t.name === 'encrypt_1k_ops / raw_aesgcm_1k_ops')).toMatchObject({ value: 0.7, pass: false });
+    expect(targets.find((t) => t.name === 'lambda_load_ms / sdk3_load_ms')).toMatchObject({ value: 1.2, pass: false });
+  });
+
+  it('holds PutMetricData calls to one per 1,000 distinct datums', () => {
+    expect(evaluateTargets(passing, 2).find((t) => t.name === 'putmetricdata_calls_per_100k_ops')).toMatchObject({ target: 2, value: 3, pass: false });
+  });
+
+  it('fails a target whose figures are missing instead of passing it', () => {
+    const { lambda_bundle_bytes: _bytes, lambda_load_ms: _load, ...rest } = passing;
+    const targets = evaluateTargets(rest, 3);
+    expect(targets.find((t) => t.name === 'lambda_bundle_bytes')).toMatchObject({ pass: false });
+    expect(targets.find((t) => t.name === 'lambda_load_ms / sdk3_load_ms')).not.toHaveProperty('value');
+  });
+});
