@@ -10,7 +10,7 @@
  * version that passed the test, so it stays valid whatever fails.
  */
 import { ConflictError, errorCode, KeyManagementError } from '../keys/errors';
-import { ageDays, assertPreserves, type Keyset, primaryVersion, rotateKeyset } from '../keys/keyset';
+import { ageDays, assertPreserves, findVersion, type Keyset, primaryVersion, rotateKeyset } from '../keys/keyset';
 import type { RandomSource } from '../keys/random';
 import { AWSPENDING, AWSPREVIOUS } from '../stores/secrets-manager-secret';
 import type { KeysetVersion, SecretsManagerStore } from '../stores/secrets-manager-store';
@@ -67,6 +67,18 @@ export async function runRotation(deps: RotationDeps, command: RotateCommand): P
     fromVersion = current.keyset.primary;
     const own = toCandidate(await store.readVersion(token));
     const pending = own ? undefined : toCandidate(await store.readStage(AWSPENDING));
+    // A run that promoted another run's AWSPENDING has no version under its own token: the rotation log
+    // is its only record, so a retried manual or emergency run would otherwise rotate a second time.
+    // (A retried scheduled run is held off by the minimum interval.)
+    if (!own && command.trigger !== 'schedule') {
+      const logged = (await deps.rotationLog.read()).entries.find((e) => e.rotationId === command.rotationId && e.outcome === 'success');
+      if (logged?.toVersion != null && findVersion(current.keyset, logged.toVersion)) {
+        toVersion = logged.toVersion;
+        await audit('success', { version: toVersion, detail: `rotation ${command.rotationId}: version ${toVersion} was already promoted by an earlier attempt; nothing new was written` });
+        emitKeyMetrics(deps, current.keyset);
+        return { action: 'rotate', status: 'already-rotated', rotationId: command.rotationId, trigger: command.trigger, fromVersion: logged.fromVersion ?? toVersion, toVersion, versionId: current.handle };
+      }
+    }
     const plan = planRotation({
       trigger: command.trigger,
       now: clock(),
