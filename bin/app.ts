@@ -5,7 +5,7 @@
  * synth. Account and region come from the CDK environment (CDK_DEFAULT_ACCOUNT/REGION), so synth needs none.
  */
 import { App } from 'aws-cdk-lib';
-import { resolveStageConfig, selectStages } from '../lib/config';
+import { ConfigError, resolveStageConfig, selectStages, type StageName } from '../lib/config';
 import { KeyManagementStack, stackName } from '../lib/key-management-stack';
 
 const app = new App();
@@ -15,11 +15,21 @@ const env =
     : undefined;
 
 for (const stage of selectStages(app.node.tryGetContext('stage'))) {
-  const config = resolveStageConfig(stage, app.node.tryGetContext(`alphapulse:${stage}`) ?? {});
+  const raw: unknown = app.node.tryGetContext(`alphapulse:${stage}`) ?? {};
+  // `-c alphapulse:prod='{"rotationPeriodDays":60}'` arrives as a string; cdk.json context as an object.
+  const config = resolveStageConfig(stage, typeof raw === 'string' ? parseJsonContext(stage, raw) : raw);
   new KeyManagementStack(app, stackName(stage), {
     stackName: stackName(stage),
     description: `AlphaPulse key management (${stage}): KMS key, keyset and rotation-log secrets, rotation Lambda, roles, alarms`,
     env,
     config,
   });
+}
+
+function parseJsonContext(stage: StageName, raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`alphapulse:${stage}`, 'must be a JSON object of stage settings');
+  }
 }
