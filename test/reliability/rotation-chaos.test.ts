@@ -48,7 +48,7 @@ function seeded(seed: number): () => number {
 
 interface World {
   readonly sm: FakeSecretsManager;
-  readonly handle: (event: unknown) => Promise<HandlerResult>;
+  handle: (event: unknown) => Promise<HandlerResult>;
   now: Date;
 }
 
