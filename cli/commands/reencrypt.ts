@@ -94,7 +94,11 @@ class BatchWriter {
     const text = this.parts.join('');
     this.parts = [];
     this.size = 0;
-    await this.handle.write(text);
+    try {
+      await this.handle.write(text);
+    } catch (err) {
+      throw new KeyManagementError('STORE_UNAVAILABLE', `cannot write the output: ${(err as NodeJS.ErrnoException).code ?? 'write error'}; nothing was written to --out — check the disk`);
+    }
   }
 }
 
@@ -115,15 +119,18 @@ export function processLine(line: string, fieldPath: readonly string[], rewrappe
     return { kind: 'pass' };
   }
   let span;
+  let value: unknown;
   try {
     span = findValueSpan(line, fieldPath);
-  } catch (err) {
+    if (!span) return { kind: 'pass' };
+    value = JSON.parse(line.slice(span.start, span.end));
+  } catch {
     // A line that is not JSON is data we do not understand: with no field to look in, pass it through.
     if (fieldPath.length === 0) return { kind: 'pass' };
-    throw err;
+    // V8's JSON errors quote the input; this one names nothing from the line.
+    throw new KeyManagementError('INVALID_INPUT', 'the line is not valid JSON');
   }
-  if (!span) return { kind: 'pass' };
-  const value: unknown = JSON.parse(line.slice(span.start, span.end));
+  const at = span;
   let result;
   let nestedJson = false;
   if (typeof value === 'string' && value.trimStart().startsWith('{') && value.includes('ciphertext')) {
@@ -138,7 +145,7 @@ export function processLine(line: string, fieldPath: readonly string[], rewrappe
   } else {
     result = rewrapper.rewrap(value);
   }
-  return outcome(result, (v) => line.slice(0, span.start) + JSON.stringify(nestedJson ? JSON.stringify(v) : v) + line.slice(span.end));
+  return outcome(result, (v) => line.slice(0, at.start) + JSON.stringify(nestedJson ? JSON.stringify(v) : v) + line.slice(at.end));
 }
 
 function outcome(result: ReturnType<Rewrapper['rewrap']>, render: (value: string | object) => string): LineOutcome {
@@ -219,27 +226,35 @@ export const registerReencrypt: CommandRegistrar = (program, run) => {
             bar?.start(Math.max(size, 1), 0, { lines: 0, rewrapped: 0, failed: 0 });
             const writer = new BatchWriter(handle);
             const lines = createInterface({ input: source.pipe(guard), crlfDelay: Infinity });
-            for await (const line of lines) {
-              counts.read++;
-              let out = line;
-              try {
-                const result = processLine(line, fieldPath, rewrapper);
-                if (result.kind === 'pass') counts.passedThrough++;
-                else if (result.kind === 'current') counts.alreadyCurrent++;
-                else {
-                  counts.rewrapped++;
-                  rewrappedFrom[result.fromVersion] = (rewrappedFrom[result.fromVersion] ?? 0) + 1;
-                  out = result.text;
+            try {
+              for await (const line of lines) {
+                counts.read++;
+                let out = line;
+                try {
+                  const result = processLine(line, fieldPath, rewrapper);
+                  if (result.kind === 'pass') counts.passedThrough++;
+                  else if (result.kind === 'current') counts.alreadyCurrent++;
+                  else {
+                    counts.rewrapped++;
+                    rewrappedFrom[result.fromVersion] = (rewrappedFrom[result.fromVersion] ?? 0) + 1;
+                    out = result.text;
+                  }
+                } catch (err) {
+                  // The line is kept as it was, so no data is lost; the summary names it.
+                  counts.failed++;
+                  if (failedLines.length < MAX_LISTED_FAILURES) failedLines.push({ line: counts.read, code: errorCode(err) });
                 }
-              } catch (err) {
-                // The line is kept as it was, so no data is lost; the summary names it.
-                counts.failed++;
-                if (failedLines.length < MAX_LISTED_FAILURES) failedLines.push({ line: counts.read, code: errorCode(err) });
+                await writer.write(`${out}\n`);
+                if (bar && counts.read % 1000 === 0) bar.update(guard.bytes, { lines: counts.read, rewrapped: counts.rewrapped, failed: counts.failed });
               }
-              await writer.write(`${out}\n`);
-              if (bar && counts.read % 1000 === 0) bar.update(guard.bytes, { lines: counts.read, rewrapped: counts.rewrapped, failed: counts.failed });
+            } catch (err) {
+              // An input that fails mid-read (a directory, an I/O error, the line guard) ends the run here.
+              streamError = streamError ?? err;
             }
-            if (streamError) throw streamError;
+            if (streamError) {
+              if (streamError instanceof KeyManagementError) throw streamError;
+              throw new KeyManagementError('INVALID_INPUT', `cannot read ${input}: ${(streamError as NodeJS.ErrnoException).code ?? 'read error'}; nothing was written`);
+            }
             await writer.flush();
             await handle.sync();
             bar?.update(Math.max(size, 1), { lines: counts.read, rewrapped: counts.rewrapped, failed: counts.failed });

@@ -183,6 +183,18 @@ describe('reencrypt', () => {
     expect((await auditEvents(ws.auditFile)).filter((e) => e.action === 'reencrypt').every((e) => e.outcome === 'failure')).toBe(true);
   });
 
+  it('fails a line whose JSON is broken inside --field without quoting it, and refuses a directory as input', async () => {
+    await ws.km(['init']);
+    const input = path.join(ws.dir, 'in.jsonl');
+    await fs.writeFile(input, '{"payload":{"secret":"bad \\x escape holding a secret"}}\n');
+    const r = await ws.km(['reencrypt', '--in', input, '--out', path.join(ws.dir, 'o1'), '--field', '$.payload.secret']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/failed 1: line 1 \(INVALID_INPUT\)/);
+    expect(r.stdout + r.stderr).not.toContain('holding a secret');
+    const dir = await ws.km(['reencrypt', '--in', ws.dir, '--out', path.join(ws.dir, 'o2')]);
+    expect(dir.stderr).toMatch(/INVALID_INPUT.*cannot read .*EISDIR/);
+  });
+
   it('fails a line over --max-line-bytes with a clear error, leaving no output and no temp file', async () => {
     await ws.km(['init']);
     const input = path.join(ws.dir, 'in.jsonl');
