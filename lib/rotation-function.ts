@@ -61,7 +61,7 @@ export interface RotationFunctionProps {
 
 /**
  * The rotation Lambda and what drives it: an EventBridge schedule at the rotation period sending
- * `{"action":"rotate","rotationId":<event id>}` (the id is the Secrets Manager `ClientRequestToken`, so a retried
+ * `{"action":"rotate","rotationId":<event id>,"trigger":"schedule"}` (the id is the Secrets Manager `ClientRequestToken`, so a retried
  * delivery resumes the same rotation), and a daily schedule sending `{"action":"monitor"}` that only measures.
  *
  * The role is hand-written rather than CDK's default (whose `AWSLambdaBasicExecutionRole` allows every log group):
@@ -182,7 +182,7 @@ export class RotationFunction extends Construct {
       this.rotationRule.addTarget(
         new targets.LambdaFunction(this.function, {
           ...targetOptions,
-          event: events.RuleTargetInput.fromObject({ action: 'rotate', rotationId: events.EventField.eventId }),
+          event: events.RuleTargetInput.fromObject({ action: 'rotate', rotationId: events.EventField.eventId, trigger: 'schedule' }),
         }),
       );
     }

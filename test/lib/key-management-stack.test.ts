@@ -127,7 +127,7 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
       expect(rotate[0].Properties.ScheduleExpression).toBe(`rate(${PERIOD[stage]} days)`);
       const target = rotate[0].Properties.Targets[0];
       expect(target.Arn).toEqual(arnOf(ids(t(stage)).fn));
-      expect(target.InputTransformer).toEqual({ InputPathsMap: { id: '$.id' }, InputTemplate: '{"action":"rotate","rotationId":<id>}' });
+      expect(target.InputTransformer).toEqual({ InputPathsMap: { id: '$.id' }, InputTemplate: '{"action":"rotate","rotationId":<id>,"trigger":"schedule"}' });
       expect(target.DeadLetterConfig).toBeDefined();
     });
 
