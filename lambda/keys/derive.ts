@@ -7,7 +7,7 @@
  *   master key bytes with salt `<context>:v<version>` and 100,000 iterations. It costs ~40 ms per
  *   derivation, so callers must cache the result (the key manager does).
  */
-import { createHash, hkdfSync, pbkdf2Sync } from 'node:crypto';
+import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { validateContext } from './context';
 import type { KdfName } from './keyset';
 
@@ -19,8 +19,23 @@ export function hkdfInfo(context: string, version: number): Buffer {
   return Buffer.from(`${HKDF_INFO_PREFIX}|context=${validateContext(context)}|version=${version}`, 'utf8');
 }
 
+/** RFC 5869: an absent salt is HashLen zero bytes (the same HMAC key as an empty salt). */
+const HKDF_SALT = Buffer.alloc(32);
+const HKDF_FIRST_BLOCK = Buffer.of(1);
+
+/**
+ * HKDF-SHA256 with a 32-byte output, which is exactly one expand block: PRK = HMAC(salt, material),
+ * OKM = HMAC(PRK, info ‖ 0x01). Written as two HMACs rather than `hkdfSync` because node's `hkdfSync`
+ * spends most of a derivation on per-call setup (a KeyObject and a crypto job): ~18 µs against ~7.5 µs
+ * for the same bytes (`npm run bench`, derive_uncached_us; the known-answer tests pin the output).
+ */
 export function deriveHkdf(material: Buffer, context: string, version: number): Buffer {
-  return Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), hkdfInfo(context, version), DATA_KEY_BYTES));
+  const prk = createHmac('sha256', HKDF_SALT).update(material).digest();
+  try {
+    return createHmac('sha256', prk).update(hkdfInfo(context, version)).update(HKDF_FIRST_BLOCK).digest();
+  } finally {
+    prk.fill(0);
+  }
 }
 
 export function legacySalt(context: string, version: number): Buffer {
