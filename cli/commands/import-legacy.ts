@@ -7,7 +7,8 @@
 import { promises as fs } from 'node:fs';
 import { KeyManagementError } from '../../lambda/keys/errors';
 import type { Keyset } from '../../lambda/keys/keyset';
-import { EnvStore, KEY_VERSION_VAR, legacyKeyset, MASTER_KEY_VAR } from '../../lambda/stores/env-store';
+import { legacyKeyset } from '../../lambda/keys/legacy';
+import { EnvStore, KEY_VERSION_VAR, MASTER_KEY_VAR } from '../../lambda/stores/env-store';
 import { audited } from '../audited';
 import { parseVersionArg } from '../parse';
 import { type CommandRegistrar, emit } from '../runtime';

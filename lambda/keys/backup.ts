@@ -13,7 +13,7 @@
 import { KeyManagementError, KeysetInvalidError } from './errors';
 import { FernetError, type FernetKey } from './fernet';
 import { type Keyset, validateKeyset } from './keyset';
-import { legacyKeyset } from '../stores/env-store';
+import { legacyKeyset } from './legacy';
 
 export const BACKUP_FORMAT = 'alphapulse-keyset-backup';
 export const BACKUP_FORMAT_VERSION = 1;

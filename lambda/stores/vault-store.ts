@@ -25,7 +25,7 @@ import * as https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { ConflictError, KeyManagementError, KeysetInvalidError } from '../keys/errors';
 import { type Keyset, parseKeyset, serializeKeyset } from '../keys/keyset';
-import { legacyKeyset } from './env-store';
+import { legacyKeyset } from '../keys/legacy';
 import type { KeysetSnapshot, KeysetStore } from './store';
 
 export const DEFAULT_VAULT_TARGET = 'alphapulse/encryption/master_key';

@@ -1,7 +1,7 @@
 import { KeyManager } from '../../lambda/key-manager';
 import { KeyManagementError } from '../../lambda/keys/errors';
 import { createKeyset, type Keyset, rotateKeyset } from '../../lambda/keys/keyset';
-import { legacyKeyset } from '../../lambda/stores/env-store';
+import { legacyKeyset } from '../../lambda/keys/legacy';
 import { MemoryStore } from '../../lambda/stores/memory-store';
 import type { KeysetSnapshot } from '../../lambda/stores/store';
 import { MemoryAuditSink } from '../../lambda/telemetry/audit';

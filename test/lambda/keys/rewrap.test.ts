@@ -3,7 +3,7 @@ import { deriveKey } from '../../../lambda/keys/derive';
 import { createKeyset, destroyVersion, disableVersion, type Keyset, rotateKeyset } from '../../../lambda/keys/keyset';
 import { PooledRandom } from '../../../lambda/keys/random';
 import { looksLikeEnvelope, Rewrapper } from '../../../lambda/keys/rewrap';
-import { legacyKeyset } from '../../../lambda/stores/env-store';
+import { legacyKeyset } from '../../../lambda/keys/legacy';
 import legacy from '../../fixtures/legacy-vectors.json';
 
 const T0 = '2026-01-01T00:00:00.000Z';

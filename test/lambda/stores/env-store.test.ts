@@ -1,4 +1,5 @@
-import { EnvStore, legacyKeyset } from '../../../lambda/stores/env-store';
+import { legacyKeyset } from '../../../lambda/keys/legacy';
+import { EnvStore } from '../../../lambda/stores/env-store';
 import { openStore, parseStoreUri, resolveStoreUri } from '../../../lambda/stores/open-store';
 
 const KEY = Buffer.alloc(32, 5).toString('base64');

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { KeyManager } from '../../../lambda/key-manager';
 import { createKeyset, rotateKeyset, type Keyset, serializeKeyset } from '../../../lambda/keys/keyset';
-import { legacyKeyset } from '../../../lambda/stores/env-store';
+import { legacyKeyset } from '../../../lambda/keys/legacy';
 import { openStore } from '../../../lambda/stores/open-store';
 import {
   DEFAULT_VAULT_TARGET,
