@@ -102,11 +102,17 @@ interface Series {
   max: number;
 }
 
+/** An alias refused this window because the series bound was reached. */
+const DROPPED = 'dropped';
+
 interface Window {
   /** Canonical key (sorted dimensions) -> series. */
   readonly series: Map<string, Series>;
-  /** Key in the caller's dimension order -> the same series, so the hot path never sorts. */
-  readonly aliases: Map<string, Series>;
+  /**
+   * Key in the caller's dimension order -> the same series, so the hot path never sorts; or DROPPED.
+   * Holds at most 2 × maxSeries entries.
+   */
+  readonly aliases: Map<string, Series | typeof DROPPED>;
 }
 
 export class CloudWatchMetricsSink implements MetricsSink {
@@ -208,14 +214,21 @@ export class CloudWatchMetricsSink implements MetricsSink {
       }
       let alias = `${kind}\u0000${name}\u0000${unit}`;
       if (dimensions) for (const k in dimensions) alias += `\u0000${k}\u0001${dimensions[k]}`;
-      let series = this.window.aliases.get(alias);
+      const window = this.window;
+      let series = window.aliases.get(alias);
+      if (series === DROPPED) {
+        this.droppedDatums++;
+        return;
+      }
       if (!series) {
         series = this.findOrCreate(kind, name, unit, dimensions);
         if (!series) {
+          // Remember the refusal (boundedly), so a flood of new series past the bound stays cheap.
+          if (window.aliases.size < 2 * this.maxSeries) window.aliases.set(alias, DROPPED);
           this.droppedDatums++;
           return;
         }
-        this.window.aliases.set(alias, series);
+        window.aliases.set(alias, series);
       }
       series.count++;
       series.sum += value;
