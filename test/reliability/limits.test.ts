@@ -3,10 +3,11 @@
  * accepted input really works.
  */
 import fc from 'fast-check';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { DEFAULT_MAX_LINE_BYTES } from '../../cli/commands/reencrypt';
 import { main } from '../../cli/program';
 import type { CliIo } from '../../cli/runtime';
 import { KeyManager } from '../../lambda/key-manager';
@@ -15,10 +16,17 @@ import { MAX_ENVELOPE_CHARS, MAX_PLAINTEXT_BYTES, parseEnvelope } from '../../la
 import { KeyManagementError } from '../../lambda/keys/errors';
 import { KEYSET_HEADROOM_BYTES, keysetCapacity, MAX_KEYSET_BYTES, MAX_REASON_LENGTH, parseKeyset, serializeKeyset } from '../../lambda/keys/keyset';
 import { MemoryStore } from '../../lambda/stores/memory-store';
+import { runCli } from '../support/cli';
 import { SeededRandom, TestClock } from '../support/fixed';
 import { Figures, scaled } from './figures';
 
 const figures = new Figures('limits');
+const tmpDirs: string[] = [];
+const tmpDir = (prefix: string): string => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpDirs.push(dir);
+  return dir;
+};
 
 async function codeOf(run: () => Promise<unknown>): Promise<string> {
   try {
@@ -58,7 +66,10 @@ function sink(): { stream: Writable; text: () => string } {
 }
 
 describe('input limits', () => {
-  afterAll(() => figures.print());
+  afterAll(() => {
+    figures.print();
+    for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true });
+  });
 
   describe('plaintext size', () => {
     it(`encrypts and decrypts exactly MAX_PLAINTEXT_BYTES (${MAX_PLAINTEXT_BYTES} bytes) and refuses one byte more`, async () => {
@@ -88,7 +99,7 @@ describe('input limits', () => {
       });
       const out = sink();
       const err = sink();
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'limits-'));
+      const dir = tmpDir('limits-');
       const io: CliIo = { stdin, stdout: out.stream, stderr: err.stream, env: {}, isTTY: false };
       expect(await main(['node', 'key-manager', '--store', `file:${dir}/keyset.json`, 'init'], { ...io, stdin: Readable.from([]) })).toBe(0);
       const code = await main(['node', 'key-manager', '--store', `file:${dir}/keyset.json`, 'encrypt', '--context', 'bulk'], io);
@@ -143,6 +154,65 @@ describe('input limits', () => {
       );
       expect(await codeOf(() => manager.encrypt('x', 'a'.repeat(MAX_CONTEXT_LENGTH)))).toBe('NO_ERROR');
       expect(await codeOf(() => manager.encrypt('x', 'a'.repeat(MAX_CONTEXT_LENGTH + 1)))).toBe('INVALID_CONTEXT');
+    });
+  });
+
+  describe('JSON Lines line length in reencrypt', () => {
+    const dir = tmpDir('limits-reencrypt-');
+    const store = `file:${path.join(dir, 'keyset.json')}`;
+    let run = 0;
+
+    beforeAll(async () => {
+      expect((await runCli(['--store', store, 'init'])).code).toBe(0);
+    });
+
+    async function reencrypt(lines: string[], maxLineBytes?: number): Promise<{ code: number; stderr: string; outExists: boolean; strays: string[] }> {
+      run++;
+      const input = path.join(dir, `in-${run}.jsonl`);
+      const out = path.join(dir, `out-${run}.jsonl`);
+      writeFileSync(input, lines.map((l) => `${l}\n`).join(''));
+      const args = ['--store', store, 'reencrypt', '--in', input, '--out', out, ...(maxLineBytes === undefined ? [] : ['--max-line-bytes', String(maxLineBytes)])];
+      const r = await runCli(args);
+      return { code: r.code, stderr: r.stderr, outExists: existsSync(out), strays: readdirSync(dir).filter((f) => f.includes('.tmp-')) };
+    }
+
+    it('accepts lines of exactly --max-line-bytes and refuses one byte more, naming the line, across read-chunk boundaries', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 150_000 }), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 4 }), fc.nat(), async (max, shape, which) => {
+          figures.cases++;
+          // Line lengths just under, at, or just over the limit; at most one line over it.
+          const over = shape.some((s) => s === 2) ? which % shape.length : -1;
+          const lines = shape.map((_s, i) => 'x'.repeat(i === over ? max + 1 : Math.max(0, max - (i % 2))));
+          const r = await reencrypt(lines, max);
+          if (over < 0) {
+            expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+            expect(r.outExists).toBe(true);
+          } else {
+            expect(r.code).toBe(1);
+            expect(r.stderr).toContain(`error [INVALID_INPUT]: line ${over + 1} is longer than ${max} bytes (--max-line-bytes); nothing was written`);
+            expect(r.outExists).toBe(false);
+          }
+          expect(r.strays).toEqual([]);
+        }),
+        { numRuns: scaled(60) },
+      );
+    });
+
+    it(`holds the default limit of ${DEFAULT_MAX_LINE_BYTES} bytes (16 MiB)`, async () => {
+      expect((await reencrypt(['x'.repeat(DEFAULT_MAX_LINE_BYTES)])).code).toBe(0);
+      const r = await reencrypt(['{}', 'x'.repeat(DEFAULT_MAX_LINE_BYTES + 1)]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`line 2 is longer than ${DEFAULT_MAX_LINE_BYTES} bytes`);
+      figures.cases += 2;
+    });
+
+    it('refuses a bad --max-line-bytes as a usage error with the reason', async () => {
+      for (const bad of ['0', '-1', '1.5', 'lots']) {
+        const r = await runCli(['--store', store, 'reencrypt', '--in', path.join(dir, 'in-1.jsonl'), '--out', path.join(dir, `bad-${bad}.jsonl`), '--max-line-bytes', bad]);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain('--max-line-bytes must be a positive whole number');
+        figures.cases++;
+      }
     });
   });
 
