@@ -234,6 +234,7 @@ describe('a retried rotation that promoted another run\'s AWSPENDING', () => {
 
 describe('rotation chaos on the Secrets Manager store', () => {
   afterAll(() => {
+    figures.add('sequences', SEQUENCES);
     figures.add('baseSeed', BASE_SEED);
     figures.print();
   });
