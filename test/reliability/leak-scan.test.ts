@@ -1,6 +1,6 @@
 /**
- * Leak scan: the whole lifecycle through the CLI in-process (`main(argv, io)`), every success path and
- * every error path we can provoke, capturing stdout, stderr, the audit log, every metric datum, the
+ * Leak scan: the whole lifecycle through the CLI in-process (`main(argv, io)`), on the file, env and
+ * Secrets Manager (fake) stores, every success path and every error path we can provoke, capturing stdout, stderr, the audit log, every metric datum, the
  * backup file and the reencrypt output. No version's material and no derived data key may appear in
  * any of them, in base64, base64 without padding, base64url or hex (either case), whole or as a
  * 12-byte prefix.
@@ -17,6 +17,7 @@ import { deriveKey } from '../../lambda/keys/derive';
 import { parseKeyset } from '../../lambda/keys/keyset';
 import { MemoryMetricsSink } from '../../lambda/telemetry/metrics';
 import { runCli } from '../support/cli';
+import { FakeSecretsManager } from '../support/fake-secrets-manager';
 import { Figures } from './figures';
 
 const figures = new Figures('leak-scan');
@@ -91,13 +92,17 @@ describe('leak scan over the whole CLI lifecycle', () => {
     return r.stdout;
   }
 
+  const originalFactories = { ...factories };
+
   beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'reliability-leak-'));
     factories.metrics = () => metrics;
+    // No STS call for aws stores (there is no network here); the actor is not what is under test.
+    factories.actor = async () => 'leak-scan';
   });
 
   afterAll(() => {
-    delete factories.metrics;
+    Object.assign(factories, originalFactories);
     rmSync(dir, { recursive: true, force: true });
     figures.print();
   });
@@ -206,8 +211,50 @@ describe('leak scan over the whole CLI lifecycle', () => {
     await cli(['--store', S, 'audit'], 0);
     await cli(['--store', S, '--json', 'audit', '--action', 'emergency_rotate'], 0);
 
+    // The production store: Secrets Manager (the in-test fake), with service faults on the error paths.
+    const sm = new FakeSecretsManager().createSecret('alphapulse/leak');
+    try {
+      const A = ['--store', 'aws:alphapulse/leak', '--region', 'us-east-1', '--audit-log', path.join(dir, 'aws', 'audit.jsonl')];
+      const harvestAws = (): void => {
+        for (const v of sm.versions('alphapulse/leak')) {
+          try {
+            for (const x of parseKeyset(v.value).versions) if (x.material) materials.set(x.material, { version: x.version, kdf: x.kdf });
+          } catch {
+            /* not a keyset */
+          }
+        }
+      };
+      await cli([...A, 'status'], 1);
+      await cli([...A, 'init'], 0);
+      harvestAws();
+      await cli([...A, 'rotate'], 0);
+      await cli([...A, '--json', 'status'], 0);
+      await cli([...A, 'derive', '--context', 'user_pii'], 0);
+      const awsRecord = (await cli([...A, 'encrypt', '--context', 'trading_data'], 0, { stdin: 'aws 2' })).trim();
+      await cli([...A, 'decrypt'], 0, { stdin: awsRecord });
+      await cli([...A, 'rotate', '--emergency', '--reason', 'aws drill'], 0);
+      harvestAws();
+      await cli([...A, 'decrypt'], 1, { stdin: awsRecord });
+      await cli([...A, 'export', '--output', path.join(dir, 'aws-backup.fernet'), '--backup-key-file', backupKeyFile], 0);
+      outputs.push({ what: 'aws backup file', text: readFileSync(path.join(dir, 'aws-backup.fernet'), 'utf8') });
+      for (const kind of ['access-denied', 'kms-decrypt', 'throttling', 'server-error', 'network-reset'] as const) {
+        sm.failNext('GetSecretValue', kind);
+        await cli([...A, 'status'], 1);
+        sm.failNext('UpdateSecretVersionStage', kind);
+        await cli([...A, 'rotate'], 1);
+        sm.clearFaults();
+        harvestAws();
+      }
+      await cli([...A, 'health'], 0);
+      harvestAws();
+      figures.faults += sm.calls.filter((c) => c.outcome !== 'ok' && !c.outcome.endsWith('Exception')).length;
+      outputs.push({ what: 'every Secrets Manager request the CLI made (minus keyset values)', text: JSON.stringify(sm.calls.map((c) => ({ ...c, input: { ...c.input, SecretString: undefined } }))) });
+    } finally {
+      sm.restore();
+    }
+
     // The audit logs beside every store and the metric datums.
-    for (const name of ['main', 'recovered', 'other', 'legacy', 'corrupt']) {
+    for (const name of ['main', 'recovered', 'other', 'legacy', 'corrupt', 'aws']) {
       try {
         outputs.push({ what: `audit log of ${name}`, text: readFileSync(path.join(dir, name, 'audit.jsonl'), 'utf8') });
       } catch {
