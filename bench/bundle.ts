@@ -67,7 +67,7 @@ export async function measureBundles(runs: number): Promise<BundleResult> {
   const outDir = mkdtempSync(path.join(tmpdir(), 'alphapulse-bench-'));
   try {
     const anchor = await bundleLikeLambda(root, SDK3_ANCHOR_ENTRY, outDir);
-    const loads = Math.max(runs, 15);
+    const loads = Math.max(runs, 25);
     const details: Record<string, unknown> = { sdk3_bundle_bytes: anchor.bytes, load_runs: loads };
     if (!existsSync(path.join(root, ROTATION_HANDLER_ENTRY))) {
       loadMillis(anchor.file);
