@@ -6,12 +6,15 @@
  * errors, access denied, KMS decrypt failures, and connection resets after the change was applied).
  * After every invocation: AWSCURRENT is a valid keyset, no version seen in AWSCURRENT was lost or
  * altered, and a rotation id never yields a second version. At the end, with faults cleared, each id
- * is rerun and a fresh rotation still succeeds (no stale AWSPENDING blocks it).
+ * is rerun and a fresh rotation still succeeds (no stale AWSPENDING blocks it), and no key material
+ * appears in the audit events, metrics, rotation log, results or error messages.
  */
 import { randomBytes } from 'node:crypto';
+import { deriveKey } from '../../lambda/keys/derive';
 import { KeyManagementError } from '../../lambda/keys/errors';
 import { createKeyset, type Keyset, parseKeyset, preservesVersions, serializeKeyset } from '../../lambda/keys/keyset';
 import { systemRandom } from '../../lambda/keys/random';
+import { CANARY_CONTEXT } from '../../lambda/rotation/canary';
 import { createHandler, type HandlerResult } from '../../lambda/rotation/handler';
 import type { RotationResult } from '../../lambda/rotation/rotate';
 import { parseRotationLog } from '../../lambda/rotation/rotation-log';
@@ -50,20 +53,24 @@ interface World {
   readonly sm: FakeSecretsManager;
   handle: (event: unknown) => Promise<HandlerResult>;
   now: Date;
+  readonly audit: MemoryAuditSink;
+  readonly metrics: MemoryMetricsSink;
+  /** Results and error messages the invocations returned, for the leak scan. */
+  readonly returned: string[];
 }
 
 function setup(initial: Keyset): World {
   const sm = new FakeSecretsManager().createSecret(KEYSET, serializeKeyset(initial)).createSecret(LOG);
   const store = new SecretsManagerStore({ secretId: KEYSET, region: 'us-east-1' });
-  const w = { sm, now: new Date('2026-04-01T00:00:00.000Z') } as World;
+  const w = { sm, now: new Date('2026-04-01T00:00:00.000Z'), audit: new MemoryAuditSink(), metrics: new MemoryMetricsSink(), returned: [] as string[] } as World;
   w.handle = createHandler({
     config: { keysetSecretId: KEYSET, rotationLogSecretId: LOG, metricsNamespace: 'AlphaPulse/Encryption', rotationPeriodDays: 90, stage: 'test', minRotationIntervalMinutes: 60 },
     store,
     rotationLog: new SecretsManagerRotationLog(new SecretsManagerSecret(LOG, { client: store.secret.client })),
     clock: () => w.now,
     random: systemRandom,
-    audit: new MemoryAuditSink(),
-    metrics: new MemoryMetricsSink(),
+    audit: w.audit,
+    metrics: w.metrics,
     actor: 'chaos',
   });
   return w;
@@ -129,11 +136,13 @@ async function invoke(w: World, inv: Invariants, label: string, event: { rotatio
   } catch (err) {
     if (!(err instanceof KeyManagementError)) throw new Error(`${label}: rotation threw an untyped ${err instanceof Error ? `${err.name}: ${err.message} ${err.stack?.split("\n").slice(1, 4).join(" | ")}` : typeof err}`);
     if (!ROTATION_CODES.has(err.code)) throw new Error(`${label}: rotation failed with unexpected code ${err.code}: ${err.message}`);
+    w.returned.push(err.message);
     figures.add(`code:${err.code}`);
     if (TRACE) process.stdout.write(`${label} ${JSON.stringify(event)} -> ${err.code}\n`);
     return err.code;
   }
   if (TRACE) process.stdout.write(`${label} ${JSON.stringify(event)} -> ${result.status} ${result.fromVersion}->${result.toVersion}\n`);
+  w.returned.push(JSON.stringify(result));
   inv.promoted(result);
   figures.add(`status:${result.status}`);
   return 'ok';
@@ -189,6 +198,27 @@ async function runSequence(seed: number): Promise<void> {
     // every version a run reported promoting is present.
     expect(after.versions.length - initial.versions.length).toBeLessThanOrEqual(ids.length + 1);
     for (const v of inv.promotedBy.values()) expect(after.versions.some((x) => x.version === v)).toBe(true);
+    // No material of any version the secret ever held, nor the canary's data key, in the audit events,
+    // the metrics, the rotation log, the results or the error messages.
+    const visible = JSON.stringify([w.audit.events, w.metrics.data, w.sm.versions(LOG), w.returned]);
+    for (const v of w.sm.versions(KEYSET)) {
+      let keyset: Keyset;
+      try {
+        keyset = parseKeyset(v.value);
+      } catch {
+        continue;
+      }
+      for (const x of keyset.versions) {
+        if (!x.material) continue;
+        const material = Buffer.from(x.material, 'base64');
+        for (const secret of [material, deriveKey(x.kdf, material, CANARY_CONTEXT, x.version)]) {
+          for (const spelling of [secret.toString('base64'), secret.toString('base64url'), secret.toString('hex')]) {
+            if (visible.includes(spelling)) figures.leaks++;
+          }
+        }
+      }
+    }
+    expect(figures.leaks).toBe(0);
     // The rotation log never records two successes for one rotation id.
     const log = parseRotationLog(w.sm.valueAt(LOG, 'AWSCURRENT'));
     const successes = log.entries.filter((e) => e.outcome === 'success').map((e) => e.rotationId);
