@@ -174,9 +174,14 @@ describe('file store under contention and crashes', () => {
     while (acknowledged.size < KILL_ROTATIONS) {
       expect(spawns++).toBeLessThan(KILL_ROTATIONS * 20);
       const worker = startWorker(keysetPath, KILL_ROTATIONS - acknowledged.size);
-      // A rotation takes ~10-40 ms here (two fsyncs): a kill in the next 250 ms lands at a random step of one.
+      // Let it acknowledge 0-4 rotations, then kill it 0-40 ms later: a rotation takes ~10-40 ms here (two
+      // fsyncs), so the kill lands at a random step of the next one (read, lock, temp write, rename, release).
       await worker.ready;
-      const timer = setTimeout(() => worker.child.kill('SIGKILL'), Math.floor(random() * 250));
+      const acknowledgeFirst = Math.floor(random() * 5);
+      let done = false;
+      void worker.exited.then(() => (done = true));
+      while (!done && worker.lines.filter((l) => l.event === 'rotated').length < acknowledgeFirst) await new Promise((r) => setTimeout(r, 2));
+      const timer = setTimeout(() => worker.child.kill('SIGKILL'), Math.floor(random() * 40));
       const exit = await worker.exited;
       clearTimeout(timer);
       const failures = worker.lines.filter((l) => l.event === 'failed');
