@@ -68,9 +68,9 @@ export async function runRotation(deps: RotationDeps, command: RotateCommand): P
     const own = toCandidate(await store.readVersion(token));
     const pending = own ? undefined : toCandidate(await store.readStage(AWSPENDING));
     // A run that promoted another run's AWSPENDING has no version under its own token: the rotation log
-    // is its only record, so a retried manual or emergency run would otherwise rotate a second time.
-    // (A retried scheduled run is held off by the minimum interval.)
-    if (!own && command.trigger !== 'schedule') {
+    // is its only record, so a retried run would otherwise rotate a second time. Scheduled runs too: the
+    // minimum interval does not hold off a retry that arrives after it, or one with a short interval.
+    if (!own) {
       const logged = (await deps.rotationLog.read()).entries.find((e) => e.rotationId === command.rotationId && e.outcome === 'success');
       if (logged?.toVersion != null && findVersion(current.keyset, logged.toVersion)) {
         toVersion = logged.toVersion;

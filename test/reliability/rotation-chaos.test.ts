@@ -107,24 +107,13 @@ class Invariants {
     return current;
   }
 
-  /** rotation ids whose first success promoted another run's AWSPENDING. */
-  private readonly resumedOthers = new Set<string>();
-
   /** Records a successful result; the same rotation id must always name the same version. */
   promoted(result: RotationResult): void {
     if (result.status === 'skipped') return;
     const before = this.promotedBy.get(result.rotationId);
     if (before !== undefined && before !== result.toVersion) {
-      // Known defect, not fixed here (see docs/reliability.md and the `it.failing` below): a scheduled run
-      // that promoted another run's AWSPENDING has no version under its own token, and its retry rotates again.
-      if (result.trigger === 'schedule' && this.resumedOthers.has(result.rotationId)) {
-        figures.add('knownScheduledDoubleRotations');
-        this.promotedBy.set(result.rotationId, result.toVersion);
-        return;
-      }
       throw new Error(`${this.label}: rotation ${result.rotationId} promoted version ${before} and later version ${result.toVersion}`);
     }
-    if (before === undefined && result.status === 'resumed-pending') this.resumedOthers.add(result.rotationId);
     this.promotedBy.set(result.rotationId, result.toVersion);
   }
 }
@@ -252,10 +241,7 @@ describe('a retried rotation that promoted another run\'s AWSPENDING', () => {
     expect(second).toMatchObject({ status: 'already-rotated', toVersion: 2 });
   });
 
-  // Known defect, reported, not fixed: the fix needs a rotation-log read on the scheduled path, which the
-  // rotation handler's exact call-sequence test pins. When it is fixed this test fails: remove `.failing`
-  // and the tolerance in Invariants.promoted.
-  it.failing('a scheduled run: the retry does not rotate a second time', async () => {
+  it('a scheduled run: the retry does not rotate a second time', async () => {
     const { first, second } = await resumeThenRetry({ rotationId: '7bf73129-1428-4cd3-a780-95db273d1602' });
     expect(first).toMatchObject({ status: 'resumed-pending', toVersion: 2 });
     expect(second.toVersion).toBe(2);

@@ -86,22 +86,24 @@ describe('rotate', () => {
 
     const calls = world.sm.calls.map((c): Record<string, unknown> => ({ command: c.command, ...c.input }));
     const token = EVENT_ID;
-    expect(calls.slice(0, 7)).toEqual([
+    expect(calls.slice(0, 8)).toEqual([
       { command: 'GetSecretValue', SecretId: KEYSET, VersionStage: 'AWSCURRENT' },
       { command: 'GetSecretValue', SecretId: KEYSET, VersionId: token },
       { command: 'GetSecretValue', SecretId: KEYSET, VersionStage: 'AWSPENDING' },
+      // No version under this rotation's token: the log says whether an earlier attempt already promoted one.
+      { command: 'GetSecretValue', SecretId: LOG, VersionStage: 'AWSCURRENT' },
       { command: 'PutSecretValue', SecretId: KEYSET, SecretString: expect.any(String), ClientRequestToken: token, VersionStages: ['AWSPENDING'] },
       { command: 'GetSecretValue', SecretId: KEYSET, VersionId: token },
       { command: 'UpdateSecretVersionStage', SecretId: KEYSET, VersionStage: 'AWSCURRENT', MoveToVersionId: token, RemoveFromVersionId: v1Id },
       { command: 'UpdateSecretVersionStage', SecretId: KEYSET, VersionStage: 'AWSPENDING', RemoveFromVersionId: token },
     ]);
     // The stack creates the log secret empty: its first version is labelled AWSCURRENT on creation, so no move is needed.
-    expect(calls.slice(7).map((c) => [c.command, c.SecretId, c.VersionStage])).toEqual([
+    expect(calls.slice(8).map((c) => [c.command, c.SecretId, c.VersionStage])).toEqual([
       ['GetSecretValue', LOG, 'AWSCURRENT'],
       ['PutSecretValue', LOG, undefined],
       ['UpdateSecretVersionStage', LOG, 'AWSPENDING'],
     ]);
-    expect(calls[8]).toMatchObject({ VersionStages: ['AWSPENDING'], ClientRequestToken: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(calls[9]).toMatchObject({ VersionStages: ['AWSPENDING'], ClientRequestToken: expect.stringMatching(/^[0-9a-f]{64}$/) });
 
     expect(result).toEqual({ action: 'rotate', status: 'rotated', rotationId: EVENT_ID, trigger: 'schedule', fromVersion: 1, toVersion: 2, versionId: token });
     expect(world.sm.labels(KEYSET)).toEqual({ [v1Id as string]: ['AWSPREVIOUS'], [token]: ['AWSCURRENT'] });
