@@ -255,6 +255,8 @@ export class KeyManager {
       throw new KeyManagementError('VERSION_DESTROYED', `version ${version} was destroyed${v.destroyedAt ? ` at ${v.destroyedAt}` : ''}; data under it cannot be decrypted`);
     }
     this.metrics.count('KeyDerivations', 1, { KeyVersion: String(version), Context: context });
+    // The undimensioned total feeds the unusual-access anomaly alarm, which needs one plain metric.
+    this.metrics.count('KeyDerivations');
     const cacheKey = `${version}|${context}`;
     const hit = this.keys.get(cacheKey);
     if (hit) {

@@ -134,10 +134,12 @@ export class KeyMonitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       alarmDescription: `The daily monitor reported no KeyAgeDays in a day: key age and rotation deadlines are unwatched. First: ${invokeMonitor}`,
     });
-    const derivations = new cloudwatch.MathExpression({
-      // KeyDerivations carries KeyVersion and Context dimensions; a Metrics Insights query sums every series, so a
-      // new version or context joins the model without a redeploy.
-      expression: `SELECT SUM(KeyDerivations) FROM SCHEMA("${METRICS_NAMESPACE}", Context, KeyVersion)`,
+    // The key manager publishes KeyDerivations per (KeyVersion, Context) and once more without dimensions: the
+    // anomaly model needs one plain metric, and the total covers new versions and contexts without a redeploy.
+    const derivations = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: 'KeyDerivations',
+      statistic: 'Sum',
       period: fiveMinutes,
       label: 'KeyDerivations (all contexts and versions)',
     });

@@ -118,6 +118,7 @@ describe('KeyManager data path', () => {
     const { km, metrics, audit } = setup(v1());
     for (let i = 0; i < 5; i++) await km.encrypt('x', 'trading_data');
     expect(metrics.total('KeyDerivations', { KeyVersion: '1', Context: 'trading_data' })).toBe(5);
+    expect(metrics.data.filter((d) => d.name === 'KeyDerivations' && Object.keys(d.dimensions).length === 0)).toHaveLength(5);
     expect(audit.events.filter((e) => e.action === 'derive_key')).toHaveLength(1);
   });
 
