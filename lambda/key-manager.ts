@@ -31,6 +31,7 @@ import {
   disableVersion,
   enableVersion,
   findVersion,
+  isPruned,
   type Keyset,
   keysetCapacity,
   type KeysetCapacity,
@@ -118,6 +119,8 @@ export interface KeysetStatus {
   readonly daysUntilRotationDue: number;
   readonly rotationOverdue: boolean;
   readonly enabledVersions: number;
+  /** Destroyed versions whose entries were pruned to make room, as `"3"` or `"1-40"`. */
+  readonly prunedVersions: readonly string[];
   readonly versions: readonly VersionStatus[];
   readonly capacity: KeysetCapacity;
 }
@@ -217,8 +220,8 @@ export class KeyManager {
     try {
       parsed = parseEnvelope(envelope);
       const keyset = await this.keysetWith(parsed.version);
-      const v = findVersion(keyset, parsed.version) as KeyVersion;
-      if (parsed.kind === 'legacy' && v.kdf !== 'legacy-pbkdf2') {
+      const v = findVersion(keyset, parsed.version);
+      if (v && parsed.kind === 'legacy' && v.kdf !== 'legacy-pbkdf2') {
         throw new KeyManagementError('DECRYPT_FAILED', `a legacy record names version ${parsed.version}, which is not a legacy version; the record was altered or mislabelled`);
       }
       const key = await this.dataKey(keyset, parsed.version, parsed.context);
@@ -247,6 +250,9 @@ export class KeyManager {
   /** The cached data key, deriving (and auditing) it on a miss. Refuses disabled and destroyed versions. */
   private async dataKey(keyset: Keyset, version: number, context: string): Promise<Buffer> {
     const v = findVersion(keyset, version);
+    if (!v && isPruned(keyset, version)) {
+      throw new KeyManagementError('VERSION_DESTROYED', `version ${version} was destroyed (its entry since pruned; the audit log has the record); data under it cannot be decrypted`);
+    }
     if (!v) throw unknownVersion(version, keyset);
     if (v.state === 'disabled') {
       throw new KeyManagementError('VERSION_DISABLED', `version ${version} is disabled${v.reason ? ` (${v.reason})` : ''}; data under it cannot be decrypted until an operator runs 'key-manager enable-version --version ${version}'`);
@@ -300,7 +306,7 @@ export class KeyManager {
   /** A keyset that holds `version`, refetching once if the version is newer than any cached. */
   private async keysetWith(version: number): Promise<Keyset> {
     let keyset = await this.currentKeyset();
-    if (findVersion(keyset, version)) return keyset;
+    if (findVersion(keyset, version) || isPruned(keyset, version)) return keyset;
     if (version > latestVersion(keyset)) {
       if (this.inflight) {
         keyset = (await this.inflight).keyset;
@@ -309,7 +315,7 @@ export class KeyManager {
         keyset = (await this.refresh()).keyset;
       }
     }
-    if (!findVersion(keyset, version)) throw unknownVersion(version, keyset);
+    if (!findVersion(keyset, version) && !isPruned(keyset, version)) throw unknownVersion(version, keyset);
     return keyset;
   }
 
@@ -442,6 +448,7 @@ export class KeyManager {
       daysUntilRotationDue: this.rotationPeriodDays - primaryAge,
       rotationOverdue: primaryAge > this.rotationPeriodDays,
       enabledVersions: keyset.versions.filter((v) => v.state === 'enabled').length,
+      prunedVersions: (keyset.pruned ?? []).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)),
       versions: keyset.versions.map((v) => ({
         version: v.version,
         state: v.state,

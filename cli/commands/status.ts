@@ -24,6 +24,7 @@ export const registerStatus: CommandRegistrar = (program, run) => {
           `primary:   version ${s.primary}, ${s.primaryAgeDays} days old`,
           `rotation:  every ${s.rotationPeriodDays} days, ${due}`,
           `capacity:  ${s.capacity.bytes} of ${s.capacity.limitBytes} bytes, room for ${s.capacity.versionsThatFit} more versions`,
+          ...(s.prunedVersions.length > 0 ? [`pruned:    destroyed versions ${s.prunedVersions.join(', ')} (entries removed to make room; see the audit log)`] : []),
           '',
           ['version', 'primary', 'state    ', 'kdf          ', 'created                 ', 'age days', 'reason'].join('  '),
           ...rows,

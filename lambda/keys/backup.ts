@@ -12,7 +12,7 @@
  */
 import { KeyManagementError, KeysetInvalidError } from './errors';
 import { FernetError, type FernetKey } from './fernet';
-import { type Keyset, validateKeyset } from './keyset';
+import { isPruned, type Keyset, validateKeyset } from './keyset';
 import { legacyKeyset } from './legacy';
 
 export const BACKUP_FORMAT = 'alphapulse-keyset-backup';
@@ -173,6 +173,9 @@ export function recoveryLosses(current: Keyset, backup: Keyset): RecoveryLosses 
     } else if (restored.material === undefined) {
       missing.push(now.version);
     }
+  }
+  for (const restored of backup.versions) {
+    if (restored.material !== undefined && isPruned(current, restored.version)) resurrected.push(restored.version);
   }
   return { missing, differing, resurrected };
 }

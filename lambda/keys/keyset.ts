@@ -30,16 +30,25 @@ export interface KeyVersion {
   readonly reason?: string;
 }
 
+/** An inclusive range of version numbers, `[first, last]`. */
+export type VersionRange = readonly [number, number];
+
 export interface Keyset {
   readonly schema: typeof KEYSET_SCHEMA;
   readonly primary: number;
   readonly versions: readonly KeyVersion[];
+  /**
+   * Destroyed versions whose entries were pruned to make room (their destruction, with its metadata, is in
+   * the audit log). Sorted, non-overlapping, non-adjacent ranges; absent when empty. A pruned version
+   * number is never reused, and data under it fails with VERSION_DESTROYED.
+   */
+  readonly pruned?: readonly VersionRange[];
 }
 
 const KDFS: readonly KdfName[] = ['hkdf-sha256', 'legacy-pbkdf2'];
 const STATES: readonly VersionState[] = ['enabled', 'disabled', 'destroyed'];
 const VERSION_KEYS = new Set(['version', 'material', 'kdf', 'state', 'createdAt', 'disabledAt', 'destroyedAt', 'reason']);
-const KEYSET_KEYS = new Set(['schema', 'primary', 'versions']);
+const KEYSET_KEYS = new Set(['schema', 'primary', 'versions', 'pruned']);
 const BASE64 = /^[A-Za-z0-9+/]{43}=$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 
@@ -77,7 +86,24 @@ export function validateKeyset(value: unknown): Keyset {
   const primary = versions.find((v) => v.version === value.primary);
   if (!primary) throw new KeysetInvalidError('primary', `names version ${value.primary}, which is not in versions`);
   if (primary.state !== 'enabled') throw new KeysetInvalidError('primary', `names version ${primary.version}, which is ${primary.state}; the primary must be enabled`);
-  return { schema: KEYSET_SCHEMA, primary: value.primary, versions };
+  const pruned = value.pruned === undefined ? [] : validatePruned(value.pruned, versions);
+  return { schema: KEYSET_SCHEMA, primary: value.primary, versions, ...(pruned.length > 0 ? { pruned } : {}) };
+}
+
+function validatePruned(value: unknown, versions: readonly KeyVersion[]): VersionRange[] {
+  if (!Array.isArray(value)) throw new KeysetInvalidError('pruned', 'must be an array of [first, last] version ranges');
+  const ranges: VersionRange[] = [];
+  value.forEach((range: unknown, i: number) => {
+    const path = `pruned[${i}]`;
+    if (!Array.isArray(range) || range.length !== 2 || !isVersionNumber(range[0]) || !isVersionNumber(range[1]) || range[0] > range[1]) {
+      throw new KeysetInvalidError(path, 'must be [first, last]: two positive integers, first <= last');
+    }
+    if (i > 0 && range[0] <= ranges[i - 1][1] + 1) throw new KeysetInvalidError(path, 'must start after the range before it ends (sorted, not overlapping or adjacent)');
+    const clash = versions.find((v) => v.version >= range[0] && v.version <= range[1]);
+    if (clash) throw new KeysetInvalidError(path, `covers version ${clash.version}, which is still in versions`);
+    ranges.push([range[0], range[1]]);
+  });
+  return ranges;
 }
 
 function validateVersion(value: unknown, path: string): KeyVersion {
@@ -149,6 +175,7 @@ export function serializeKeyset(keyset: Keyset): string {
       ...(v.destroyedAt !== undefined ? { destroyedAt: v.destroyedAt } : {}),
       ...(v.reason !== undefined ? { reason: v.reason } : {}),
     })),
+    ...(keyset.pruned && keyset.pruned.length > 0 ? { pruned: keyset.pruned.map(([a, b]) => [a, b]) } : {}),
   });
 }
 
@@ -168,11 +195,14 @@ const ENTRY_BYTES_WITHOUT_DIGITS =
   1 /* the sample's one version digit */ +
   1; /* the comma between entries */
 
-/** Counts how many more rotations (each adding an enabled HKDF version that becomes primary) fit the budget. */
+/**
+ * Counts how many more rotations (each adding an enabled HKDF version that becomes primary) fit the budget,
+ * counting the room that pruning destroyed versions would free, as a rotation does when it needs it.
+ */
 export function keysetCapacity(keyset: Keyset): KeysetCapacity {
   const bytes = Buffer.byteLength(serializeKeyset(keyset));
   const budget = MAX_KEYSET_BYTES - KEYSET_HEADROOM_BYTES;
-  let size = bytes;
+  let size = Buffer.byteLength(serializeKeyset(pruneDestroyed(keyset)));
   let next = latestVersion(keyset) + 1;
   let primaryDigits = String(keyset.primary).length;
   let fit = 0;
@@ -193,13 +223,18 @@ export function keysetCapacity(keyset: Keyset): KeysetCapacity {
  * transitions that only annotate or retire a version (disable, destroy) may use the headroom, so a full
  * keyset can still disable a compromised version.
  */
+function fits(keyset: Keyset, limit = MAX_KEYSET_BYTES - KEYSET_HEADROOM_BYTES): boolean {
+  return Buffer.byteLength(serializeKeyset(keyset)) <= limit;
+}
+
 function assertFits(keyset: Keyset, limit = MAX_KEYSET_BYTES - KEYSET_HEADROOM_BYTES): Keyset {
   const bytes = Buffer.byteLength(serializeKeyset(keyset));
   if (bytes > limit) {
     throw new KeyManagementError(
       'KEYSET_TOO_LARGE',
       `the keyset would be ${bytes} bytes, over the ${limit}-byte ${limit === MAX_KEYSET_BYTES ? 'limit' : 'budget'} of a ${MAX_KEYSET_BYTES}-byte secret; ` +
-        `re-encrypt data off old versions, then disable and destroy them (key-manager destroy-version) to make room`,
+        `re-encrypt data off old versions (key-manager reencrypt), then disable and destroy them (key-manager destroy-version): ` +
+        `destroyed versions are pruned to make room when the keyset is full`,
     );
   }
   return keyset;
@@ -209,18 +244,46 @@ export function findVersion(keyset: Keyset, version: number): KeyVersion | undef
   return keyset.versions.find((v) => v.version === version);
 }
 
+/** True when `version` was destroyed and its entry pruned. */
+export function isPruned(keyset: Keyset, version: number): boolean {
+  return (keyset.pruned ?? []).some(([a, b]) => version >= a && version <= b);
+}
+
+/**
+ * Moves every destroyed version's entry into `pruned` ranges. Only called when a keyset must grow and is
+ * full: until then a destroyed version keeps its metadata in the keyset (the audit log has it either way).
+ */
+export function pruneDestroyed(keyset: Keyset): Keyset {
+  const destroyed = keyset.versions.filter((v) => v.state === 'destroyed').map((v) => v.version);
+  if (destroyed.length === 0) return keyset;
+  const all = [...(keyset.pruned ?? []), ...destroyed.map((v): VersionRange => [v, v])].sort((x, y) => x[0] - y[0]);
+  const merged: [number, number][] = [];
+  for (const [a, b] of all) {
+    const last = merged[merged.length - 1];
+    if (last && a <= last[1] + 1) last[1] = Math.max(last[1], b);
+    else merged.push([a, b]);
+  }
+  return { ...keyset, versions: keyset.versions.filter((v) => v.state !== 'destroyed'), pruned: merged };
+}
+
 export function primaryVersion(keyset: Keyset): KeyVersion {
   const v = findVersion(keyset, keyset.primary);
   if (!v) throw new KeysetInvalidError('primary', `names version ${keyset.primary}, which is not in versions`);
   return v;
 }
 
+/** The highest version number ever used, pruned ones included, so a number is never handed out twice. */
 export function latestVersion(keyset: Keyset): number {
-  return keyset.versions[keyset.versions.length - 1].version;
+  const lastEntry = keyset.versions[keyset.versions.length - 1].version;
+  const lastPruned = keyset.pruned && keyset.pruned.length > 0 ? keyset.pruned[keyset.pruned.length - 1][1] : 0;
+  return Math.max(lastEntry, lastPruned);
 }
 
 function requireVersion(keyset: Keyset, version: number): KeyVersion {
   const v = findVersion(keyset, version);
+  if (!v && isPruned(keyset, version)) {
+    throw new KeyManagementError('INVALID_TRANSITION', `version ${version} was destroyed and its entry pruned to make room; nothing more can be done to it`);
+  }
   if (!v) {
     throw new KeyManagementError('UNKNOWN_VERSION', `version ${version} is not in the keyset (versions ${keyset.versions.map((x) => x.version).join(', ')}); run 'key-manager status'`);
   }
@@ -257,10 +320,13 @@ export function createKeyset(input: NewVersionInput): Keyset {
   return assertFits({ schema: KEYSET_SCHEMA, primary: 1, versions: [newVersion(1, input)] });
 }
 
-/** Appends version latest+1 (enabled, not primary). */
+/** Appends version latest+1 (enabled, not primary), pruning destroyed versions first if the keyset is full. */
 export function addVersion(keyset: Keyset, input: NewVersionInput): Keyset {
   const next = newVersion(latestVersion(keyset) + 1, input);
-  return assertFits({ ...keyset, versions: [...keyset.versions, next] });
+  const grown = { ...keyset, versions: [...keyset.versions, next] };
+  if (fits(grown)) return grown;
+  const base = pruneDestroyed(keyset);
+  return assertFits({ ...base, versions: [...base.versions, next] });
 }
 
 export function setPrimary(keyset: Keyset, version: number): Keyset {
@@ -315,11 +381,15 @@ export function destroyVersion(keyset: Keyset, version: number, input: { now: st
   return assertFits(replaceVersion(keyset, { ...rest, state: 'destroyed', destroyedAt: input.now }), MAX_KEYSET_BYTES);
 }
 
-/** True when `next` still holds every version of `previous` with its material and kdf unchanged. */
+/**
+ * True when `next` still holds every version of `previous` with its material and kdf unchanged. The one
+ * sanctioned loss is a destroyed version's entry moving into `pruned`; pruned ranges never shrink.
+ */
 export function preservesVersions(previous: Keyset, next: Keyset): boolean {
+  if (!(previous.pruned ?? []).every(([a, b]) => (next.pruned ?? []).some(([x, y]) => x <= a && b <= y))) return false;
   return previous.versions.every((old) => {
     const now = findVersion(next, old.version);
-    if (!now) return false;
+    if (!now) return old.state === 'destroyed' && isPruned(next, old.version);
     if (now.kdf !== old.kdf || now.createdAt !== old.createdAt) return false;
     // Destruction is the one sanctioned loss of material, and only from a disabled or destroyed version.
     if (now.state === 'destroyed') return old.state !== 'enabled';

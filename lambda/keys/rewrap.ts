@@ -9,7 +9,7 @@
 import { deriveKey } from './derive';
 import { aad, IV_BYTES, openGcm, parseEnvelope, type ParsedEnvelope, sealGcm, toCompact, toRecord } from './envelope';
 import { KeyManagementError } from './errors';
-import { findVersion, type Keyset } from './keyset';
+import { findVersion, isPruned, type Keyset } from './keyset';
 import type { RandomSource } from './random';
 
 /** Derived keys kept at once; beyond this the oldest is zeroed and dropped (FIFO: files cluster by context). */
@@ -82,6 +82,7 @@ export class Rewrapper {
     const hit = this.keys.get(cacheKey);
     if (hit) return hit;
     const v = findVersion(this.keyset, version);
+    if (!v && isPruned(this.keyset, version)) throw new KeyManagementError('VERSION_DESTROYED', `version ${version} was destroyed (entry pruned); data under it cannot be decrypted`);
     if (!v) throw new KeyManagementError('UNKNOWN_VERSION', `version ${version} is not in the keyset; the data was encrypted under another keyset`);
     if (v.state === 'destroyed' || v.material === undefined) throw new KeyManagementError('VERSION_DESTROYED', `version ${version} was destroyed; data under it cannot be decrypted`);
     if (v.state === 'disabled') this.disabledVersionsRead.add(version);

@@ -63,7 +63,7 @@ const badMaterial = fc.oneof(
 );
 const unknownKey = (known: readonly string[]): fc.Arbitrary<string> => fc.oneof(fc.string({ minLength: 0, maxLength: 12 }), fc.constantFrom('__proto__', 'constructor', 'Schema', 'primary ', 'key', 'material')).filter((k) => !known.includes(k));
 
-const TOP = ['schema', 'primary', 'versions'];
+const TOP = ['schema', 'primary', 'versions', 'pruned'];
 const VERSION_FIELDS = ['version', 'material', 'kdf', 'state', 'createdAt', 'disabledAt', 'destroyedAt', 'reason'];
 
 /** One corruption: (valid doc, index seed) → [corrupted doc, the field that must be named]. */

@@ -262,6 +262,29 @@ describe('input limits', () => {
       figures.add('destroyGrowsBytes', Buffer.byteLength(serializeKeyset(after)) - before);
     });
 
+    it('makes room when destroyed versions are pruned, as the KEYSET_TOO_LARGE advice says: rotation resumes, numbers are never reused', async () => {
+      const manager = await freshManager();
+      const early = await manager.encrypt('under version 1', 'trading_data');
+      for (;;) {
+        if ((await codeOf(() => manager.rotate())) !== 'NO_ERROR') break;
+      }
+      const full = (await manager.readFresh()).keyset;
+      const latest = full.versions[full.versions.length - 1].version;
+      for (const v of [1, 2, 3]) {
+        await manager.disableVersion(v, 'retired');
+        await manager.destroyVersion(v);
+      }
+      expect(keysetCapacity((await manager.readFresh()).keyset).versionsThatFit).toBeGreaterThan(0);
+      const rotated = await manager.rotate();
+      expect(rotated.toVersion).toBe(latest + 1);
+      const after = (await manager.readFresh()).keyset;
+      expect(after.pruned).toEqual([[1, 3]]);
+      expect(after.versions.some((v) => v.version <= 3)).toBe(false);
+      expect(Buffer.byteLength(serializeKeyset(after))).toBeLessThanOrEqual(MAX_KEYSET_BYTES - KEYSET_HEADROOM_BYTES);
+      await expect(manager.decrypt(early)).rejects.toMatchObject({ code: 'VERSION_DESTROYED' });
+      figures.cases += 8;
+    });
+
     it('refuses to disable past the hard limit with KEYSET_TOO_LARGE, never an unparseable write', async () => {
       const manager = await freshManager();
       for (;;) {

@@ -1,7 +1,7 @@
 import { BACKUP_FORMAT, openBackup, parseBackupDocument, recoveryLosses, sealBackup } from '../../../lambda/keys/backup';
 import { KeyManagementError } from '../../../lambda/keys/errors';
 import { FernetKey } from '../../../lambda/keys/fernet';
-import { createKeyset, destroyVersion, disableVersion, type Keyset, rotateKeyset } from '../../../lambda/keys/keyset';
+import { createKeyset, destroyVersion, disableVersion, type Keyset, pruneDestroyed, rotateKeyset } from '../../../lambda/keys/keyset';
 import seed from '../../fixtures/seed-backup.json';
 
 const material = (byte: number) => Buffer.alloc(32, byte).toString('base64');
@@ -90,5 +90,16 @@ describe('keyset backup', () => {
       const destroyed = destroyVersion(disableVersion(keysetWith(2), 1, { now: T0 }), 1, { now: T0 });
       expect(recoveryLosses(destroyed, keysetWith(2)).resurrected).toEqual([1]);
     });
+  });
+});
+
+describe('recoveryLosses with pruned versions', () => {
+  it('counts a backup that still holds the material of a pruned version as resurrecting it', () => {
+    const T = '2026-01-01T00:00:00.000Z';
+    let ks = rotateKeyset(createKeyset({ material: Buffer.alloc(32, 1).toString('base64'), now: T }), { material: Buffer.alloc(32, 2).toString('base64'), now: T });
+    const backup = ks;
+    ks = pruneDestroyed(destroyVersion(disableVersion(ks, 1, { now: T }), 1, { now: T }));
+    expect(ks.pruned).toEqual([[1, 1]]);
+    expect(recoveryLosses(ks, backup)).toEqual({ missing: [], differing: [], resurrected: [1] });
   });
 });

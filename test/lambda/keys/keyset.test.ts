@@ -6,11 +6,14 @@ import {
   destroyVersion,
   disableVersion,
   enableVersion,
+  isPruned,
   type Keyset,
   keysetCapacity,
+  latestVersion,
   MAX_KEYSET_BYTES,
   parseKeyset,
   preservesVersions,
+  pruneDestroyed,
   rotateKeyset,
   serializeKeyset,
   setPrimary,
@@ -172,5 +175,58 @@ describe('capacity', () => {
     expect(() => rotateKeyset(ks, { material: material(1), now: T1 })).toThrow(
       expect.objectContaining({ code: 'KEYSET_TOO_LARGE', message: expect.stringMatching(/destroy/) }),
     );
+  });
+});
+
+describe('pruning destroyed versions', () => {
+  const retire = (ks: Keyset, v: number) => destroyVersion(disableVersion(ks, v, { now: T1 }), v, { now: T1 });
+
+  it('keeps destroyed entries while there is room', () => {
+    let ks = rotateKeyset(rotateKeyset(base(), { material: material(2), now: T1 }), { material: material(3), now: T1 });
+    ks = retire(ks, 1);
+    ks = rotateKeyset(ks, { material: material(4), now: T1 });
+    expect(ks.versions[0]).toMatchObject({ version: 1, state: 'destroyed' });
+    expect(ks.pruned).toBeUndefined();
+  });
+
+  it('prunes destroyed entries into merged ranges, keeps latestVersion and never reuses a number', () => {
+    let ks = base();
+    for (let i = 2; i <= 6; i++) ks = rotateKeyset(ks, { material: material(i), now: T1 });
+    for (const v of [1, 2, 4]) ks = retire(ks, v);
+    const pruned = pruneDestroyed(ks);
+    expect(pruned.pruned).toEqual([
+      [1, 2],
+      [4, 4],
+    ]);
+    expect(pruned.versions.map((v) => v.version)).toEqual([3, 5, 6]);
+    expect(isPruned(pruned, 2)).toBe(true);
+    expect(isPruned(pruned, 3)).toBe(false);
+    expect(preservesVersions(ks, pruned)).toBe(true);
+    expect(parseKeyset(serializeKeyset(pruned))).toEqual(pruned);
+    const retired6 = pruneDestroyed(retire(setPrimary(pruned, 5), 6));
+    expect(latestVersion(retired6)).toBe(6);
+    expect(addVersion(retired6, { material: material(9), now: T1 }).versions.at(-1)?.version).toBe(7);
+  });
+
+  it('counts pruning as a loss only for destroyed versions, and never lets a pruned range shrink', () => {
+    let ks = rotateKeyset(base(), { material: material(2), now: T1 });
+    ks = rotateKeyset(ks, { material: material(3), now: T1 });
+    const dropEnabled = { ...ks, versions: ks.versions.slice(1), pruned: [[1, 1]] as const };
+    expect(preservesVersions(ks, dropEnabled)).toBe(false);
+    const pruned = pruneDestroyed(retire(ks, 1));
+    expect(preservesVersions(pruned, { ...pruned, pruned: undefined })).toBe(false);
+  });
+
+  it.each([
+    ['not an array', 5, 'pruned'],
+    ['a bad range', [[3, 1]], 'pruned[0]'],
+    ['unsorted ranges', [[5, 6], [1, 2]], 'pruned[1]'],
+    ['adjacent ranges', [[3, 4], [5, 5]], 'pruned[1]'],
+    ['a range over a listed version', [[1, 1]], 'pruned[0]'],
+  ])('names the field for %s', (_name, pruned, field) => {
+    const ks = rotateKeyset(base(), { material: material(2), now: T1 });
+    // Version 1 stays listed only where the case is about a range covering a listed version.
+    const versions = _name.includes('listed') ? ks.versions : [ks.versions[1]];
+    expect(invalidField(JSON.stringify({ ...ks, versions, pruned }))).toBe(field);
   });
 });
