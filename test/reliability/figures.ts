@@ -17,6 +17,18 @@ export function scaled(count: number): number {
   return Math.max(1, Math.round(count * SCALE));
 }
 
+/** mulberry32: a small seeded generator, so a failing schedule can be replayed with RELIABILITY_SEED. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export class Figures {
   cases = 0;
   faults = 0;

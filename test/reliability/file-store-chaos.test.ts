@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { KeyManager } from '../../lambda/key-manager';
 import { parseKeyset } from '../../lambda/keys/keyset';
 import { FileStore } from '../../lambda/stores/file-store';
-import { Figures, scaled } from './figures';
+import { Figures, scaled, seeded } from './figures';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const WORKER = path.join(__dirname, 'rotate-worker.mjs');
@@ -72,17 +72,6 @@ function startWorker(keysetPath: string, rounds: number): Worker {
   return { child, lines, exited, ready };
 }
 
-/** mulberry32: a small seeded generator, so a failing kill schedule can be replayed with RELIABILITY_SEED. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function initKeyset(dir: string): Promise<string> {
   const keysetPath = path.join(dir, 'keyset.json');

@@ -24,7 +24,7 @@ import { SecretsManagerStore } from '../../lambda/stores/secrets-manager-store';
 import { MemoryAuditSink } from '../../lambda/telemetry/audit';
 import { MemoryMetricsSink } from '../../lambda/telemetry/metrics';
 import { FakeSecretsManager, type FaultKind, type SmCommandName } from '../support/fake-secrets-manager';
-import { Figures, scaled } from './figures';
+import { Figures, scaled, seeded } from './figures';
 
 const KEYSET = 'alphapulse/encryption/master_key';
 const LOG = 'alphapulse/encryption/rotation_log';
@@ -37,17 +37,6 @@ const ROTATION_CODES = new Set(['CONFLICT', 'THROTTLED', 'STORE_UNAVAILABLE', 'A
 
 const figures = new Figures('rotation-chaos');
 const TRACE = process.env.RELIABILITY_TRACE === '1';
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface World {
   readonly sm: FakeSecretsManager;
