@@ -86,8 +86,6 @@ export function toCompact(version: number, context: string, payload: Buffer): st
   return `${FORMAT}:${version}:${context}:${payload.toString('base64url')}`;
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const RECORD_KEYS = new Set(['ciphertext', 'key_version', 'context', 'algorithm', 'format']);
 
 function invalid(message: string): KeyManagementError {
@@ -100,9 +98,15 @@ function parseVersion(value: unknown): number {
   throw invalid('key_version must be a positive integer');
 }
 
+/**
+ * Strict base64: Node's decoder skips characters it does not know, so the text must re-encode to itself.
+ * That one native round trip rejects stray characters, bad padding and non-canonical trailing bits; a
+ * regular expression doing the same was three quarters of a 64 KiB decrypt (measured with --cpu-prof).
+ */
 function decodeBase64(text: string, field: string): Buffer {
-  if (text.length % 4 !== 0 || !BASE64.test(text)) throw invalid(`${field} is not valid base64`);
-  return Buffer.from(text, 'base64');
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.toString('base64') !== text) throw invalid(`${field} is not valid base64`);
+  return bytes;
 }
 
 /** Parses any supported envelope (record object, record JSON text, compact string). Throws INVALID_ENVELOPE. */
@@ -130,7 +134,6 @@ function parseCompact(text: string): ParsedEnvelope {
   const [, versionText, context, data] = parts;
   const version = parseVersion(versionText);
   validateEnvelopeContext(context);
-  if (!BASE64URL.test(data)) throw invalid('the data part is not base64url');
   const payload = Buffer.from(data, 'base64url');
   if (payload.toString('base64url') !== data) throw invalid('the data part is not canonical base64url');
   return { kind: 'ap2', form: 'compact', version, context, payload };
