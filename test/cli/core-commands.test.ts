@@ -158,6 +158,18 @@ describe('the built CLI binary', () => {
     expect(run(['decrypt'], envelope)).toBe('hi\n');
   });
 
+  it('does not load the AWS SDK for a file-store command (start-up stays fast)', () => {
+    const program = path.resolve(__dirname, '../../dist/cli/program.js');
+    const script = `
+      const { main } = require(${JSON.stringify(program)});
+      main(['node', 'key-manager', '--store', ${JSON.stringify(store)}, 'init']).then((code) => {
+        const sdk = Object.keys(require.cache).filter((k) => k.includes('@aws-sdk') || k.includes('@smithy'));
+        process.stdout.write(String.fromCharCode(10) + JSON.stringify({ code, sdk: sdk.length }));
+      });`;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' }).trim().split('\n').pop() as string);
+    expect(out).toEqual({ code: 0, sdk: 0 });
+  });
+
   it('exits 1 with a one-line message and no stack trace on failure', () => {
     const r = spawnSync(process.execPath, [bin, '--store', `file:${path.join(dir, 'none.json')}`, 'status'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
