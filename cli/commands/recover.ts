@@ -30,6 +30,7 @@ function describeLosses(l: RecoveryLosses): string {
   if (l.missing.length) parts.push(`the store has version(s) ${l.missing.join(', ')} that the backup lacks (data under them would no longer decrypt)`);
   if (l.differing.length) parts.push(`version(s) ${l.differing.join(', ')} hold different key material in the backup (it is of another keyset)`);
   if (l.resurrected.length) parts.push(`version(s) ${l.resurrected.join(', ')} were destroyed and the backup would bring their material back`);
+  if (l.reenabled.length) parts.push(`version(s) ${l.reenabled.join(', ')} are disabled in the store and the backup would enable them again (data under them would decrypt)`);
   return parts.join('; ');
 }
 
@@ -68,7 +69,7 @@ export const registerRecover: CommandRegistrar = (program, run) => {
           } catch (err) {
             if (!(err instanceof KeyManagementError) || err.code !== 'KEYSET_NOT_FOUND') throw err;
           }
-          const losses = current ? recoveryLosses(current.keyset, backup.keyset) : { missing: [], differing: [], resurrected: [] };
+          const losses = current ? recoveryLosses(current.keyset, backup.keyset) : { missing: [], differing: [], resurrected: [], reenabled: [] };
           if (!isSafeRecovery(losses) && !force) {
             throw new KeyManagementError('INVALID_TRANSITION', `refusing to recover: ${describeLosses(losses)}; nothing was written — rerun with --force only if those keys are meant to go`);
           }

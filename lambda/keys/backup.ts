@@ -156,6 +156,8 @@ export interface RecoveryLosses {
   readonly differing: readonly number[];
   /** Versions destroyed in the store whose material the backup would bring back. */
   readonly resurrected: readonly number[];
+  /** Versions disabled in the store (e.g. compromised) that the backup holds enabled: they would decrypt again. */
+  readonly reenabled: readonly number[];
 }
 
 /** What writing `backup` over `current` would lose or undo; all empty when recovery is safe. */
@@ -163,6 +165,7 @@ export function recoveryLosses(current: Keyset, backup: Keyset): RecoveryLosses 
   const missing: number[] = [];
   const differing: number[] = [];
   const resurrected: number[] = [];
+  const reenabled: number[] = [];
   for (const now of current.versions) {
     const restored = backup.versions.find((v) => v.version === now.version);
     if (!restored) missing.push(now.version);
@@ -172,14 +175,16 @@ export function recoveryLosses(current: Keyset, backup: Keyset): RecoveryLosses 
       differing.push(now.version);
     } else if (restored.material === undefined) {
       missing.push(now.version);
+    } else if (now.state === 'disabled' && restored.state === 'enabled') {
+      reenabled.push(now.version);
     }
   }
   for (const restored of backup.versions) {
     if (restored.material !== undefined && isPruned(current, restored.version)) resurrected.push(restored.version);
   }
-  return { missing, differing, resurrected };
+  return { missing, differing, resurrected, reenabled };
 }
 
 export function isSafeRecovery(losses: RecoveryLosses): boolean {
-  return losses.missing.length === 0 && losses.differing.length === 0 && losses.resurrected.length === 0;
+  return losses.missing.length === 0 && losses.differing.length === 0 && losses.resurrected.length === 0 && losses.reenabled.length === 0;
 }

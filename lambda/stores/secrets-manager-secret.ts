@@ -115,7 +115,11 @@ export class SecretsManagerSecret {
     return this.moveStage(AWSCURRENT, versionId, from);
   }
 
-  /** Moves `stage` to `versionId`, removing it from `from`; 'rejected' when `stage` is not where `from` says. */
+  /**
+   * Moves `stage` to `versionId`, removing it from `from`; 'rejected' when `stage` is not where `from` says.
+   * A rejection is checked against where the label now is: when the SDK retries a move whose first
+   * attempt landed but whose answer was lost, the retry is rejected because the label is already ours.
+   */
   async moveStage(stage: string, versionId: string, from: string | null): Promise<StageMoveResult> {
     try {
       await this.call('UpdateSecretVersionStage', () =>
@@ -125,8 +129,8 @@ export class SecretsManagerSecret {
       );
       return 'moved';
     } catch (err) {
-      if (isStageRejection(err)) return 'rejected';
-      throw err;
+      if (!isStageRejection(err)) throw err;
+      return (await this.getStage(stage))?.versionId === versionId ? 'moved' : 'rejected';
     }
   }
 

@@ -1,4 +1,4 @@
-import { BACKUP_FORMAT, openBackup, parseBackupDocument, recoveryLosses, sealBackup } from '../../../lambda/keys/backup';
+import { BACKUP_FORMAT, isSafeRecovery, openBackup, parseBackupDocument, recoveryLosses, sealBackup } from '../../../lambda/keys/backup';
 import { KeyManagementError } from '../../../lambda/keys/errors';
 import { FernetKey } from '../../../lambda/keys/fernet';
 import { createKeyset, destroyVersion, disableVersion, type Keyset, pruneDestroyed, rotateKeyset } from '../../../lambda/keys/keyset';
@@ -77,7 +77,7 @@ describe('keyset backup', () => {
 
   describe('recoveryLosses', () => {
     it('is empty when the backup holds everything the store has', () => {
-      expect(recoveryLosses(keysetWith(2), keysetWith(3))).toEqual({ missing: [], differing: [], resurrected: [] });
+      expect(recoveryLosses(keysetWith(2), keysetWith(3))).toEqual({ missing: [], differing: [], resurrected: [], reenabled: [] });
     });
 
     it('names versions the store has and the backup lacks', () => {
@@ -90,16 +90,21 @@ describe('keyset backup', () => {
       const destroyed = destroyVersion(disableVersion(keysetWith(2), 1, { now: T0 }), 1, { now: T0 });
       expect(recoveryLosses(destroyed, keysetWith(2)).resurrected).toEqual([1]);
     });
-  });
-});
 
-describe('recoveryLosses with pruned versions', () => {
-  it('counts a backup that still holds the material of a pruned version as resurrecting it', () => {
-    const T = '2026-01-01T00:00:00.000Z';
-    let ks = rotateKeyset(createKeyset({ material: Buffer.alloc(32, 1).toString('base64'), now: T }), { material: Buffer.alloc(32, 2).toString('base64'), now: T });
-    const backup = ks;
-    ks = pruneDestroyed(destroyVersion(disableVersion(ks, 1, { now: T }), 1, { now: T }));
-    expect(ks.pruned).toEqual([[1, 1]]);
-    expect(recoveryLosses(ks, backup)).toEqual({ missing: [], differing: [], resurrected: [1] });
+    it('counts a backup that still holds the material of a pruned version as resurrecting it', () => {
+      let ks = keysetWith(2);
+      const backup = ks;
+      ks = pruneDestroyed(destroyVersion(disableVersion(ks, 1, { now: T0 }), 1, { now: T0 }));
+      expect(ks.pruned).toEqual([[1, 1]]);
+      expect(recoveryLosses(ks, backup)).toEqual({ missing: [], differing: [], resurrected: [1], reenabled: [] });
+    });
+
+    it('counts a backup that holds a now-disabled (compromised) version enabled as re-enabling it: not a safe recovery', () => {
+      const backup = keysetWith(2);
+      const current = disableVersion(backup, 1, { now: T0, reason: 'compromised' });
+      const losses = recoveryLosses(current, backup);
+      expect(losses).toEqual({ missing: [], differing: [], resurrected: [], reenabled: [1] });
+      expect(isSafeRecovery(losses)).toBe(false);
+    });
   });
 });

@@ -122,6 +122,19 @@ describe('SecretsManagerStore.write (compare-and-set)', () => {
     const loser = sm.versions(SECRET).at(-1);
     expect(loser?.stages).toEqual([]);
   });
+
+  it('treats a rejected move as done when AWSCURRENT is already ours (an SDK retry of a move whose answer was lost)', async () => {
+    sm.createSecret(SECRET, serializeKeyset(v1()));
+    const snap = await store.read();
+    const next = rotateKeyset(snap.keyset, { material: material(), now: '2026-02-01T00:00:00.000Z' });
+    const token = 'c0ffee00-0000-4000-8000-000000000042';
+    await store.stagePending(next, token);
+    // The first attempt landed; its answer was lost, so the retry asks to move AWSCURRENT from the old version again.
+    await store.secret.client.send(new UpdateSecretVersionStageCommand({ SecretId: SECRET, VersionStage: 'AWSCURRENT', MoveToVersionId: token, RemoveFromVersionId: snap.handle }));
+    await expect(store.promote(token, snap.handle)).resolves.toBeUndefined();
+    expect(sm.labels(SECRET)[token]).toEqual(['AWSCURRENT']);
+    expect((await store.read()).keyset).toEqual(next);
+  });
 });
 
 describe('SecretsManagerStore staged operations', () => {
