@@ -1,7 +1,8 @@
 /**
  * The rotation Lambda. One function, several events (see docs/rotation.md):
  *   {"action":"rotate","rotationId":"..."[,"emergency":true,"reason":"..."]}  (the schedule sends its event id)
- *   {"action":"monitor"}   measures key age, days until rotation is due, enabled versions
+ *   {"action":"monitor"}   measures key age, days until rotation is due, enabled versions; rotates once the
+ *                          primary is within WARNING_WINDOW_DAYS of its deadline (the schedule is the backstop)
  *   {"action":"init"}      creates the first keyset if the secret holds none; never overwrites one
  *   CloudFormation custom-resource events (Create/Update run init, Delete leaves the secret alone)
  *
@@ -12,9 +13,11 @@
 import * as os from 'node:os';
 import { DEFAULT_ROTATION_PERIOD_DAYS, KeyManager } from '../key-manager';
 import { errorCode } from '../keys/errors';
+import { ageDays, type Keyset, primaryVersion } from '../keys/keyset';
 import { PooledRandom, type RandomSource } from '../keys/random';
 import { SecretsManagerSecret } from '../stores/secrets-manager-secret';
 import { SecretsManagerStore } from '../stores/secrets-manager-store';
+import type { KeysetSnapshot } from '../stores/store';
 import { type AuditSink, StreamAuditSink } from '../telemetry/audit';
 import { CloudWatchMetricsSink, withMetricsFlush } from '../telemetry/cloudwatch-metrics';
 import type { MetricsSink } from '../telemetry/metrics';
@@ -113,9 +116,28 @@ export function createHandler(input: HandlerDeps): (event: unknown, context?: un
   });
 }
 
+/**
+ * The id of the monitor's rotation of a primary: the same for every retry on the same primary (so a retry
+ * resumes instead of rotating twice), different once the primary changed.
+ */
+export function dueRotationId(keyset: Keyset): string {
+  return `due-v${keyset.primary}-${primaryVersion(keyset).createdAt.slice(0, 10).replace(/-/g, '')}`;
+}
+
 async function monitor(deps: RotationDeps): Promise<MonitorResult> {
+  let { keyset } = await readForMonitor(deps);
+  const { rotationPeriodDays: period, warningWindowDays: window } = deps.config;
+  if (period !== null && window !== null && period - ageDays(primaryVersion(keyset).createdAt, deps.clock()) <= window) {
+    // Rotate before the warning window's alarm can see the key: the `rate(period)` rule is only the backstop.
+    try {
+      await runRotation(deps, { kind: 'rotate', rotationId: dueRotationId(keyset), trigger: 'schedule' });
+      keyset = (await readForMonitor(deps)).keyset;
+    } catch (err) {
+      emitKeyMetrics(deps, keyset); // the deadline metric then shows the key inside the window, and the alarm fires
+      throw err;
+    }
+  }
   try {
-    const { keyset } = await deps.store.read();
     const measured = emitKeyMetrics(deps, keyset);
     await writeAudit(deps, 'monitor', 'success', {
       version: keyset.primary,
@@ -130,6 +152,15 @@ async function monitor(deps: RotationDeps): Promise<MonitorResult> {
       enabledVersions: measured.enabledVersions,
     };
   } catch (err) {
+    await writeAudit(deps, 'monitor', 'failure', { code: errorCode(err) }).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function readForMonitor(deps: RotationDeps): Promise<KeysetSnapshot> {
+  try {
+    return await deps.store.read();
+  } catch (err) {
     deps.metrics.count('KeyRetrievalFailures');
     await writeAudit(deps, 'monitor', 'failure', { code: errorCode(err) }).catch(() => undefined);
     throw err;
@@ -142,6 +173,8 @@ async function init(deps: RotationDeps, manager: KeyManager): Promise<InitResult
   if (existing !== undefined) return existing;
   try {
     const keyset = await manager.init();
+    // A new stack's first key age, so the monitor-silent alarm does not wait a day for the first monitor run.
+    emitKeyMetrics(deps, keyset);
     return { action: 'init', created: true, primary: keyset.primary };
   } catch (err) {
     // Another init won the race: that is the idempotent outcome, not a failure.
@@ -153,6 +186,7 @@ async function init(deps: RotationDeps, manager: KeyManager): Promise<InitResult
 async function readExisting(deps: RotationDeps): Promise<InitResult | undefined> {
   try {
     const { keyset } = await deps.store.read();
+    emitKeyMetrics(deps, keyset);
     await writeAudit(deps, 'init', 'skipped', { version: keyset.primary, detail: `a keyset already exists (primary ${keyset.primary}); it was left untouched` });
     return { action: 'init', created: false, primary: keyset.primary };
   } catch (err) {

@@ -51,7 +51,7 @@ export interface RotationResult {
   readonly disabledVersion?: number;
 }
 
-type RotateCommand = Extract<RotationCommand, { kind: 'rotate' }>;
+export type RotateCommand = Extract<RotationCommand, { kind: 'rotate' }>;
 
 export async function runRotation(deps: RotationDeps, command: RotateCommand): Promise<RotationResult> {
   const { store, clock } = deps;
@@ -145,7 +145,13 @@ export async function runRotation(deps: RotationDeps, command: RotateCommand): P
     }
 
     toVersion = staged.keyset.primary;
-    await testStagedKeyset(current.keyset, staged.keyset, deps.random, clock);
+    try {
+      await testStagedKeyset(current.keyset, staged.keyset, deps.random, clock);
+    } catch (err) {
+      // A version that failed its test must not stay AWSPENDING: the next run would resume it and fail again.
+      await store.removeStage(AWSPENDING, staged.versionId).catch(() => false);
+      throw err;
+    }
     await store.promote(staged.versionId, current.handle);
     await deps.rotationLog.append(entry(command, fromVersion, toVersion, startedAt, clock(), 'success'));
     const disabled = findDisabledPrimary(current.keyset, staged.keyset);

@@ -53,7 +53,7 @@ function setup(initial: Keyset): World {
   const store = new SecretsManagerStore({ secretId: KEYSET, region: 'us-east-1' });
   const w = { sm, now: new Date('2026-04-01T00:00:00.000Z'), audit: new MemoryAuditSink(), metrics: new MemoryMetricsSink(), returned: [] as string[] } as World;
   w.handle = createHandler({
-    config: { keysetSecretId: KEYSET, rotationLogSecretId: LOG, metricsNamespace: 'AlphaPulse/Encryption', rotationPeriodDays: 90, stage: 'test', minRotationIntervalMinutes: 60 },
+    config: { keysetSecretId: KEYSET, rotationLogSecretId: LOG, metricsNamespace: 'AlphaPulse/Encryption', rotationPeriodDays: 90, warningWindowDays: null, stage: 'test', minRotationIntervalMinutes: 60 },
     store,
     rotationLog: new SecretsManagerRotationLog(new SecretsManagerSecret(LOG, { client: store.secret.client })),
     clock: () => w.now,

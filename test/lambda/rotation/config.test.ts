@@ -9,18 +9,26 @@ describe('readRotationConfig', () => {
       rotationLogSecretId: 'log',
       metricsNamespace: 'AlphaPulse/Encryption',
       rotationPeriodDays: null,
+      warningWindowDays: null,
       stage: 'unknown',
       minRotationIntervalMinutes: 60,
     });
   });
   it('reads every variable', () => {
-    expect(readRotationConfig({ ...env, METRICS_NAMESPACE: 'X/Y', ROTATION_PERIOD_DAYS: '90', STAGE: 'prod', MIN_ROTATION_INTERVAL_MINUTES: '5' })).toMatchObject({
+    expect(readRotationConfig({ ...env, METRICS_NAMESPACE: 'X/Y', ROTATION_PERIOD_DAYS: '90', WARNING_WINDOW_DAYS: '7', STAGE: 'prod', MIN_ROTATION_INTERVAL_MINUTES: '5' })).toMatchObject({
       metricsNamespace: 'X/Y',
       rotationPeriodDays: 90,
+      warningWindowDays: 7,
       stage: 'prod',
       minRotationIntervalMinutes: 5,
     });
   });
+  it('defaults the warning window to 14 days, kept shorter than the period, and refuses one as long as the period', () => {
+    expect(readRotationConfig({ ...env, ROTATION_PERIOD_DAYS: '90' }).warningWindowDays).toBe(14);
+    expect(readRotationConfig({ ...env, ROTATION_PERIOD_DAYS: '7' }).warningWindowDays).toBe(6);
+    expect(() => readRotationConfig({ ...env, ROTATION_PERIOD_DAYS: '30', WARNING_WINDOW_DAYS: '30' })).toThrow(/WARNING_WINDOW_DAYS must be a whole number from 0 to 29/);
+  });
+
   it('treats an empty ROTATION_PERIOD_DAYS as manual only', () => {
     expect(readRotationConfig({ ...env, ROTATION_PERIOD_DAYS: '' }).rotationPeriodDays).toBeNull();
   });

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createKeyset, type Keyset, parseKeyset, preservesVersions, rotateKeyset, serializeKeyset } from '../../../lambda/keys/keyset';
+import { KeyManagementError } from '../../../lambda/keys/errors';
 import { systemRandom } from '../../../lambda/keys/random';
+import * as canary from '../../../lambda/rotation/canary';
 import type { RotationConfig } from '../../../lambda/rotation/config';
 import { createHandler, type HandlerResult } from '../../../lambda/rotation/handler';
 import { rotationToken } from '../../../lambda/rotation/plan';
@@ -22,6 +24,8 @@ const config = (over: Partial<RotationConfig> = {}): RotationConfig => ({
   rotationLogSecretId: LOG,
   metricsNamespace: 'AlphaPulse/Encryption',
   rotationPeriodDays: 90,
+  // The monitor's own rotation is off unless a test turns it on, so these tests see the schedule alone.
+  warningWindowDays: null,
   stage: 'test',
   minRotationIntervalMinutes: 60,
   ...over,
@@ -79,6 +83,19 @@ function visibleText(w: World, results: unknown[] = []): string {
 }
 
 describe('rotate', () => {
+  it('removes AWSPENDING from a staged version that failed its test, so the next run does not resume it', async () => {
+    world = setup();
+    const spy = jest.spyOn(canary, 'testStagedKeyset').mockRejectedValueOnce(new KeyManagementError('ROTATION_FAILED', 'the staged keyset failed its test (simulated)'));
+    try {
+      expect(await codeOf(rotate('manual-bad-canary'))).toBe('ROTATION_FAILED');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(world.sm.versionAt(KEYSET, 'AWSPENDING')).toBeUndefined();
+    expect(current().primary).toBe(1);
+    expect(await rotate('manual-next')).toMatchObject({ status: 'rotated', toVersion: 2 });
+  });
+
   it('makes exactly this sequence of calls, with the stages and tokens asserted', async () => {
     world = setup();
     const v1Id = world.sm.versionAt(KEYSET, 'AWSCURRENT')?.id;
@@ -341,6 +358,46 @@ describe('monitor', () => {
     expect(world.metrics.data.map((d) => d.name)).toEqual(['KeyAgeDays', 'EnabledKeyVersions']);
   });
 
+  describe('with a warning window', () => {
+    const inWindow = new Date('2026-03-22T06:00:00.000Z'); // the primary (2026-01-01) is 80 days old: 10 days to the 90-day deadline
+
+    it('rotates a primary that entered the window, then reports the new one, so the deadline alarm never sees a healthy stage', async () => {
+      world = setup({ config: { warningWindowDays: 14 } });
+      world.now = inWindow;
+      const result = await world.handle({ action: 'monitor' });
+      expect(result).toMatchObject({ action: 'monitor', primary: 2, keyAgeDays: 0, daysUntilRotationDue: 90 });
+      expect(current().primary).toBe(2);
+      expect(log().entries).toEqual([expect.objectContaining({ rotationId: 'due-v1-20260101', fromVersion: 1, toVersion: 2, outcome: 'success', trigger: 'schedule' })]);
+      expect(world.metrics.data.filter((d) => d.name === 'DaysUntilRotationDue').map((d) => d.value)).toEqual([90, 90]);
+    });
+
+    it('does not rotate again when the monitor is retried', async () => {
+      world = setup({ config: { warningWindowDays: 14 } });
+      world.now = inWindow;
+      await world.handle({ action: 'monitor' });
+      await world.handle({ action: 'monitor' });
+      expect(keysetVersions()).toHaveLength(2);
+      expect(current().primary).toBe(2);
+    });
+
+    it('leaves a primary outside the window alone', async () => {
+      world = setup({ config: { warningWindowDays: 14 } });
+      world.now = new Date('2026-03-02T06:00:00.000Z');
+      expect(await world.handle({ action: 'monitor' })).toMatchObject({ primary: 1, daysUntilRotationDue: 30 });
+      expect(keysetVersions()).toHaveLength(1);
+    });
+
+    it('when its rotation fails, still reports the key inside the window (the alarm fires) and throws', async () => {
+      world = setup({ config: { warningWindowDays: 14 } });
+      world.now = inWindow;
+      world.sm.failNext('PutSecretValue', 'access-denied', { match: (input) => input.SecretId === KEYSET });
+      expect(await codeOf(world.handle({ action: 'monitor' }))).toBe('ACCESS_DENIED');
+      expect(world.metrics.data.filter((d) => d.name === 'DaysUntilRotationDue').map((d) => d.value)).toEqual([10]);
+      expect(world.metrics.total('RotationFailed')).toBe(1);
+      expect(current().primary).toBe(1);
+    });
+  });
+
   it('throws when the keyset cannot be read, so the monitor-silent alarm and the DLQ see it', async () => {
     world = setup();
     world.sm.failNext('GetSecretValue', 'access-denied');
@@ -355,12 +412,15 @@ describe('init', () => {
     world = setup({ keyset: null });
     expect(await world.handle({ action: 'init' })).toEqual({ action: 'init', created: true, primary: 1 });
     expect(current().versions).toHaveLength(1);
+    // A fresh stack reports its key age at once, not a day later with the first monitor run.
+    expect(world.metrics.data.find((d) => d.name === 'KeyAgeDays')).toMatchObject({ value: 0 });
     expect(world.sm.labels(KEYSET)).toEqual({ [world.sm.versionAt(KEYSET, 'AWSCURRENT')?.id as string]: ['AWSCURRENT'] });
   });
 
   it('leaves an existing keyset untouched', async () => {
     world = setup();
     expect(await world.handle({ action: 'init' })).toEqual({ action: 'init', created: false, primary: 1 });
+    expect(world.metrics.data.some((d) => d.name === 'KeyAgeDays')).toBe(true);
     expect(world.sm.calls.map((c) => c.command)).toEqual(['GetSecretValue']);
     expect(world.audit.events.at(-1)).toMatchObject({ action: 'init', outcome: 'skipped' });
   });
