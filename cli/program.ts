@@ -2,7 +2,7 @@
  * The `key-manager` command line: global options, command registration, error handling and exit codes
  * (0 ok, 1 the operation failed, 2 usage error).
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { isKeyManagementError } from '../lambda/keys/errors';
 import { registerAudit } from './commands/audit';
 import { registerDestroyVersion } from './commands/destroy-version';
@@ -53,8 +53,8 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option('--debug', 'print stack traces on failure')
     .option('--audit-log <file>', 'audit log file (default: audit.jsonl beside a file keyset, else ./.alphapulse/audit.jsonl)')
     .option('--region <region>', 'AWS region for the aws store')
-    .option('--endpoint-url <url>', 'AWS-compatible endpoint for the aws store (else $AWS_ENDPOINT_URL)')
-    .addOption(new Option('--rotation-days <days>', 'rotation period used for deadlines').default(undefined))
+    .option('--endpoint-url <url>', 'AWS-compatible endpoint for Secrets Manager (the aws store; else $AWS_ENDPOINT_URL); other services follow AWS_ENDPOINT_URL_<SERVICE>')
+    .option('--rotation-days <days>', 'rotation period used for deadlines')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({

@@ -4,9 +4,9 @@
  */
 import type { Command } from 'commander';
 import * as path from 'node:path';
-import { KeyManager } from '../lambda/key-manager';
-import { DEFAULT_ROTATION_PERIOD_DAYS } from '../lambda/key-manager';
+import { DEFAULT_ROTATION_PERIOD_DAYS, KeyManager } from '../lambda/key-manager';
 import { KeyManagementError } from '../lambda/keys/errors';
+import { MAX_ROTATION_PERIOD_DAYS } from '../lambda/rotation/config';
 import { openStore, parseStoreUri, resolveStoreUri } from '../lambda/stores/open-store';
 import type { KeysetStore } from '../lambda/stores/store';
 import { type AuditSink, FileAuditSink } from '../lambda/telemetry/audit';
@@ -80,8 +80,8 @@ export function auditLogPath(options: GlobalOptions, env: NodeJS.ProcessEnv, sto
 export function rotationDays(options: GlobalOptions): number {
   if (options.rotationDays === undefined) return DEFAULT_ROTATION_PERIOD_DAYS;
   const n = Number(options.rotationDays);
-  if (!Number.isInteger(n) || n < 1 || n > 365) {
-    throw new KeyManagementError('INVALID_INPUT', `--rotation-days must be a whole number of days from 1 to 365 (PCI DSS 3.6.4), got '${options.rotationDays}'`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_ROTATION_PERIOD_DAYS) {
+    throw new KeyManagementError('INVALID_INPUT', `--rotation-days must be a whole number of days from 1 to ${MAX_ROTATION_PERIOD_DAYS} (PCI DSS 3.6.4), got '${options.rotationDays}'`);
   }
   return n;
 }

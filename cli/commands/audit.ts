@@ -5,6 +5,7 @@
  * FilterLogEvents through the caller's credentials.
  */
 import { KeyManagementError } from '../../lambda/keys/errors';
+import { AWS_REQUEST_HANDLER } from '../../lambda/stores/aws-client-options';
 import { type AuditEvent, readAuditFile } from '../../lambda/telemetry/audit';
 import { audited } from '../audited';
 import { auditLogPath, type CommandRegistrar, emit, type Runtime } from '../runtime';
@@ -55,7 +56,8 @@ export function parseLoggedEvent(message: string): AuditEvent | undefined {
 async function readCloudWatch(rt: Runtime, logGroup: string, query: AuditQuery): Promise<{ events: AuditEvent[]; skipped: number; truncated: boolean }> {
   // Loaded only here: no other command pays for the CloudWatch Logs client.
   const { CloudWatchLogsClient, FilterLogEventsCommand } = await import('@aws-sdk/client-cloudwatch-logs');
-  const client = new CloudWatchLogsClient({ region: rt.options.region, endpoint: rt.options.endpointUrl ?? rt.io.env.AWS_ENDPOINT_URL });
+  // Not --endpoint-url: that names the Secrets Manager endpoint. The SDK itself honours AWS_ENDPOINT_URL_CLOUDWATCH_LOGS / AWS_ENDPOINT_URL.
+  const client = new CloudWatchLogsClient({ region: rt.options.region, requestHandler: AWS_REQUEST_HANDLER });
   const events: AuditEvent[] = [];
   let skipped = 0;
   let read = 0;

@@ -5,7 +5,8 @@
  *
  * Streaming and constant memory: lines are read with readline behind a guard that fails a line longer
  * than --max-line-bytes before it is buffered whole; output goes out in bounded batches to a temp file
- * beside --out (0600), which is fsync'd and renamed over --out only when the whole input was read.
+ * beside --out (0600), which is fsync'd and linked to --out only when the whole input was read (a link,
+ * unlike a rename, fails rather than replace a file created at --out while the run was going).
  * The input is never written.
  */
 import { SingleBar } from 'cli-progress';
@@ -17,6 +18,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { errorCode, KeyManagementError } from '../../lambda/keys/errors';
 import { PooledRandom } from '../../lambda/keys/random';
 import { Rewrapper } from '../../lambda/keys/rewrap';
+import { syncDirectory } from '../../lambda/stores/sync-directory';
 import { audited } from '../audited';
 import { findValueSpan, parseFieldPath } from '../json-field';
 import { type CommandRegistrar, emit, EXIT_FAILED, EXIT_OK } from '../runtime';
@@ -163,15 +165,6 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   }
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 function parseMaxLine(value: string): number {
   if (!/^[1-9]\d{0,9}$/.test(value)) throw new KeyManagementError('INVALID_INPUT', `--max-line-bytes must be a positive whole number, got '${value.slice(0, 20)}'`);
   return Number(value);
@@ -182,7 +175,7 @@ export const registerReencrypt: CommandRegistrar = (program, run) => {
     .command('reencrypt')
     .description('rewrap every envelope in a JSON Lines file that is not under the primary (legacy and disabled versions included); other lines pass through')
     .requiredOption('--in <file>', 'JSON Lines input (never modified)')
-    .requiredOption('--out <file>', 'JSON Lines output (must not exist; written to a temp file, then renamed)')
+    .requiredOption('--out <file>', 'JSON Lines output (must not exist; written to a temp file, then linked into place)')
     .option('--field <jsonpath>', 'where the envelope sits in each line, e.g. $.payload.secret (default: the whole line)')
     .option('--max-line-bytes <n>', `longest line accepted (default ${DEFAULT_MAX_LINE_BYTES})`)
     .action((opts: { in: string; out: string; field?: string; maxLineBytes?: string }) =>
@@ -221,7 +214,7 @@ export const registerReencrypt: CommandRegistrar = (program, run) => {
           const counts = { read: 0, rewrapped: 0, alreadyCurrent: 0, passedThrough: 0, failed: 0 };
           const failedLines: { line: number; code: string }[] = [];
           const rewrappedFrom: Record<string, number> = {};
-          let renamed = false;
+          let committed = false;
           try {
             bar?.start(Math.max(size, 1), 0, { lines: 0, rewrapped: 0, failed: 0 });
             const writer = new BatchWriter(handle);
@@ -259,14 +252,22 @@ export const registerReencrypt: CommandRegistrar = (program, run) => {
             await handle.sync();
             bar?.update(Math.max(size, 1), { lines: counts.read, rewrapped: counts.rewrapped, failed: counts.failed });
             await handle.close();
-            await fs.rename(tmp, output);
-            renamed = true;
+            try {
+              await fs.link(tmp, output);
+            } catch (err) {
+              if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+                throw new KeyManagementError('INVALID_INPUT', `${output} was created while reencrypt ran; it was not overwritten — choose a new --out`);
+              }
+              throw err;
+            }
+            committed = true;
+            await fs.unlink(tmp);
             await syncDirectory(path.dirname(output));
           } finally {
             bar?.stop();
             rewrapper.destroy();
             source.destroy();
-            if (!renamed) {
+            if (!committed) {
               await handle.close().catch(() => undefined);
               await fs.rm(tmp, { force: true });
             }

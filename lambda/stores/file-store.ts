@@ -13,8 +13,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConflictError, KeyManagementError } from '../keys/errors';
 import { type Keyset, parseKeyset, serializeKeyset } from '../keys/keyset';
-import { hash } from './memory-store';
+import { contentHandle } from './content-handle';
 import type { KeysetSnapshot, KeysetStore } from './store';
+import { syncDirectory } from './sync-directory';
 
 export const DEFAULT_KEYSET_PATH = path.join('.alphapulse', 'keyset.json');
 
@@ -51,7 +52,7 @@ export class FileStore implements KeysetStore {
     if (text === undefined) {
       throw new KeyManagementError('KEYSET_NOT_FOUND', `no keyset at ${this.location}; run 'key-manager init' to create one (or pass --store to use another store)`);
     }
-    return { keyset: parseKeyset(text), handle: hash(text) };
+    return { keyset: parseKeyset(text), handle: contentHandle(text) };
   }
 
   async write(next: Keyset, expected: string | null): Promise<KeysetSnapshot> {
@@ -64,12 +65,12 @@ export class FileStore implements KeysetStore {
       if (expected === null && currentText !== undefined) {
         throw new KeyManagementError('KEYSET_EXISTS', `a keyset already exists at ${this.location}; it was not overwritten`);
       }
-      if (expected !== null && (currentText === undefined || hash(currentText) !== expected)) {
+      if (expected !== null && (currentText === undefined || contentHandle(currentText) !== expected)) {
         throw new ConflictError(`the keyset at ${this.location} changed since it was read`);
       }
       await this.removeOrphans();
       await this.replace(text);
-      return { keyset: next, handle: hash(text) };
+      return { keyset: next, handle: contentHandle(text) };
     } finally {
       await release();
     }
@@ -136,9 +137,7 @@ export class FileStore implements KeysetStore {
         } finally {
           await handle.close();
         }
-        return async () => {
-          await fs.rm(this.lockPath, { force: true });
-        };
+        return () => this.unlock(info.token);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw storeError(this.lockPath, err);
       }
@@ -151,6 +150,22 @@ export class FileStore implements KeysetStore {
       }
       await sleep(Math.min(50, 2 + attempt) + Math.random() * 10);
     }
+  }
+
+  /**
+   * Removes the lock only if it is still ours. A writer that held it past `staleLockMs` may have had it
+   * taken over; deleting by path would then free the new holder's lock for a third writer. Read,
+   * compare, remove is not atomic: a takeover landing between our read and our rm is still deleted,
+   * a window of microseconds that opens only after we have already overstayed `staleLockMs`.
+   */
+  private async unlock(token: string): Promise<void> {
+    let holder: Partial<LockInfo>;
+    try {
+      holder = JSON.parse(await fs.readFile(this.lockPath, 'utf8')) as LockInfo;
+    } catch {
+      return; // gone, or not a lock we wrote: not ours to remove
+    }
+    if (holder.token === token) await fs.rm(this.lockPath, { force: true });
   }
 
   /**
@@ -207,15 +222,6 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, constants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { ConflictError, KeyManagementError } from '../keys/errors';
 import { type Keyset, parseKeyset, serializeKeyset } from '../keys/keyset';
+import { contentHandle } from './content-handle';
 import type { KeysetSnapshot, KeysetStore } from './store';
 
 /** In-process store for tests and benchmarks, with the same compare-and-set semantics as the others. */
@@ -19,21 +19,17 @@ export class MemoryStore implements KeysetStore {
   async read(): Promise<KeysetSnapshot> {
     this.reads++;
     if (this.text === undefined) throw new KeyManagementError('KEYSET_NOT_FOUND', `no keyset in ${this.location}; run 'key-manager init'`);
-    return { keyset: parseKeyset(this.text), handle: hash(this.text) };
+    return { keyset: parseKeyset(this.text), handle: contentHandle(this.text) };
   }
 
   async write(next: Keyset, expected: string | null): Promise<KeysetSnapshot> {
-    const current = this.text === undefined ? null : hash(this.text);
+    const current = this.text === undefined ? null : contentHandle(this.text);
     if (expected === null && current !== null) throw new KeyManagementError('KEYSET_EXISTS', `a keyset already exists in ${this.location}`);
     if (current !== expected) throw new ConflictError(`the keyset in ${this.location} changed since it was read`);
     const text = serializeKeyset(next);
     parseKeyset(text);
     this.text = text;
     this.writes++;
-    return { keyset: next, handle: hash(text) };
+    return { keyset: next, handle: contentHandle(text) };
   }
-}
-
-export function hash(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 32);
 }

@@ -28,7 +28,7 @@ export interface OpenStoreOptions {
   readonly endpointUrl?: string;
 }
 
-/** A backend opener, registered per store kind so that this module needs no AWS or HTTP code. */
+/** Opens one store kind's backend from its target. */
 export type StoreOpener = (target: string, options: OpenStoreOptions) => KeysetStore;
 
 const openers = new Map<StoreUri['kind'], StoreOpener>([
@@ -47,10 +47,6 @@ const openers = new Map<StoreUri['kind'], StoreOpener>([
     });
   }],
 ]);
-
-export function registerStore(kind: StoreUri['kind'], opener: StoreOpener): void {
-  openers.set(kind, opener);
-}
 
 export function parseStoreUri(uri: string): StoreUri {
   const match = /^(file|env|aws|vault):(.*)$/s.exec(uri.trim());

@@ -17,6 +17,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { KeyManagementError } from '../keys/errors';
+import { AWS_REQUEST_HANDLER } from './aws-client-options';
 import { awsErrorName, isResourceNotFound, mapSecretsManagerError, type SecretsManagerOperation } from './secrets-manager-errors';
 
 import { AWSCURRENT, AWSPENDING, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from './secrets-manager-labels';
@@ -32,7 +33,10 @@ export interface SecretsManagerClientOptions {
   readonly endpointUrl?: string;
 }
 
-/** The client every AWS-backed piece uses: standard retry mode (backoff with jitter, throttling-aware). */
+/**
+ * The client every AWS-backed piece uses: standard retry mode (backoff with jitter, throttling-aware),
+ * and per-attempt timeouts so a stalled connection is retried instead of waited on.
+ */
 export function createSecretsManagerClient(options: SecretsManagerClientOptions = {}): SecretsManagerClient {
   return (
     options.client ??
@@ -41,6 +45,7 @@ export function createSecretsManagerClient(options: SecretsManagerClientOptions 
       ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
       retryMode: 'standard',
       maxAttempts: 4,
+      requestHandler: AWS_REQUEST_HANDLER,
     })
   );
 }

@@ -23,9 +23,10 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { ConflictError, KeyManagementError, KeysetInvalidError } from '../keys/errors';
 import { type Keyset, parseKeyset, serializeKeyset } from '../keys/keyset';
-import { legacyKeyset } from '../keys/legacy';
+import { legacyKeyset, MAX_LEGACY_VERSIONS } from '../keys/legacy';
 import type { KeysetSnapshot, KeysetStore } from './store';
 
 export const DEFAULT_VAULT_TARGET = 'alphapulse/encryption/master_key';
@@ -38,7 +39,6 @@ export const VAULT_CACERT_VAR = 'VAULT_CACERT';
 const CAS_MISMATCH = 'check-and-set parameter did not match the current version';
 /** A keyset is at most 64 KB; anything much larger than that from Vault is not ours to parse. */
 const MAX_RESPONSE_BYTES = 512 * 1024;
-const MAX_LEGACY_VERSION = 1_000;
 const SEGMENT = /^[A-Za-z0-9_.@-]+$/;
 
 export interface VaultStoreOptions {
@@ -149,6 +149,12 @@ export class VaultStore implements KeysetStore {
     }
     if (base.protocol !== 'https:' && base.protocol !== 'http:') {
       throw new KeyManagementError('INVALID_INPUT', `${VAULT_ADDR_VAR} must be an http:// or https:// URL, got ${base.protocol}`);
+    }
+    if (base.protocol === 'http:' && !isLoopback(base.hostname)) {
+      throw new KeyManagementError(
+        'INVALID_INPUT',
+        `${VAULT_ADDR_VAR} is http:// to ${base.hostname}, which would send the Vault token in cleartext; use https:// (plain http is accepted only for a loopback address)`,
+      );
     }
     if (base.username || base.password) {
       throw new KeyManagementError('INVALID_INPUT', `${VAULT_ADDR_VAR} must not carry credentials; pass the token in ${VAULT_TOKEN_VAR}`);
@@ -375,8 +381,8 @@ export class VaultStore implements KeysetStore {
     if (counter !== undefined) {
       const text = typeof counter === 'number' ? String(counter) : typeof counter === 'string' ? counter.trim() : '';
       current = /^\d{1,4}$/.test(text) ? Number(text) : NaN;
-      if (!(current >= 1 && current <= MAX_LEGACY_VERSION)) {
-        throw new KeysetInvalidError('data.version', `of the Vault secret ${this.location} must be the legacy key version, an integer from 1 to ${MAX_LEGACY_VERSION}`);
+      if (!(current >= 1 && current <= MAX_LEGACY_VERSIONS)) {
+        throw new KeysetInvalidError('data.version', `of the Vault secret ${this.location} must be the legacy key version, an integer from 1 to ${MAX_LEGACY_VERSIONS}`);
       }
     }
     try {
@@ -508,6 +514,14 @@ export class VaultStore implements KeysetStore {
       req.end(body);
     });
   }
+}
+
+/** Whether a URL hostname is this machine: `localhost`, 127.0.0.0/8 or `[::1]`. */
+function isLoopback(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  if (host === 'localhost' || host === '[::1]') return true;
+  // WHATWG URL parsing has already normalised IPv4 forms (127.1, 0x7f.1) to dotted decimal.
+  return isIPv4(host) && host.startsWith('127.');
 }
 
 function failure(err: NodeJS.ErrnoException, sent: boolean): Outcome {

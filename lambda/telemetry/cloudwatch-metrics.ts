@@ -20,6 +20,7 @@
  * dropped and counted in `stats().droppedDatums`.
  */
 import { CloudWatchClient, type MetricDatum, PutMetricDataCommand, type StandardUnit } from '@aws-sdk/client-cloudwatch';
+import { AWS_REQUEST_HANDLER } from '../stores/aws-client-options';
 import { type Dimensions, METRICS_NAMESPACE, type MetricName, type MetricsSink, type MetricUnit } from './metrics';
 
 /** CloudWatch's limit on datums per `PutMetricData` request. */
@@ -39,7 +40,8 @@ export const MAX_PENDING_WINDOWS = 2;
 
 export interface CloudWatchMetricsSinkOptions {
   /**
-   * Client to send with. When absent one is built from `region` / `endpointUrl` with `maxAttempts: 1`,
+   * Client to send with. When absent one is built from `region` / `endpointUrl` with `maxAttempts: 1`
+   * and the shared request timeouts,
    * so this sink's own policy (one retry with backoff) is the only retrying: a Lambda flushing at the
    * end of an invocation must not sit in the SDK's retry loop against an unavailable CloudWatch.
    * @default a new CloudWatchClient
@@ -148,6 +150,7 @@ export class CloudWatchMetricsSink implements MetricsSink {
       options.client ??
       new CloudWatchClient({
         maxAttempts: 1,
+        requestHandler: AWS_REQUEST_HANDLER,
         ...(options.region !== undefined ? { region: options.region } : {}),
         ...(options.endpointUrl !== undefined ? { endpoint: options.endpointUrl } : {}),
       });

@@ -2,7 +2,9 @@ import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cl
 import { mockClient } from 'aws-sdk-client-mock';
 import { promises as fs } from 'node:fs';
 import { formatEvent, parseLoggedEvent } from '../../../cli/commands/audit';
+import { AWS_REQUEST_HANDLER } from '../../../lambda/stores/aws-client-options';
 import { type Workspace, workspace } from '../../support/lifecycle';
+import { requestHandlerOptions } from '../../support/request-handler';
 
 let ws: Workspace;
 beforeEach(async () => {
@@ -51,7 +53,7 @@ describe('audit', () => {
       .resolvesOnce({ events: [event('2026-03-01T00:00:00.000Z', 'rotate'), { message: 'START RequestId: abc' }], nextToken: 'p2' })
       .resolvesOnce({ events: [{ message: `2026-03-02T00:00:00.000Z\tabc\tINFO\t${event('2026-03-02T00:00:00.000Z', 'rotate').message}` }] });
     try {
-      const r = await ws.km(['--json', '--region', 'us-east-1', 'audit', '--log-group', '/aws/lambda/rotation', '--action', 'rotate', '--since', '2026-02-01T00:00:00Z']);
+      const r = await ws.km(['--json', '--region', 'us-east-1', '--endpoint-url', 'http://127.0.0.1:4566', 'audit', '--log-group', '/aws/lambda/rotation', '--action', 'rotate', '--since', '2026-02-01T00:00:00Z']);
       expect(r.code).toBe(0);
       const doc = JSON.parse(r.stdout) as { source: string; count: number; skipped: number; events: { time: string }[] };
       expect(doc).toMatchObject({ source: 'cloudwatch:/aws/lambda/rotation', count: 2, skipped: 1 });
@@ -59,6 +61,10 @@ describe('audit', () => {
       expect(logs).toHaveReceivedCommandTimes(FilterLogEventsCommand, 2);
       expect(logs).toHaveReceivedNthCommandWith(1, FilterLogEventsCommand, { logGroupName: '/aws/lambda/rotation', startTime: Date.parse('2026-02-01T00:00:00Z'), filterPattern: '{ $.action = "rotate" }' });
       expect(logs).toHaveReceivedNthCommandWith(2, FilterLogEventsCommand, { nextToken: 'p2' });
+      // --endpoint-url names the Secrets Manager endpoint: CloudWatch Logs must not follow it.
+      const client = logs.commandCalls(FilterLogEventsCommand)[0].thisValue as CloudWatchLogsClient;
+      expect(client.config.isCustomEndpoint).toBe(false);
+      expect(await requestHandlerOptions(client)).toMatchObject(AWS_REQUEST_HANDLER);
     } finally {
       logs.restore();
     }

@@ -2,8 +2,10 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { AWS_REQUEST_HANDLER } from '../../../lambda/stores/aws-client-options';
 import seed from '../../fixtures/seed-backup.json';
 import { auditEvents, type Workspace, workspace } from '../../support/lifecycle';
+import { requestHandlerOptions } from '../../support/request-handler';
 
 let ws: Workspace;
 beforeEach(async () => {
@@ -63,12 +65,16 @@ describe('export', () => {
       process.chdir(ws.dir);
       let r;
       try {
-        r = await ws.km(['--json', '--region', 'us-east-1', 'export', '--output', 's3://alphapulse-backups/keys/2026-01-01.fernet']);
+        r = await ws.km(['--json', '--region', 'us-east-1', '--endpoint-url', 'http://127.0.0.1:4566', 'export', '--output', 's3://alphapulse-backups/keys/2026-01-01.fernet']);
       } finally {
         process.chdir(cwd);
       }
       expect(r.code).toBe(0);
       expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'alphapulse-backups', Key: 'keys/2026-01-01.fernet', IfNoneMatch: '*' });
+      // --endpoint-url names the Secrets Manager endpoint: the backup must not follow it.
+      const client = s3.commandCalls(PutObjectCommand)[0].thisValue as S3Client;
+      expect(client.config.isCustomEndpoint).toBe(false);
+      expect(await requestHandlerOptions(client)).toMatchObject(AWS_REQUEST_HANDLER);
       const body = s3.commandCalls(PutObjectCommand)[0].args[0].input.Body as string;
       expect(body).toMatch(/^gAAAAA/);
       const keyFile = json(r.stdout).backupKeyFile as string;

@@ -183,6 +183,26 @@ describe('reencrypt', () => {
     expect((await auditEvents(ws.auditFile)).filter((e) => e.action === 'reencrypt').every((e) => e.outcome === 'failure')).toBe(true);
   });
 
+  it('never overwrites an --out created while it ran, and leaves no temp file', async () => {
+    await ws.km(['init']);
+    const fifo = path.join(ws.dir, 'in.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const output = path.join(ws.dir, 'out.jsonl');
+    const run = ws.km(['reencrypt', '--in', fifo, '--out', output]);
+    const writer = createWriteStream(fifo);
+    writer.write('{"x":1}\n');
+    // Once the temp file exists the up-front check has passed: another process now takes --out.
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && !(await fs.readdir(ws.dir)).some((f) => f.startsWith('.out.jsonl.tmp-'))) await new Promise((r) => setTimeout(r, 10));
+    await fs.writeFile(output, 'keep');
+    writer.end('{"x":2}\n');
+    const r = await run;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/INVALID_INPUT.*was created while reencrypt ran; it was not overwritten/);
+    expect(await fs.readFile(output, 'utf8')).toBe('keep');
+    expect((await fs.readdir(ws.dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
   it('fails a line whose JSON is broken inside --field without quoting it, and refuses a directory as input', async () => {
     await ws.km(['init']);
     const input = path.join(ws.dir, 'in.jsonl');

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { promises as fs, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -74,6 +75,24 @@ describe('FileStore', () => {
     await store.write(rotateKeyset(snap.keyset, { material: material(2), now: T }), snap.handle);
     expect((await store.read()).keyset.primary).toBe(2);
     await expect(fs.stat(`${file}.lock`)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('on release, leaves a lock another writer took over (ours went stale) in place', async () => {
+    const store = new FileStore(file);
+    await store.write(createKeyset({ material: material(1), now: T }), null);
+    const snap = await store.read();
+    const text = await fs.readFile(file, 'utf8');
+    // The keyset becomes a FIFO, so the writer blocks reading it under the lock until the test feeds it.
+    await fs.rm(file);
+    execFileSync('mkfifo', [file]);
+    const writing = store.write(rotateKeyset(snap.keyset, { material: material(2), now: T }), snap.handle);
+    const lock = `${file}.lock`;
+    while (!(await fs.stat(lock).then(() => true, () => false))) await new Promise((r) => setTimeout(r, 5));
+    const theirs = JSON.stringify({ pid: process.pid, host: os.hostname(), token: 'took-over-as-stale' });
+    await fs.writeFile(lock, theirs);
+    await fs.writeFile(file, text);
+    await writing;
+    expect(await fs.readFile(lock, 'utf8')).toBe(theirs);
   });
 
   it('gives up with STORE_BUSY while a live process holds the lock', async () => {

@@ -2,10 +2,12 @@ import 'aws-sdk-client-mock-jest';
 import { GetSecretValueCommand, PutSecretValueCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { randomBytes } from 'node:crypto';
 import { createKeyset, type Keyset, rotateKeyset, serializeKeyset } from '../../../lambda/keys/keyset';
+import { AWS_REQUEST_HANDLER } from '../../../lambda/stores/aws-client-options';
 import { openStore } from '../../../lambda/stores/open-store';
 import { createSecretsManagerClient } from '../../../lambda/stores/secrets-manager-secret';
 import { SecretsManagerStore } from '../../../lambda/stores/secrets-manager-store';
 import { FakeSecretsManager } from '../../support/fake-secrets-manager';
+import { requestHandlerOptions } from '../../support/request-handler';
 
 const SECRET = 'alphapulse/encryption/master_key';
 const material = () => randomBytes(32).toString('base64');
@@ -224,6 +226,12 @@ describe('opening an aws store', () => {
     const mode = client.config.retryMode as unknown;
     expect(typeof mode === 'function' ? await (mode as () => Promise<string>)() : mode).toBe('standard');
     expect(await client.config.maxAttempts()).toBe(4);
+  });
+
+  it('times out a stalled connection or answer instead of waiting forever', async () => {
+    const client = createSecretsManagerClient({ region: 'eu-west-1' });
+    expect(await requestHandlerOptions(client)).toMatchObject(AWS_REQUEST_HANDLER);
+    expect(AWS_REQUEST_HANDLER).toEqual({ connectionTimeout: 3_000, requestTimeout: 10_000 });
   });
 
   it('takes AWS_ENDPOINT_URL and AWS_REGION from the environment it is given', async () => {

@@ -115,6 +115,21 @@ describe('vaultOptionsFromEnv', () => {
   });
 });
 
+describe('VAULT_ADDR scheme', () => {
+  it.each(['http://vault.example.com:8200', 'http://10.0.0.5:8200', 'http://127.0.0.1.example.com:8200', 'http://[::2]:8200'])(
+    'refuses %s: plain http would send the token in cleartext',
+    (address) => {
+      expect(() => new VaultStore(TARGET, { address, token: TOKEN })).toThrow(
+        expect.objectContaining({ code: 'INVALID_INPUT', message: expect.stringMatching(/cleartext; use https:\/\//) }),
+      );
+    },
+  );
+
+  it.each(['http://127.0.0.1:8200', 'http://127.3.4.5:8200', 'http://localhost:8200', 'http://[::1]:8200', 'https://vault.example.com:8200'])('accepts %s', (address) => {
+    expect(new VaultStore(TARGET, { address, token: TOKEN }).kind).toBe('vault');
+  });
+});
+
 describe('openStore vault:', () => {
   it('opens vault:MOUNT/PATH with the VAULT_* variables, for every command and the facade', async () => {
     const s = openStore(`vault:${SECRET}`, { env: { VAULT_ADDR: vault.address, VAULT_TOKEN: TOKEN } });

@@ -11,7 +11,9 @@ import {
   REQUEST_BYTES_BUDGET,
   withMetricsFlush,
 } from '../../../lambda/telemetry/cloudwatch-metrics';
+import { AWS_REQUEST_HANDLER } from '../../../lambda/stores/aws-client-options';
 import { METRICS_NAMESPACE } from '../../../lambda/telemetry/metrics';
+import { requestHandlerOptions } from '../../support/request-handler';
 
 const cw = mockClient(CloudWatchClient);
 const NOW = new Date('2026-03-01T12:00:00.000Z');
@@ -310,6 +312,8 @@ describe('CloudWatchMetricsSink construction', () => {
     s.count('KeyDerivations');
     await s.flush();
     expect(sent()).toHaveLength(1);
+    const client = cw.commandCalls(PutMetricDataCommand)[0].thisValue as CloudWatchClient;
+    expect(await requestHandlerOptions(client)).toMatchObject(AWS_REQUEST_HANDLER);
   });
 });
 
