@@ -10,9 +10,11 @@
  */
 import * as os from 'node:os';
 import { validateContext } from './keys/context';
-import { deriveKey, keyFingerprint } from './keys/derive';
+import { DataKeyCache, requireMaterial } from './keys/data-key-cache';
+import { keyFingerprint } from './keys/derive';
 import {
   aad,
+  assertFormatFitsVersion,
   type EnvelopeRecord,
   IV_BYTES,
   openGcm,
@@ -162,7 +164,6 @@ export class KeyManager {
   private readonly actor: string;
   private readonly ttlMs: number;
   private readonly maxStaleMs: number;
-  private readonly maxCachedKeys: number;
   private readonly unknownVersionRefetchMs: number;
   private readonly auditDataOperations: boolean;
   private readonly rotationPeriodDays: number;
@@ -170,7 +171,7 @@ export class KeyManager {
   private cached?: CachedKeyset;
   private inflight?: Promise<KeysetSnapshot>;
   private lastUnknownRefetch = Number.NEGATIVE_INFINITY;
-  private readonly keys = new Map<string, Buffer>();
+  private readonly keys: DataKeyCache;
 
   constructor(options: KeyManagerOptions) {
     this.store = options.store;
@@ -181,7 +182,7 @@ export class KeyManager {
     this.actor = options.actor ?? osUser();
     this.ttlMs = nonNegative(options.keysetTtlMs ?? DEFAULT_KEYSET_TTL_MS, 'keysetTtlMs');
     this.maxStaleMs = nonNegative(options.maxStaleMs ?? 3_600_000, 'maxStaleMs');
-    this.maxCachedKeys = Math.max(1, nonNegative(options.maxCachedKeys ?? DEFAULT_MAX_CACHED_KEYS, 'maxCachedKeys'));
+    this.keys = new DataKeyCache(Math.max(1, nonNegative(options.maxCachedKeys ?? DEFAULT_MAX_CACHED_KEYS, 'maxCachedKeys')));
     this.unknownVersionRefetchMs = nonNegative(options.unknownVersionRefetchMs ?? 1_000, 'unknownVersionRefetchMs');
     this.auditDataOperations = options.auditDataOperations ?? false;
     this.rotationPeriodDays = options.rotationPeriodDays ?? DEFAULT_ROTATION_PERIOD_DAYS;
@@ -220,10 +221,7 @@ export class KeyManager {
     try {
       parsed = parseEnvelope(envelope);
       const keyset = await this.keysetWith(parsed.version);
-      const v = findVersion(keyset, parsed.version);
-      if (v && parsed.kind === 'legacy' && v.kdf !== 'legacy-pbkdf2') {
-        throw new KeyManagementError('DECRYPT_FAILED', `a legacy record names version ${parsed.version}, which is not a legacy version; the record was altered or mislabelled`);
-      }
+      assertFormatFitsVersion(parsed, findVersion(keyset, parsed.version)?.kdf);
       const key = await this.dataKey(keyset, parsed.version, parsed.context);
       const plaintext = openGcm(key, parsed.payload, parsed.kind === 'ap2' ? aad(parsed.version, parsed.context) : undefined);
       if (this.auditDataOperations) await this.record('decrypt', 'success', { version: parsed.version, context: parsed.context });
@@ -249,41 +247,18 @@ export class KeyManager {
 
   /** The cached data key, deriving (and auditing) it on a miss. Refuses disabled and destroyed versions. */
   private async dataKey(keyset: Keyset, version: number, context: string): Promise<Buffer> {
-    const v = findVersion(keyset, version);
-    if (!v && isPruned(keyset, version)) {
-      throw new KeyManagementError('VERSION_DESTROYED', `version ${version} was destroyed (its entry since pruned; the audit log has the record); data under it cannot be decrypted`);
-    }
-    if (!v) throw unknownVersion(version, keyset);
+    const v = requireMaterial(keyset, version);
     if (v.state === 'disabled') {
       throw new KeyManagementError('VERSION_DISABLED', `version ${version} is disabled${v.reason ? ` (${v.reason})` : ''}; data under it cannot be decrypted until an operator runs 'key-manager enable-version --version ${version}'`);
-    }
-    if (v.state === 'destroyed' || v.material === undefined) {
-      throw new KeyManagementError('VERSION_DESTROYED', `version ${version} was destroyed${v.destroyedAt ? ` at ${v.destroyedAt}` : ''}; data under it cannot be decrypted`);
     }
     this.metrics.count('KeyDerivations', 1, { KeyVersion: String(version), Context: context });
     // The undimensioned total feeds the unusual-access anomaly alarm, which needs one plain metric.
     this.metrics.count('KeyDerivations');
-    const cacheKey = `${version}|${context}`;
-    const hit = this.keys.get(cacheKey);
-    if (hit) {
-      this.keys.delete(cacheKey);
-      this.keys.set(cacheKey, hit);
-      return hit;
-    }
-    const material = Buffer.from(v.material, 'base64');
-    let key: Buffer;
-    try {
-      key = deriveKey(v.kdf, material, context, version);
-    } finally {
-      material.fill(0);
-    }
-    this.keys.set(cacheKey, key);
-    if (this.keys.size > this.maxCachedKeys) {
-      const [oldestKey, oldest] = this.keys.entries().next().value as [string, Buffer];
-      this.keys.delete(oldestKey);
-      oldest.fill(0);
-    }
-    await this.recordQuietly('derive_key', 'success', { version, context });
+    let derived = false;
+    const key = this.keys.get(keyset, version, context, () => {
+      derived = true;
+    });
+    if (derived) await this.recordQuietly('derive_key', 'success', { version, context });
     return key;
   }
 
@@ -342,19 +317,12 @@ export class KeyManager {
   private adopt(snapshot: KeysetSnapshot): void {
     this.cached = { snapshot, fetchedAt: this.clock().getTime() };
     // Keys of versions that are no longer usable are dropped and zeroed at once.
-    for (const [cacheKey, key] of this.keys) {
-      const v = findVersion(snapshot.keyset, Number(cacheKey.slice(0, cacheKey.indexOf('|'))));
-      if (!v || v.state !== 'enabled') {
-        key.fill(0);
-        this.keys.delete(cacheKey);
-      }
-    }
+    this.keys.retain((version) => findVersion(snapshot.keyset, version)?.state === 'enabled');
   }
 
   /** Drops the cached keyset and zeroes every cached data key. */
   clearCache(): void {
     this.cached = undefined;
-    for (const key of this.keys.values()) key.fill(0);
     this.keys.clear();
   }
 

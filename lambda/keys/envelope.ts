@@ -14,6 +14,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { validateContext } from './context';
 import { KeyManagementError } from './errors';
+import type { KdfName } from './keyset';
 
 export const ALGORITHM = 'AES-256-GCM';
 export const FORMAT = 'AP2';
@@ -75,6 +76,16 @@ export function openGcm(key: Buffer, payload: Buffer, additionalData?: Buffer): 
       'DECRYPT_FAILED',
       'authentication failed: the ciphertext, its version or its context was altered, or it was made under a different key; check that the record is intact and the right keyset is used',
     );
+  }
+}
+
+/**
+ * The legacy form (no AAD) is accepted only under legacy-pbkdf2 versions: stripping `format` from a
+ * new record must not downgrade it to the form whose version and context are not authenticated.
+ */
+export function assertFormatFitsVersion(parsed: ParsedEnvelope, kdf: KdfName | undefined): void {
+  if (parsed.kind === 'legacy' && kdf !== undefined && kdf !== 'legacy-pbkdf2') {
+    throw new KeyManagementError('DECRYPT_FAILED', `a legacy record names version ${parsed.version}, which is not a legacy version; the record was altered or mislabelled`);
   }
 }
 

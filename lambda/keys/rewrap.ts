@@ -6,13 +6,12 @@
  * Unlike the data path, a rewrapper reads *disabled* versions: moving data off a disabled (compromised)
  * version is exactly what re-encryption is for. Destroyed versions have no material and fail.
  */
-import { deriveKey } from './derive';
-import { aad, IV_BYTES, openGcm, parseEnvelope, type ParsedEnvelope, sealGcm, toCompact, toRecord } from './envelope';
-import { KeyManagementError } from './errors';
-import { findVersion, isPruned, type Keyset } from './keyset';
+import { DataKeyCache, requireMaterial } from './data-key-cache';
+import { aad, assertFormatFitsVersion, IV_BYTES, openGcm, parseEnvelope, type ParsedEnvelope, sealGcm, toCompact, toRecord } from './envelope';
+import { findVersion, type Keyset } from './keyset';
 import type { RandomSource } from './random';
 
-/** Derived keys kept at once; beyond this the oldest is zeroed and dropped (FIFO: files cluster by context). */
+/** Derived keys kept at once; beyond this the least recently used is zeroed and dropped. */
 const MAX_CACHED_KEYS = 4_096;
 
 export type RewrapResult =
@@ -29,8 +28,8 @@ export function looksLikeEnvelope(value: unknown): boolean {
 }
 
 export class Rewrapper {
-  /** Data keys by `version|context`: legacy PBKDF2 costs ~40 ms each, so every pair is derived once. */
-  private readonly keys = new Map<string, Buffer>();
+  /** Legacy PBKDF2 costs ~40 ms a derivation, so every (version, context) pair is derived once. */
+  private readonly keys = new DataKeyCache(MAX_CACHED_KEYS);
   /** Versions read that are disabled in the keyset (reported in the audit record). */
   readonly disabledVersionsRead = new Set<number>();
 
@@ -65,39 +64,16 @@ export class Rewrapper {
 
   /** Zeroes every derived key. */
   destroy(): void {
-    for (const key of this.keys.values()) key.fill(0);
     this.keys.clear();
   }
 
   private open(parsed: ParsedEnvelope): Buffer {
-    const v = findVersion(this.keyset, parsed.version);
-    if (parsed.kind === 'legacy' && v && v.kdf !== 'legacy-pbkdf2') {
-      throw new KeyManagementError('DECRYPT_FAILED', `a legacy record names version ${parsed.version}, which is not a legacy version; the record was altered or mislabelled`);
-    }
+    assertFormatFitsVersion(parsed, findVersion(this.keyset, parsed.version)?.kdf);
     return openGcm(this.key(parsed.version, parsed.context), parsed.payload, parsed.kind === 'ap2' ? aad(parsed.version, parsed.context) : undefined);
   }
 
   private key(version: number, context: string): Buffer {
-    const cacheKey = `${version}|${context}`;
-    const hit = this.keys.get(cacheKey);
-    if (hit) return hit;
-    const v = findVersion(this.keyset, version);
-    if (!v && isPruned(this.keyset, version)) throw new KeyManagementError('VERSION_DESTROYED', `version ${version} was destroyed (entry pruned); data under it cannot be decrypted`);
-    if (!v) throw new KeyManagementError('UNKNOWN_VERSION', `version ${version} is not in the keyset; the data was encrypted under another keyset`);
-    if (v.state === 'destroyed' || v.material === undefined) throw new KeyManagementError('VERSION_DESTROYED', `version ${version} was destroyed; data under it cannot be decrypted`);
-    if (v.state === 'disabled') this.disabledVersionsRead.add(version);
-    const material = Buffer.from(v.material, 'base64');
-    try {
-      const key = deriveKey(v.kdf, material, context, version);
-      this.keys.set(cacheKey, key);
-      if (this.keys.size > MAX_CACHED_KEYS) {
-        const [oldestKey, oldest] = this.keys.entries().next().value as [string, Buffer];
-        this.keys.delete(oldestKey);
-        oldest.fill(0);
-      }
-      return key;
-    } finally {
-      material.fill(0);
-    }
+    if (requireMaterial(this.keyset, version).state === 'disabled') this.disabledVersionsRead.add(version);
+    return this.keys.get(this.keyset, version, context);
   }
 }
