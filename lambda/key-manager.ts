@@ -42,7 +42,7 @@ import {
   primaryVersion,
   rotateKeyset,
 } from './keys/keyset';
-import { PooledRandom, type RandomSource } from './keys/random';
+import { freshMaterial, PooledRandom, type RandomSource } from './keys/random';
 import type { KeysetSnapshot, KeysetStore } from './stores/store';
 import { type AuditEvent, type AuditOutcome, type AuditSink, noopAudit } from './telemetry/audit';
 import { type MetricsSink, noopMetrics } from './telemetry/metrics';
@@ -331,7 +331,7 @@ export class KeyManager {
   /** Creates the first keyset (version 1). Refuses with KEYSET_EXISTS if the store already has one. */
   async init(): Promise<Keyset> {
     return this.audited('init', async () => {
-      const keyset = createKeyset({ material: this.newMaterial(), now: this.nowIso() });
+      const keyset = createKeyset({ material: freshMaterial(this.random), now: this.nowIso() });
       const snapshot = await this.store.write(keyset, null);
       this.adopt(snapshot);
       return { result: keyset, version: 1 };
@@ -344,7 +344,7 @@ export class KeyManager {
     try {
       const result = await this.transition(
         action,
-        (keyset) => rotateKeyset(keyset, { material: this.newMaterial(), now: this.nowIso(), disablePrevious: options.emergency, reason: options.reason }),
+        (keyset) => rotateKeyset(keyset, { material: freshMaterial(this.random), now: this.nowIso(), disablePrevious: options.emergency, reason: options.reason }),
         // The reason (an incident id) belongs in the audit trail as well as on the disabled version.
         options.reason !== undefined ? { detail: options.reason } : {},
       );
@@ -474,13 +474,6 @@ export class KeyManager {
   }
 
   // ---------------------------------------------------------------- helpers
-
-  private newMaterial(): string {
-    const bytes = this.random.bytes(32);
-    const text = bytes.toString('base64');
-    bytes.fill(0);
-    return text;
-  }
 
   private nowIso(): string {
     return this.clock().toISOString();

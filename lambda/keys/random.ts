@@ -34,3 +34,11 @@ export class PooledRandom implements RandomSource {
     return out;
   }
 }
+
+/** New key material: 32 fresh bytes as base64, the raw bytes zeroed once encoded. */
+export function freshMaterial(random: RandomSource): string {
+  const bytes = random.bytes(32);
+  const text = bytes.toString('base64');
+  bytes.fill(0);
+  return text;
+}

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Keyset } from '../keys/keyset';
 import { findVersion, latestVersion, rotateKeyset, serializeKeyset } from '../keys/keyset';
-import { MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from '../stores/secrets-manager-labels';
+import { isValidToken } from '../stores/secrets-manager-labels';
 import type { RotationTrigger } from './events';
 
 export const DEFAULT_MIN_ROTATION_INTERVAL_MINUTES = 60;
@@ -19,7 +19,7 @@ export const DEFAULT_MIN_ROTATION_INTERVAL_MINUTES = 60;
  * ids are shorter than the 32-character minimum).
  */
 export function rotationToken(rotationId: string): string {
-  if (rotationId.length >= MIN_TOKEN_LENGTH && rotationId.length <= MAX_TOKEN_LENGTH && /^[A-Za-z0-9_-]+$/.test(rotationId)) return rotationId;
+  if (isValidToken(rotationId)) return rotationId;
   return createHash('sha256').update(`alphapulse/rotation/v1|${rotationId}`).digest('hex');
 }
 

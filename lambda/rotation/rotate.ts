@@ -11,7 +11,7 @@
  */
 import { ConflictError, errorCode, KeyManagementError } from '../keys/errors';
 import { ageDays, assertPreserves, findVersion, type Keyset, primaryVersion, rotateKeyset } from '../keys/keyset';
-import type { RandomSource } from '../keys/random';
+import { freshMaterial, type RandomSource } from '../keys/random';
 import { AWSPENDING, AWSPREVIOUS } from '../stores/secrets-manager-secret';
 import type { KeysetVersion, SecretsManagerStore } from '../stores/secrets-manager-store';
 import type { AuditEvent, AuditOutcome, AuditSink } from '../telemetry/audit';
@@ -173,11 +173,8 @@ export async function runRotation(deps: RotationDeps, command: RotateCommand): P
 }
 
 function build(deps: RotationDeps, current: Keyset, command: RotateCommand): Keyset {
-  const bytes = deps.random.bytes(32);
-  const material = bytes.toString('base64');
-  bytes.fill(0);
   return rotateKeyset(current, {
-    material,
+    material: freshMaterial(deps.random),
     now: deps.clock().toISOString(),
     disablePrevious: command.trigger === 'emergency',
     ...(command.trigger === 'emergency' ? { reason: command.reason ?? `emergency rotation ${command.rotationId}` } : {}),

@@ -9,3 +9,8 @@ export const AWSPREVIOUS = 'AWSPREVIOUS';
 /** ClientRequestToken (= VersionId) length bounds imposed by Secrets Manager. */
 export const MIN_TOKEN_LENGTH = 32;
 export const MAX_TOKEN_LENGTH = 64;
+
+/** Whether Secrets Manager accepts `token` as a ClientRequestToken (and so as a VersionId). */
+export function isValidToken(token: string): boolean {
+  return token.length >= MIN_TOKEN_LENGTH && token.length <= MAX_TOKEN_LENGTH && /^[A-Za-z0-9_-]+$/.test(token);
+}

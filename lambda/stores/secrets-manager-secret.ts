@@ -20,7 +20,7 @@ import { KeyManagementError } from '../keys/errors';
 import { AWS_REQUEST_HANDLER } from './aws-client-options';
 import { awsErrorName, isResourceNotFound, mapSecretsManagerError, type SecretsManagerOperation } from './secrets-manager-errors';
 
-import { AWSCURRENT, AWSPENDING, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from './secrets-manager-labels';
+import { AWSCURRENT, AWSPENDING, isValidToken, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from './secrets-manager-labels';
 
 export { AWSCURRENT, AWSPENDING, AWSPREVIOUS, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from './secrets-manager-labels';
 
@@ -209,7 +209,7 @@ function isStageRejection(err: unknown): boolean {
 }
 
 export function assertToken(token: string): void {
-  if (token.length < MIN_TOKEN_LENGTH || token.length > MAX_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) {
+  if (!isValidToken(token)) {
     throw new KeyManagementError('INVALID_INPUT', `a ClientRequestToken must be ${MIN_TOKEN_LENGTH}-${MAX_TOKEN_LENGTH} characters of letters, digits, '-' or '_'; got ${token.length} characters`);
   }
 }
