@@ -42,13 +42,19 @@ export interface AccessRolesProps {
  * | key administrator | read/write the keyset (rotate, disable, recover), invoke the rotation function, read backups | delete secrets or keys |
  * | application service | read the keyset value, emit metrics | write any secret, read the rotation log or backups |
  * | backup service | read the keyset, put backup objects | read, list or delete backups |
- * | audit service | logs, metrics, secret metadata, the rotation log | the keyset value |
+ * | audit service | logs, metrics, secret metadata and version list, the rotation log | the keyset value |
+ *
+ * Beyond the roles' own policies, the keyset secret's resource policy denies reading or writing its value to every
+ * principal but the rotation role and the first three roles above (`keysetAccessors`), so a broad policy elsewhere in
+ * the account cannot reach it; its own PutResourcePolicy is never denied, so an account administrator can repair it.
  */
 export class AccessRoles extends Construct {
   readonly keyAdministrator: iam.Role;
   readonly applicationService: iam.Role;
   readonly backupService: iam.Role;
   readonly auditService: iam.Role;
+  /** The only principals the keyset secret's resource policy lets read or write its value. */
+  readonly keysetAccessors: readonly iam.Role[];
 
   constructor(scope: Construct, id: string, props: AccessRolesProps) {
     super(scope, id);
@@ -88,6 +94,7 @@ export class AccessRoles extends Construct {
 
     this.auditService = role('AuditService', trust.auditService, 'AlphaPulse keys: logs, metrics, secret metadata and rotation log; never the keyset value');
     storage.grantDescribe(this.auditService);
+    storage.grantListVersions(this.auditService);
     storage.grantReadRotationLog(this.auditService);
     rotation.grantReadLogs(this.auditService);
     this.auditService.addToPrincipalPolicy(
@@ -104,6 +111,21 @@ export class AccessRoles extends Construct {
         effect: iam.Effect.DENY,
         actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
         resources: [storage.keysetSecret.secretArn],
+      }),
+    );
+
+    // Separation of duties beyond the roles' own policies: no other principal of the account (an over-broad admin
+    // or developer policy, a future role) reads or writes the keyset value, whatever its identity policy says.
+    // PutResourcePolicy/DeleteResourcePolicy stay undenied, so an account administrator can never be locked out.
+    this.keysetAccessors = [rotation.role, this.keyAdministrator, this.applicationService, this.backupService];
+    storage.keysetSecret.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyTheKeyRolesTouchTheKeysetValue',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: KEYSET_VALUE_ACTIONS,
+        resources: ['*'],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': this.keysetAccessors.map((r) => r.roleArn) } },
       }),
     );
 
@@ -124,6 +146,9 @@ export class AccessRoles extends Construct {
     }
   }
 }
+
+/** Denied on the keyset secret to every principal but `keysetAccessors`. */
+export const KEYSET_VALUE_ACTIONS = ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'];
 
 function grantPutMetrics(grantee: iam.IGrantable): void {
   grantee.grantPrincipal.addToPrincipalPolicy(

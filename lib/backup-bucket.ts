@@ -18,7 +18,7 @@ export interface BackupBucketProps {
 
 /**
  * Where keyset backups go: SSE-KMS under a key separate from the keyset's (a backup must survive the loss or
- * compromise of the primary key's grants), versioned so a write never destroys an earlier backup, no public
+ * compromise of the primary key's grants), enforced by the bucket policy (no other encryption header is accepted), versioned so a write never destroys an earlier backup, no public
  * access, TLS only, and server access logs in a second bucket.
  */
 export class BackupBucket extends Construct {
@@ -63,6 +63,8 @@ export class BackupBucket extends Construct {
       removalPolicy,
     });
 
+    this.denyOtherEncryption();
+
     acknowledge(
       this.accessLogsBucket,
       ['PCI.DSS.321-S3DefaultEncryptionKMS', 'NIST.800.53.R5-S3DefaultEncryptionKMS'],
@@ -99,6 +101,32 @@ export class BackupBucket extends Construct {
     grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket', 's3:ListBucketVersions'], resourceArns: [this.bucket.bucketArn] }));
     grant.combine(this.grantKey(grantee, ['kms:Decrypt']));
     return grant;
+  }
+
+  /**
+   * Default encryption applies only when a PutObject sends no encryption header, so a writer could otherwise store a
+   * backup under SSE-S3, SSE-C, or SSE-KMS with another key. The condition keys are the request's own headers,
+   * evaluated before the bucket default fills anything in, and IAM evaluates both `StringNotEquals` and
+   * `StringNotEqualsIfExists` to *true* when the key is absent: either alone would deny the header-less upload (the
+   * CLI's `export`). Each comparison is therefore paired with `Null: false` (the header is present) in the same
+   * statement: a request without the header passes and gets the bucket default (this key), a wrong header is denied.
+   */
+  private denyOtherEncryption(): void {
+    const objects = this.bucket.arnForObjects('*');
+    const deny = (sid: string, conditions: Record<string, Record<string, unknown>>) =>
+      this.bucket.addToResourcePolicy(
+        new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions: ['s3:PutObject'], resources: [objects], conditions }),
+      );
+    const algorithm = 's3:x-amz-server-side-encryption';
+    const keyId = 's3:x-amz-server-side-encryption-aws-kms-key-id';
+    // An algorithm header other than aws:kms (AES256, aws:kms:dsse, ...).
+    deny('DenyEncryptionOtherThanSseKms', { StringNotEquals: { [algorithm]: 'aws:kms' }, Null: { [algorithm]: 'false' } });
+    // A key-id header naming any key but the backup key (compared as the full key ARN, the form writers must send).
+    deny('DenyKmsKeyOtherThanBackupKey', { StringNotEquals: { [keyId]: this.key.keyArn }, Null: { [keyId]: 'false' } });
+    // An algorithm header without a key id: S3 may then use the AWS-managed aws/s3 key rather than the bucket default.
+    deny('DenySseKmsWithoutBackupKeyId', { Null: { [algorithm]: 'false', [keyId]: 'true' } });
+    // Customer-provided keys (SSE-C): S3 would not encrypt under the backup key at all.
+    deny('DenyCustomerProvidedKeys', { Null: { 's3:x-amz-server-side-encryption-customer-algorithm': 'false' } });
   }
 
   private grantKey(grantee: iam.IGrantable, actions: string[]): iam.Grant {

@@ -72,6 +72,7 @@ export class KeyManagementStack extends Stack {
       stage: c.stage,
       operationsKey: this.operationsKey,
       rotationPeriodDays: c.rotationPeriodDays,
+      warningWindowDays: c.warningWindowDays,
       minRotationIntervalMinutes: c.minRotationIntervalMinutes,
       reservedConcurrency: c.reservedConcurrency,
       logRetention,
@@ -106,6 +107,10 @@ export class KeyManagementStack extends Stack {
       warningWindowDays: c.warningWindowDays,
       alarmEmails: c.alarmEmails,
     });
+
+    // `init` emits the first KeyAgeDays: create MonitorSilent (missing data breaches) only after it ran, so a fresh
+    // stack does not start by paging.
+    this.monitoring.alarms.MonitorSilent.node.addDependency(this.initializer.resource);
 
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('KeysetSecretArn', this.storage.keysetSecret.secretArn, 'Keyset secret (key-manager --store aws:<name>)');

@@ -77,7 +77,7 @@ export class KeyStorage extends Construct {
    * disabling a version, recovery.
    */
   grantWriteKeyset(grantee: iam.IGrantable): iam.Grant {
-    return this.grantSecret(grantee, this.keysetSecret, WRITE_ACTIONS, ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']);
+    return this.grantSecret(grantee, this.keysetSecret, WRITE_ACTIONS, WRITE_KEY_ACTIONS);
   }
 
   /** Read the rotation log value. */
@@ -87,14 +87,27 @@ export class KeyStorage extends Construct {
 
   /** Append to the rotation log (same staged-write protocol as the keyset). */
   grantWriteRotationLog(grantee: iam.IGrantable): iam.Grant {
-    return this.grantSecret(grantee, this.rotationLogSecret, WRITE_ACTIONS, ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']);
+    return this.grantSecret(grantee, this.rotationLogSecret, WRITE_ACTIONS, WRITE_KEY_ACTIONS);
   }
 
-  /** Metadata of both secrets (versions, stages, last rotated/changed dates), never a value. */
+  /** Metadata of both secrets (versions and their stages, last rotated/changed dates), never a value. */
   grantDescribe(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
-      actions: ['secretsmanager:DescribeSecret', 'secretsmanager:ListSecretVersionIds'],
+      actions: ['secretsmanager:DescribeSecret'],
+      resourceArns: [this.keysetSecret.secretArn, this.rotationLogSecret.secretArn],
+    });
+  }
+
+  /**
+   * The version list of both secrets, including versions without a stage label (an audit trail of every write).
+   * No runtime or CLI code calls ListSecretVersionIds (DescribeSecret's VersionIdsToStages suffices): this is for
+   * investigators using the AWS CLI, so only the audit service gets it.
+   */
+  grantListVersions(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['secretsmanager:ListSecretVersionIds'],
       resourceArns: [this.keysetSecret.secretArn, this.rotationLogSecret.secretArn],
     });
   }
@@ -118,13 +131,19 @@ export class KeyStorage extends Construct {
   }
 }
 
+/** What the staged-write protocol calls (lambda/stores, cli): read, describe (VersionIdsToStages), put, move a stage. */
 const WRITE_ACTIONS = [
   'secretsmanager:GetSecretValue',
   'secretsmanager:DescribeSecret',
   'secretsmanager:PutSecretValue',
   'secretsmanager:UpdateSecretVersionStage',
-  'secretsmanager:ListSecretVersionIds',
 ];
+
+/**
+ * What Secrets Manager calls on the writer's behalf: GenerateDataKey to encrypt a new version, Decrypt to read one.
+ * It never calls kms:Encrypt, so that is not granted.
+ */
+const WRITE_KEY_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
 
 /** A secret with no value: CloudFormation creates an empty secret when neither SecretString nor GenerateSecretString is set. */
 function emptySecret(scope: Construct, id: string, props: secretsmanager.SecretProps): secretsmanager.Secret {

@@ -8,6 +8,9 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, RotationFunction } from './rotation-function';
 
+/** MonitorSilent fires after this many consecutive hours without a KeyAgeDays datapoint (daily run + 2 h slack). */
+export const MONITOR_SILENT_HOURS = 26;
+
 export interface KeyMonitoringProps {
   readonly stage: string;
   readonly rotation: RotationFunction;
@@ -74,10 +77,16 @@ export class KeyMonitoring extends Construct {
     const fiveMinutes = Duration.minutes(5);
     const oneDay = Duration.days(1);
     const alarms: Record<string, cloudwatch.Alarm> = {};
-    const add = (name: string, alarmProps: Omit<cloudwatch.AlarmProps, 'alarmName'>) => {
+    /**
+     * `state` alarms measure a condition that lasts until someone fixes it (a key past its deadline, a silent monitor,
+     * messages in the DLQ), so their return to OK means it is fixed and is worth telling the on-call topic.
+     * `event` alarms count occurrences in 5 minutes: their data disappears once the event is over, so they return to
+     * OK 5-10 minutes later whatever the state of the problem, and an OK notification would auto-resolve the page.
+     */
+    const add = (name: string, kind: 'state' | 'event', alarmProps: Omit<cloudwatch.AlarmProps, 'alarmName'>) => {
       const alarm = new cloudwatch.Alarm(this, name, { alarmName: `AlphaPulseKeys-${stage}-${name}`, ...alarmProps });
       alarm.addAlarmAction(new cwActions.SnsAction(this.topic));
-      alarm.addOkAction(new cwActions.SnsAction(this.topic));
+      if (kind === 'state') alarm.addOkAction(new cwActions.SnsAction(this.topic));
       alarms[name] = alarm;
     };
     const atLeastOnce = {
@@ -87,37 +96,37 @@ export class KeyMonitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     };
 
-    add('KeyRetrievalFailures', {
+    add('KeyRetrievalFailures', 'event', {
       ...atLeastOnce,
       metric: metric('KeyRetrievalFailures', 'Sum', fiveMinutes),
       alarmDescription: `A service could not read the master keyset in the last 5 minutes: it cannot derive data keys once its cache expires. First: ${km('health')}`,
     });
-    add('DecryptionFailures', {
+    add('DecryptionFailures', 'event', {
       ...atLeastOnce,
       metric: metric('DecryptionFailures', 'Sum', fiveMinutes),
       alarmDescription: `Ciphertexts failed authentication or named a disabled/unknown key version (tampering, wrong context, or a disabled version still in use). First: ${km('status')}`,
     });
-    add('RotationFailed', {
+    add('RotationFailed', 'event', {
       ...atLeastOnce,
       metric: metric('RotationFailed', 'Sum', fiveMinutes),
       alarmDescription: `A keyset rotation failed; the previous primary stays in use and a staged version may be pending. First: ${km('status')}, then retry: ${invokeRotate}`,
     });
-    add('KeyVersionMismatch', {
+    add('KeyVersionMismatch', 'event', {
       ...atLeastOnce,
       metric: metric('KeyVersionMismatch', 'Sum', fiveMinutes),
       alarmDescription: `A ciphertext named a key version the service's cached keyset did not have (a service missed a rotation or reads another keyset). First: ${km('status')}`,
     });
     if (props.rotationPeriodDays !== null) {
       const warningWindowDays = props.warningWindowDays ?? 14;
-      add('RotationDeadlineApproaching', {
+      add('RotationDeadlineApproaching', 'state', {
         metric: metric('DaysUntilRotationDue', 'Minimum', oneDay),
         threshold: warningWindowDays,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `The primary key is due for rotation within ${warningWindowDays} days (period ${props.rotationPeriodDays} days) and the schedule has not rotated it. First: ${km('status')}, then: ${invokeRotate}`,
+        alarmDescription: `The monitor's rotation did not happen: the primary key is inside the ${warningWindowDays}-day warning window (period ${props.rotationPeriodDays} days, so due within ${warningWindowDays} days) although the daily monitor should have rotated it on entering the window. First: ${invokeRotate} and ${km('status')}`,
       });
-      add('RotationOverdue', {
+      add('RotationOverdue', 'state', {
         metric: metric('KeyAgeDays', 'Maximum', oneDay),
         threshold: props.rotationPeriodDays,
         evaluationPeriods: 1,
@@ -126,13 +135,17 @@ export class KeyMonitoring extends Construct {
         alarmDescription: `The primary key is older than the ${props.rotationPeriodDays}-day cryptoperiod (PCI DSS 3.6.4). First: ${invokeRotate}, then: ${km('status')}`,
       });
     }
-    add('MonitorSilent', {
-      metric: metric('KeyAgeDays', 'SampleCount', oneDay),
+    // Hourly buckets, 26 of them breaching in a row: a daily run that is late by up to two hours never trips it, and a
+    // missed run trips it 26 hours after the last datapoint (missing data breaches; `init` also emits KeyAgeDays, so
+    // a fresh stack starts with a datapoint).
+    add('MonitorSilent', 'state', {
+      metric: metric('KeyAgeDays', 'SampleCount', Duration.hours(1)),
       threshold: 1,
-      evaluationPeriods: 1,
+      evaluationPeriods: MONITOR_SILENT_HOURS,
+      datapointsToAlarm: MONITOR_SILENT_HOURS,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      alarmDescription: `The daily monitor reported no KeyAgeDays in a day: key age and rotation deadlines are unwatched. First: ${invokeMonitor}`,
+      alarmDescription: `The daily monitor reported no KeyAgeDays for ${MONITOR_SILENT_HOURS} consecutive hours: key age and rotation deadlines are unwatched and the warning-window rotation is not running. First: ${invokeMonitor}`,
     });
     // The key manager publishes KeyDerivations per (KeyVersion, Context) and once more without dimensions: the
     // anomaly model needs one plain metric, and the total covers new versions and contexts without a redeploy.
@@ -153,15 +166,15 @@ export class KeyMonitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription: `Data-key derivations are above their learned band: a service or principal is reading keys far more than usual (exfiltration, a loop, a cache turned off). First: ${km('audit --log-group <application log group>')}, then ${km('status')}`,
     });
+    // Event-style like the counts above: the band closes over the spike once it stops, which is no resolution.
     unusualAccess.addAlarmAction(new cwActions.SnsAction(this.topic));
-    unusualAccess.addOkAction(new cwActions.SnsAction(this.topic));
     alarms.UnusualKeyAccess = unusualAccess;
-    add('RotationFunctionErrors', {
+    add('RotationFunctionErrors', 'event', {
       ...atLeastOnce,
       metric: rotation.function.metricErrors({ period: fiveMinutes, statistic: 'Sum' }),
       alarmDescription: `The rotation function threw (rotation, monitor or deploy-time init). First: aws logs tail ${rotation.logGroup.logGroupName} --since 1h, then ${km('status')}`,
     });
-    add('DeadLetterQueueNotEmpty', {
+    add('DeadLetterQueueNotEmpty', 'state', {
       ...atLeastOnce,
       metric: rotation.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }),
       alarmDescription: `A rotation or monitor event was dropped after all retries (see the queue ${rotation.deadLetterQueue.queueName}). First: ${km('status')}, then: ${invokeRotate}`,

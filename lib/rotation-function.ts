@@ -31,6 +31,13 @@ export interface RotationFunctionProps {
    */
   readonly rotationPeriodDays: number | null;
   /**
+   * Days before the deadline at which the daily monitor rotates the primary (`WARNING_WINDOW_DAYS`): keys are
+   * rotated at period minus this window, and the `rate(<period> days)` rule is only the backstop. Passed only when
+   * a rotation period is set.
+   * @default 14
+   */
+  readonly warningWindowDays?: number;
+  /**
    * Minimum minutes between two rotations; the handler skips (and counts `RotationSkipped`) a sooner request.
    * @default 60
    */
@@ -60,9 +67,11 @@ export interface RotationFunctionProps {
 }
 
 /**
- * The rotation Lambda and what drives it: an EventBridge schedule at the rotation period sending
+ * The rotation Lambda and what drives it: a daily schedule sending `{"action":"monitor"}`, which measures key age
+ * and rotates the primary once it enters the warning window (period minus `WARNING_WINDOW_DAYS`), and, as the
+ * backstop, an EventBridge schedule at the rotation period sending
  * `{"action":"rotate","rotationId":<event id>,"trigger":"schedule"}` (the id is the Secrets Manager `ClientRequestToken`, so a retried
- * delivery resumes the same rotation), and a daily schedule sending `{"action":"monitor"}` that only measures.
+ * delivery resumes the same rotation).
  *
  * The role is hand-written rather than CDK's default (whose `AWSLambdaBasicExecutionRole` allows every log group):
  * the two secrets, the storage key through Secrets Manager, metrics in one namespace, its log group, its DLQ.
@@ -137,7 +146,10 @@ export class RotationFunction extends Construct {
       STAGE: props.stage,
       MIN_ROTATION_INTERVAL_MINUTES: String(props.minRotationIntervalMinutes ?? 60),
     };
-    if (props.rotationPeriodDays !== null) environment.ROTATION_PERIOD_DAYS = String(props.rotationPeriodDays);
+    if (props.rotationPeriodDays !== null) {
+      environment.ROTATION_PERIOD_DAYS = String(props.rotationPeriodDays);
+      environment.WARNING_WINDOW_DAYS = String(props.warningWindowDays ?? 14);
+    }
 
     const repoRoot = repositoryRoot();
     this.function = new nodejs.NodejsFunction(this, 'Function', {
@@ -176,7 +188,7 @@ export class RotationFunction extends Construct {
     };
     if (props.rotationPeriodDays !== null) {
       this.rotationRule = new events.Rule(this, 'RotationSchedule', {
-        description: `Rotate the AlphaPulse master keyset every ${props.rotationPeriodDays} days (${props.stage})`,
+        description: `Backstop: rotate the AlphaPulse master keyset every ${props.rotationPeriodDays} days; the daily monitor normally rotates it first, on entering the warning window (${props.stage})`,
         schedule: events.Schedule.rate(Duration.days(props.rotationPeriodDays)),
       });
       this.rotationRule.addTarget(
@@ -187,7 +199,7 @@ export class RotationFunction extends Construct {
       );
     }
     this.monitorRule = new events.Rule(this, 'MonitorSchedule', {
-      description: `Daily key-age measurement: KeyAgeDays, DaysUntilRotationDue, EnabledKeyVersions (${props.stage})`,
+      description: `Daily key-age measurement (KeyAgeDays, DaysUntilRotationDue, EnabledKeyVersions) and rotation once the primary enters the warning window (${props.stage})`,
       schedule: events.Schedule.rate(Duration.days(1)),
     });
     this.monitorRule.addTarget(new targets.LambdaFunction(this.function, { ...targetOptions, event: events.RuleTargetInput.fromObject({ action: 'monitor' }) }));

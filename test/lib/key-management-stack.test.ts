@@ -1,6 +1,19 @@
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { StageName } from '../../lib/config';
-import { allowsOf, arnOf, logicalIdOf, ref, roleStatements, type Statement, synthesizeStages, type Synthesized } from './stack-fixture';
+import {
+  allowsOf,
+  arnOf,
+  iamPolicyStatements,
+  logicalIdOf,
+  ref,
+  roleStatements,
+  synthesizeStage,
+  synthesizeStages,
+  type Synthesized,
+  wildcardSecretOrKmsGrants,
+} from './stack-fixture';
 
 let stages: Record<StageName, Synthesized>;
 beforeAll(() => {
@@ -26,7 +39,44 @@ function ids(template: Template) {
   return { secret, keyset, rotationLog, fn, fnRole, role, keysetKey };
 }
 
-const SECRET_OR_KMS = /^(secretsmanager|kms):/i;
+/** Statements reviewed and accepted despite a `*` in a secretsmanager/kms resource (none today). */
+const JUSTIFIED_WILDCARD_SIDS = new Set<string>();
+
+/** Alarms counting occurrences per 5 minutes: their data disappears after the event, so they send no OK. */
+const EVENT_ALARMS = ['KeyRetrievalFailures', 'DecryptionFailures', 'RotationFailed', 'KeyVersionMismatch', 'RotationFunctionErrors', 'UnusualKeyAccess'];
+/** Alarms on a lasting condition: their OK means it was fixed. */
+const STATE_ALARMS = (stage: StageName) => [...(PERIOD[stage] === null ? [] : ['RotationDeadlineApproaching', 'RotationOverdue']), 'MonitorSilent', 'DeadLetterQueueNotEmpty'];
+
+type Headers = Record<string, string>;
+/**
+ * Whether a bucket-policy Deny statement's condition matches a PutObject with these request headers (condition key
+ * `s3:<header>`), for the operators the backup bucket uses; any other operator fails the test rather than guessing.
+ */
+function denies(condition: Record<string, Record<string, unknown>>, headers: Headers, secure = true): boolean {
+  const value = (key: string): string | undefined =>
+    key === 'aws:SecureTransport' ? String(secure) : key === 's3:TlsVersion' ? '1.3' : headers[key.replace(/^s3:/, '')];
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  return Object.entries(condition).every(([operator, keys]) =>
+    Object.entries(keys).every(([key, expected]) => {
+      const v = value(key);
+      const values = ([] as unknown[]).concat(expected);
+      switch (operator) {
+        // IAM: a negated operator, and any ...IfExists operator, is true when the key is absent.
+        case 'StringNotEquals':
+        case 'StringNotEqualsIfExists':
+          return v === undefined || !values.some((e) => same(e, v));
+        case 'Null':
+          return (v === undefined) === (expected === 'true');
+        case 'NumericLessThan':
+          return v !== undefined && values.some((e) => Number(v) < Number(e));
+        case 'Bool':
+          return values.some((e) => same(e, v));
+        default:
+          throw new Error(`no evaluator for ${operator}`);
+      }
+    }),
+  );
+}
 
 describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => {
   describe('key storage', () => {
@@ -94,8 +144,20 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
         METRICS_NAMESPACE: 'AlphaPulse/Encryption',
         STAGE: stage,
         MIN_ROTATION_INTERVAL_MINUTES: '60',
-        ...(PERIOD[stage] === null ? {} : { ROTATION_PERIOD_DAYS: String(PERIOD[stage]) }),
+        ...(PERIOD[stage] === null ? {} : { ROTATION_PERIOD_DAYS: String(PERIOD[stage]), WARNING_WINDOW_DAYS: '14' }),
       });
+    });
+
+    it('invokes the function only from its own schedule rules (a Lambda permission per rule, bound by SourceArn)', () => {
+      const template = t(stage);
+      const { fn } = ids(template);
+      const rules = Object.keys(template.findResources('AWS::Events::Rule'));
+      expect(rules).toHaveLength(PERIOD[stage] === null ? 1 : 2);
+      const permissions = Object.values(template.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'events.amazonaws.com' } })).map((p) => p.Properties);
+      expect(permissions).toHaveLength(rules.length);
+      for (const rule of rules) {
+        expect(permissions).toContainEqual({ Action: 'lambda:InvokeFunction', FunctionName: arnOf(fn), Principal: 'events.amazonaws.com', SourceArn: arnOf(rule) });
+      }
     });
 
     it('retries async invocations twice, then dead-letters to a KMS-encrypted queue', () => {
@@ -146,7 +208,7 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
       for (const s of statements.filter((x) => x.Action.some((a) => a.startsWith('secretsmanager:')))) {
         expect(s.Resource.every((r) => JSON.stringify(r) === JSON.stringify(ref(keyset)) || JSON.stringify(r) === JSON.stringify(ref(rotationLog)))).toBe(true);
       }
-      for (const action of ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage', 'secretsmanager:ListSecretVersionIds', 'secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']) {
+      for (const action of ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage', 'secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']) {
         const resources = allowsOf(statements, action).flatMap((s) => s.Resource);
         expect(resources).toEqual(expect.arrayContaining([ref(keyset), ref(rotationLog)]));
       }
@@ -156,24 +218,31 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
       const metrics = allowsOf(statements, 'cloudwatch:PutMetricData');
       expect(metrics).toHaveLength(1);
       expect(metrics[0].Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'AlphaPulse/Encryption' } });
+      // Unused by lambda/ and cli/ (Secrets Manager calls GenerateDataKey and Decrypt on the caller's behalf).
+      expect(allowsOf(statements, 'secretsmanager:ListSecretVersionIds')).toEqual([]);
+      expect(allowsOf(statements, 'kms:Encrypt')).toEqual([]);
+      for (const g of keyGrants) expect([...g.Action].sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
       expect(allowsOf(statements, 'secretsmanager:DeleteSecret')).toHaveLength(0);
       expect(allowsOf(statements, 'kms:ScheduleKeyDeletion')).toHaveLength(0);
       expect(t(stage).findResources('AWS::IAM::Role')[fnRole].Properties.ManagedPolicyArns).toBeUndefined();
     });
+
+    it('uses the operations key for its dead-letter queue only through SQS', () => {
+      const template = t(stage);
+      const { fnRole } = ids(template);
+      const operationsKey = (template.findResources('AWS::SQS::Queue')[Object.keys(template.findResources('AWS::SQS::Queue'))[0]].Properties.KmsMasterKeyId as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+      const dlqKey = roleStatements(template, fnRole).filter((x) => x.Effect === 'Allow' && JSON.stringify(x.Resource) === JSON.stringify([arnOf(operationsKey)]));
+      expect(dlqKey).toHaveLength(1);
+      expect([...dlqKey[0].Action].sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+      expect(dlqKey[0].Condition).toEqual({ StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['sqs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } });
+    });
   });
 
   describe('IAM', () => {
-    it('never grants a secretsmanager or kms action on "*"', () => {
+    it('never grants a secretsmanager or kms action on a resource containing "*", in any IAM identity policy', () => {
       const template = t(stage);
-      for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
-        for (const s of policy.Properties.PolicyDocument.Statement as Statement[]) {
-          const actions = ([] as string[]).concat(s.Action);
-          const resources = ([] as unknown[]).concat(s.Resource);
-          if (s.Effect === 'Allow' && actions.some((a) => SECRET_OR_KMS.test(a))) expect(resources).not.toContain('*');
-          expect(actions).not.toContain('kms:*');
-          expect(actions).not.toContain('secretsmanager:*');
-        }
-      }
+      expect(iamPolicyStatements(template).length).toBeGreaterThan(10);
+      expect(wildcardSecretOrKmsGrants(template, JUSTIFIED_WILDCARD_SIDS)).toEqual([]);
     });
 
     it('lets the application service read the keyset and nothing else of the key material', () => {
@@ -229,6 +298,37 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
       expect(allowsOf(s, 'lambda:InvokeFunction').flatMap((x) => x.Resource)).toContainEqual(arnOf(fn));
       expect(allowsOf(s, 's3:GetObjectVersion')).toHaveLength(1);
       for (const absent of ['secretsmanager:DeleteSecret', 'kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:PutKeyPolicy', 's3:DeleteObject', 'iam:PassRole']) expect(allowsOf(s, absent)).toEqual([]);
+      // Nothing in lambda/ or cli/ lists secret versions or calls kms:Encrypt.
+      expect(allowsOf(s, 'secretsmanager:ListSecretVersionIds')).toEqual([]);
+      expect(allowsOf(s, 'kms:Encrypt')).toEqual([]);
+    });
+
+    it('keeps ListSecretVersionIds for the audit service only (read-only investigation)', () => {
+      const template = t(stage);
+      const { keyset, rotationLog, role, fnRole } = ids(template);
+      expect(allowsOf(roleStatements(template, role('AuditService')), 'secretsmanager:ListSecretVersionIds').flatMap((x) => x.Resource)).toEqual([ref(keyset), ref(rotationLog)]);
+      for (const other of [fnRole, role('KeyAdministrator'), role('ApplicationService'), role('BackupService')]) {
+        expect(allowsOf(roleStatements(template, other), 'secretsmanager:ListSecretVersionIds')).toEqual([]);
+      }
+    });
+
+    it('denies the keyset value to every principal but the rotation, key administrator, application and backup roles', () => {
+      const template = t(stage);
+      const { keyset, role, fnRole } = ids(template);
+      const policies = Object.values(template.findResources('AWS::SecretsManager::ResourcePolicy')).map((p) => p.Properties);
+      expect(policies).toHaveLength(1);
+      expect(policies[0].SecretId).toEqual(ref(keyset));
+      const statements = policies[0].ResourcePolicy.Statement as Record<string, unknown>[];
+      expect(statements).toHaveLength(1);
+      const deny = statements[0];
+      expect(deny).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Resource: '*' });
+      expect([...(deny.Action as string[])].sort()).toEqual(['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage']);
+      const allowed = (deny.Condition as Record<string, Record<string, unknown[]>>).ArnNotEquals['aws:PrincipalArn'];
+      expect(allowed).toEqual(expect.arrayContaining([fnRole, role('KeyAdministrator'), role('ApplicationService'), role('BackupService')].map(arnOf)));
+      expect(allowed).toHaveLength(4);
+      expect(allowed).not.toContainEqual(arnOf(role('AuditService')));
+      // An account administrator must always be able to repair the policy itself.
+      for (const never of ['secretsmanager:PutResourcePolicy', 'secretsmanager:DeleteResourcePolicy', 'secretsmanager:*', '*']) expect(deny.Action).not.toContain(never);
     });
 
     it('trusts the stack account for every access role by default, with one-hour sessions', () => {
@@ -260,6 +360,27 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
         PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
       });
     });
+
+    it('denies a PutObject that asks for any encryption but SSE-KMS under the backup key, and lets a header-less one take the default', () => {
+      const template = t(stage);
+      const bucketId = Object.keys(template.findResources('AWS::S3::Bucket', { Properties: { LoggingConfiguration: Match.anyValue() } }))[0];
+      const backupKey = template.findResources('AWS::S3::Bucket')[bucketId].Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.KMSMasterKeyID;
+      const policy = Object.values(template.findResources('AWS::S3::BucketPolicy', { Properties: { Bucket: ref(bucketId) } }))[0].Properties.PolicyDocument;
+      const putDenies = (policy.Statement as Record<string, unknown>[]).filter((s) => s.Effect === 'Deny' && ([] as string[]).concat(s.Action as string[]).some((a) => a === 's3:PutObject' || a === 's3:*'));
+      expect(putDenies.length).toBeGreaterThanOrEqual(4);
+      for (const s of putDenies) expect(s.Principal).toEqual({ AWS: '*' });
+      const denied = (headers: Headers) => putDenies.some((s) => denies(s.Condition as Record<string, Record<string, unknown>>, headers));
+      const keyArn = backupKey as unknown as string;
+      // The CLI's export sends no encryption header: the bucket default (SSE-KMS, backup key) applies.
+      expect(denied({})).toBe(false);
+      expect(denied({ 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': keyArn })).toBe(false);
+      expect(denied({ 'x-amz-server-side-encryption': 'AES256' })).toBe(true);
+      expect(denied({ 'x-amz-server-side-encryption': 'aws:kms:dsse', 'x-amz-server-side-encryption-aws-kms-key-id': keyArn })).toBe(true);
+      expect(denied({ 'x-amz-server-side-encryption': 'aws:kms' })).toBe(true);
+      expect(denied({ 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'arn:aws:kms:us-east-1:111122223333:key/other' })).toBe(true);
+      expect(denied({ 'x-amz-server-side-encryption-customer-algorithm': 'AES256' })).toBe(true);
+      expect(keyArn).toEqual(expect.objectContaining({ 'Fn::GetAtt': [expect.stringMatching(/^BackupKey/), 'Arn'] }));
+    });
   });
 
   describe('monitoring', () => {
@@ -281,14 +402,23 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
       ['DecryptionFailures', 'DecryptionFailures', 1, 'GreaterThanOrEqualToThreshold', 300],
       ['RotationFailed', 'RotationFailed', 1, 'GreaterThanOrEqualToThreshold', 300],
       ['KeyVersionMismatch', 'KeyVersionMismatch', 1, 'GreaterThanOrEqualToThreshold', 300],
-      ['MonitorSilent', 'KeyAgeDays', 1, 'LessThanThreshold', 86400],
     ])('alarms %s on %s (threshold %d, %s, period %ds)', (name, metric, threshold, operator, period) => {
       const a = alarm(stage, name);
       expect(a).toMatchObject({ MetricName: metric, Namespace: 'AlphaPulse/Encryption', Threshold: threshold, ComparisonOperator: operator, Period: period, EvaluationPeriods: 1 });
     });
 
-    it('treats a silent monitor as breaching', () => {
-      expect(alarm(stage, 'MonitorSilent')).toMatchObject({ Statistic: 'SampleCount', TreatMissingData: 'breaching' });
+    it('alarms MonitorSilent after 26 consecutive hours without a KeyAgeDays datapoint (a late daily run does not flap)', () => {
+      expect(alarm(stage, 'MonitorSilent')).toMatchObject({
+        MetricName: 'KeyAgeDays',
+        Namespace: 'AlphaPulse/Encryption',
+        Statistic: 'SampleCount',
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+        Period: 3600,
+        EvaluationPeriods: 26,
+        DatapointsToAlarm: 26,
+        TreatMissingData: 'breaching',
+      });
     });
 
     if (PERIOD[stage] === null) {
@@ -300,6 +430,15 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
       it('warns 14 days before the deadline and alarms once the key outlives the period', () => {
         expect(alarm(stage, 'RotationDeadlineApproaching')).toMatchObject({ MetricName: 'DaysUntilRotationDue', Threshold: 14, ComparisonOperator: 'LessThanOrEqualToThreshold' });
         expect(alarm(stage, 'RotationOverdue')).toMatchObject({ MetricName: 'KeyAgeDays', Threshold: PERIOD[stage], ComparisonOperator: 'GreaterThanThreshold' });
+      });
+
+      it("describes the deadline alarm as the monitor's rotation not having happened, rotate first", () => {
+        const description = JSON.stringify(alarm(stage, 'RotationDeadlineApproaching').AlarmDescription);
+        expect(description).toMatch(/monitor's rotation did not happen/);
+        const first = description.slice(description.indexOf('First:'));
+        expect(first.indexOf('{\\"action\\":\\"rotate\\"')).toBeGreaterThan(0);
+        expect(first).toContain(`key-manager --store aws:${KEYSET_NAME[stage]} status`);
+        expect(first.indexOf('"rotate')).toBeLessThan(first.indexOf('status'));
       });
     }
 
@@ -317,18 +456,35 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
       expect(alarm(stage, 'DeadLetterQueueNotEmpty')).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS', Threshold: 1 });
     });
 
-    it('sends every alarm and its recovery to the on-call topic, with the first command in the description', () => {
+    it('sends only state alarms\' recovery to the on-call topic: an event count going quiet must not auto-resolve the page', () => {
+      const template = t(stage);
+      const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0];
+      for (const name of EVENT_ALARMS) {
+        expect(alarm(stage, name).AlarmActions).toEqual([ref(topic)]);
+        expect(alarm(stage, name).OKActions).toBeUndefined();
+      }
+      for (const name of STATE_ALARMS(stage)) expect(alarm(stage, name).OKActions).toEqual([ref(topic)]);
+      expect(EVENT_ALARMS.length + STATE_ALARMS(stage).length).toBe(Object.keys(template.findResources('AWS::CloudWatch::Alarm')).length);
+    });
+
+    it('sends every alarm to the on-call topic, with the first command in the description', () => {
       const template = t(stage);
       const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0];
       const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
       expect(alarms).toHaveLength(PERIOD[stage] === null ? 8 : 10);
       for (const a of alarms) {
         expect(a.Properties.AlarmActions).toEqual([ref(topic)]);
-        expect(a.Properties.OKActions).toEqual([ref(topic)]);
         const description = JSON.stringify(a.Properties.AlarmDescription);
         expect(description).toMatch(new RegExp(`key-manager --store aws:${KEYSET_NAME[stage]} |aws lambda invoke --function-name|aws logs tail`));
       }
       expect(JSON.stringify(alarm(stage, 'RotationFailed').AlarmDescription)).toContain(`aws lambda invoke --function-name `);
+    });
+
+    it("creates MonitorSilent only after the deploy-time init (whose KeyAgeDays keeps a fresh stack out of alarm)", () => {
+      const template = t(stage);
+      const init = Object.keys(template.findResources('Custom::AlphaPulseKeysetInit'))[0];
+      const [silent] = Object.values(template.findResources('AWS::CloudWatch::Alarm', { Properties: { AlarmName: `AlphaPulseKeys-${stage}-MonitorSilent` } }));
+      expect(silent.DependsOn).toEqual(expect.arrayContaining([init]));
     });
 
     it('has a dashboard', () => {
@@ -351,5 +507,60 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
         'BackupBucketName',
       ]),
     );
+  });
+});
+
+describe('configuration other than the defaults (staging, warning window 10, no reserved concurrency)', () => {
+  let custom: Synthesized;
+  beforeAll(() => {
+    custom = synthesizeStage('staging', { warningWindowDays: 10, reservedConcurrency: false });
+  });
+
+  it('removes ReservedConcurrentExecutions from the rotation function', () => {
+    const { fn } = ids(custom.template);
+    const props = custom.template.findResources('AWS::Lambda::Function')[fn].Properties;
+    expect(props.FunctionName).toBe('alphapulse-keys-staging-rotation');
+    expect(props).not.toHaveProperty('ReservedConcurrentExecutions');
+  });
+
+  it("passes the stage's warning window to the handler and the deadline alarm", () => {
+    const { fn } = ids(custom.template);
+    expect(custom.template.findResources('AWS::Lambda::Function')[fn].Properties.Environment.Variables).toMatchObject({ ROTATION_PERIOD_DAYS: '30', WARNING_WINDOW_DAYS: '10' });
+    custom.template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'AlphaPulseKeys-staging-RotationDeadlineApproaching', Threshold: 10 });
+  });
+});
+
+describe('wildcardSecretOrKmsGrants', () => {
+  const templateWith = (...statements: iam.PolicyStatement[]) => {
+    const stack = new Stack(new App(), 'Probe');
+    const role = new iam.Role(stack, 'R', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    for (const s of statements) role.addToPrincipalPolicy(s);
+    return Template.fromStack(stack);
+  };
+
+  it.each([
+    ['a partial secret ARN', ['secretsmanager:GetSecretValue'], 'arn:aws:secretsmanager:us-east-1:111122223333:secret:alphapulse/*'],
+    ['every key of an account', ['kms:Decrypt'], 'arn:aws:kms:us-east-1:111122223333:key/*'],
+    ['the literal "*"', ['kms:GenerateDataKey'], '*'],
+    ['a wildcard action', ['secretsmanager:*'], 'arn:aws:secretsmanager:us-east-1:111122223333:secret:exact-AbCdEf'],
+  ])('rejects %s', (_name, actions, resource) => {
+    expect(wildcardSecretOrKmsGrants(templateWith(new iam.PolicyStatement({ actions, resources: [resource] })))).toHaveLength(1);
+  });
+
+  it('accepts exact ARNs, other services, and statements justified by Sid', () => {
+    const t0 = templateWith(
+      new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: ['arn:aws:kms:us-east-1:111122223333:key/1234'] }),
+      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: ['arn:aws:s3:::bucket/*'] }),
+      new iam.PolicyStatement({ sid: 'Reviewed', actions: ['kms:Decrypt'], resources: ['*'] }),
+    );
+    expect(wildcardSecretOrKmsGrants(t0, new Set(['Reviewed']))).toEqual([]);
+  });
+
+  it('scans managed policies and inline role policies too', () => {
+    const stack = new Stack(new App(), 'Probe');
+    const document = new iam.PolicyDocument({ statements: [new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: ['*'] })] });
+    new iam.ManagedPolicy(stack, 'M', { document });
+    new iam.Role(stack, 'R', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), inlinePolicies: { inline: document } });
+    expect(wildcardSecretOrKmsGrants(Template.fromStack(stack)).map((x) => x.source).sort()).toEqual([expect.stringMatching(/^M/), expect.stringMatching(/^R.*#inline$/)]);
   });
 });

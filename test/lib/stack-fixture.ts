@@ -67,3 +67,55 @@ export function logicalIdOf(template: Template, type: string, props: Record<stri
 
 export const ref = (logicalId: string) => ({ Ref: logicalId });
 export const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+
+/** One stage's stack alone, for a configuration other than the defaults (bundles once). */
+export function synthesizeStage(stage: StageName, options: StageConfigOptions): Synthesized {
+  const app = new App();
+  const stack = new KeyManagementStack(app, stackName(stage), { config: resolveStageConfig(stage, options) });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+export interface IamStatementRef {
+  /** Logical id of the policy or role, with `#<policy name>` for a role's inline policy. */
+  readonly source: string;
+  readonly statement: Record<string, unknown>;
+}
+
+/**
+ * Every statement of every IAM identity policy: AWS::IAM::Policy, AWS::IAM::ManagedPolicy and the inline `Policies`
+ * of AWS::IAM::Role. Key policies (AWS::KMS::Key KeyPolicy, where `Resource: "*"` means "this key") and other
+ * resource policies are not identity policies and are not included.
+ */
+export function iamPolicyStatements(template: Template): IamStatementRef[] {
+  const out: IamStatementRef[] = [];
+  const push = (source: string, document: unknown) => {
+    const statements = (document as { Statement?: unknown } | undefined)?.Statement;
+    for (const statement of ([] as unknown[]).concat(statements ?? [])) out.push({ source, statement: statement as Record<string, unknown> });
+  };
+  for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
+    for (const [id, r] of Object.entries(template.findResources(type))) push(id, r.Properties.PolicyDocument);
+  }
+  for (const [id, r] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+    for (const p of (r.Properties.Policies ?? []) as { PolicyName: string; PolicyDocument: unknown }[]) push(`${id}#${p.PolicyName}`, p.PolicyDocument);
+  }
+  return out;
+}
+
+const SECRET_OR_KMS_ACTION = /^(secretsmanager|kms):/i;
+
+/**
+ * Allow statements granting a secretsmanager or kms action on a resource containing `*` anywhere (the literal
+ * `"*"`, `secret:name-*`, `key/*`, or a `*` inside an `Fn::Join`), or granting a wildcard action of those services.
+ * `justifiedSids` lists statements reviewed and accepted (by Sid).
+ */
+export function wildcardSecretOrKmsGrants(template: Template, justifiedSids: ReadonlySet<string> = new Set()): IamStatementRef[] {
+  return iamPolicyStatements(template).filter(({ statement: s }) => {
+    if (s.Effect !== 'Allow' || (typeof s.Sid === 'string' && justifiedSids.has(s.Sid))) return false;
+    const actions = ([] as string[]).concat((s.Action ?? []) as string | string[]);
+    const ours = actions.filter((a) => SECRET_OR_KMS_ACTION.test(a) || a === '*');
+    if (ours.length === 0) return false;
+    if (ours.some((a) => a.includes('*'))) return true;
+    if (s.NotResource !== undefined) return true;
+    return ([] as unknown[]).concat(s.Resource ?? []).some((r) => JSON.stringify(r).includes('*'));
+  });
+}
