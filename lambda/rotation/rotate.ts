@@ -60,6 +60,7 @@ export async function runRotation(deps: RotationDeps, command: RotateCommand): P
   const token = rotationToken(command.rotationId);
   let fromVersion: number | null = null;
   let toVersion: number | null = null;
+  let promoted = false;
   const audit = (outcome: AuditOutcome, fields: Partial<Pick<AuditEvent, 'version' | 'code' | 'detail'>>, name = action) => writeAudit(deps, name, outcome, fields);
 
   try {
@@ -153,19 +154,27 @@ export async function runRotation(deps: RotationDeps, command: RotateCommand): P
       throw err;
     }
     await store.promote(staged.versionId, current.handle);
-    await deps.rotationLog.append(entry(command, fromVersion, toVersion, startedAt, clock(), 'success'));
+    promoted = true;
+    // The rotation has happened: count it now, so a failure to log it below is not a failed rotation.
     const disabled = findDisabledPrimary(current.keyset, staged.keyset);
     deps.metrics.count('RotationSucceeded');
     if (disabled !== undefined) deps.metrics.count('EmergencyRotations');
     emitKeyMetrics(deps, staged.keyset);
+    await deps.rotationLog.append(entry(command, fromVersion, toVersion, startedAt, clock(), 'success'));
     await audit('success', {
       version: toVersion,
       detail: `rotation ${command.rotationId} (${command.trigger}): version ${fromVersion} -> ${toVersion}${disabled !== undefined ? `, version ${disabled} disabled` : ''}${status === 'rotated' ? '' : ` (${status})`}`,
     });
     return result(command, status, fromVersion, staged.keyset, staged.versionId);
   } catch (err) {
-    deps.metrics.count('RotationFailed');
     const code = errorCode(err);
+    if (promoted) {
+      // AWSCURRENT already holds the new version; only its log entry is missing. Throwing lets Lambda retry the
+      // same id, which finds its version current and writes the entry (and the DLQ alarm covers a retry that never does).
+      await audit('failure', { version: toVersion as number, code, detail: `rotation ${command.rotationId} (${command.trigger}): version ${toVersion} is current, but the rotation log could not be written` }, 'rotation_log').catch(() => undefined);
+      throw err;
+    }
+    deps.metrics.count('RotationFailed');
     await audit('failure', { ...(toVersion !== null ? { version: toVersion } : {}), code, detail: `rotation ${command.rotationId} (${command.trigger}) failed` }).catch(() => undefined);
     await deps.rotationLog.append({ ...entry(command, fromVersion, toVersion, startedAt, clock(), 'failure'), code }, (log) => !log.entries.some((e) => e.rotationId === command.rotationId && e.outcome === 'success')).catch(() => undefined);
     throw err;
