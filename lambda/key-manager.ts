@@ -370,9 +370,12 @@ export class KeyManager {
     await this.transition('enable_version', (ks) => enableVersion(ks, version), { version });
   }
 
-  /** Removes a disabled version's material for good and zeroes any cached key derived from it. */
-  async destroyVersion(version: number): Promise<void> {
-    await this.transition('destroy_version', (ks) => destroyVersion(ks, version, { now: this.nowIso() }), { version, detail: 'material destroyed' });
+  /**
+   * Removes a disabled version's material for good and zeroes any cached key derived from it. Returns the
+   * store's warnings: work it could not finish that still holds the material somewhere (empty when none).
+   */
+  async destroyVersion(version: number): Promise<readonly string[]> {
+    return (await this.transition('destroy_version', (ks) => destroyVersion(ks, version, { now: this.nowIso() }), { version, detail: 'material destroyed' })).warnings;
   }
 
   /**
@@ -384,14 +387,16 @@ export class KeyManager {
     action: string,
     change: (keyset: Keyset) => Keyset,
     auditFields: { version?: number; detail?: string } = {},
-  ): Promise<{ before: Keyset; after: Keyset }> {
+  ): Promise<{ before: Keyset; after: Keyset; warnings: readonly string[] }> {
     return this.audited(action, async () => {
       const snapshot = await this.readFresh();
       const after = change(snapshot.keyset);
       assertPreserves(snapshot.keyset, after);
       const written = await this.store.write(after, snapshot.handle);
       this.adopt(written);
-      return { result: { before: snapshot.keyset, after }, version: auditFields.version ?? after.primary, detail: auditFields.detail };
+      const warnings = written.warnings ?? [];
+      const detail = [auditFields.detail, ...warnings.map((w) => `warning: ${w}`)].filter(Boolean).join('; ') || undefined;
+      return { result: { before: snapshot.keyset, after, warnings }, version: auditFields.version ?? after.primary, detail };
     }, auditFields);
   }
 

@@ -4,7 +4,7 @@
  * and appends the destruction record (`destroy_version`) to the audit log.
  */
 import { parseVersionArg } from '../parse';
-import { type CommandRegistrar, emit, EXIT_USAGE } from '../runtime';
+import { type CommandRegistrar, emit, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../runtime';
 
 export const registerDestroyVersion: CommandRegistrar = (program, run) => {
   const command = program
@@ -18,10 +18,19 @@ export const registerDestroyVersion: CommandRegistrar = (program, run) => {
         command.error(`error: destroy-version removes version ${opts.version}'s key material for good; re-encrypt its data first (key-manager reencrypt), then rerun with --confirm`, { exitCode: EXIT_USAGE, code: 'key-manager.confirmRequired' });
       }
       return run(async (rt) => {
-        await rt.manager.destroyVersion(opts.version);
+        const warnings = await rt.manager.destroyVersion(opts.version);
         const { keyset } = await rt.manager.readFresh();
         const v = keyset.versions.find((x) => x.version === opts.version);
-        emit(rt, { destroyed: opts.version, destroyedAt: v?.destroyedAt }, `destroyed version ${opts.version} at ${v?.destroyedAt}: its material is gone; the destruction is recorded in the audit log`);
+        if (warnings.length > 0) {
+          // The keyset no longer holds the material, but the store still does somewhere: not done until that is cleared.
+          emit(rt, { destroyed: opts.version, destroyedAt: v?.destroyedAt, complete: false, warnings }, [
+            `destroyed version ${opts.version} in the keyset at ${v?.destroyedAt}, but its material is not gone everywhere yet:`,
+            ...warnings.map((w) => `  ${w}`),
+          ]);
+          return EXIT_FAILED;
+        }
+        emit(rt, { destroyed: opts.version, destroyedAt: v?.destroyedAt, complete: true }, `destroyed version ${opts.version} at ${v?.destroyedAt}: its material is gone; the destruction is recorded in the audit log`);
+        return EXIT_OK;
       });
     });
 };

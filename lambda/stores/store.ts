@@ -5,6 +5,11 @@ export interface KeysetSnapshot {
   readonly keyset: Keyset;
   /** Backend version of what was read: file content hash, Secrets Manager VersionId, Vault KV version. */
   readonly handle: string;
+  /**
+   * After a write: follow-up work the store could not finish although the keyset itself was written (e.g. Vault
+   * refused to destroy old KV versions that still hold a destroyed version's material). Each says what to run.
+   */
+  readonly warnings?: readonly string[];
 }
 
 export type StoreKind = 'file' | 'env' | 'aws' | 'vault' | 'memory';

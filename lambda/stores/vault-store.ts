@@ -196,8 +196,16 @@ export class VaultStore implements KeysetStore {
     parseKeyset(text);
     const cas = expected === null ? 0 : parseHandle(expected);
     const version = await this.put(text, cas, expected);
-    await this.destroyHistory(next, cas, version);
-    return { keyset: next, handle: String(version) };
+    // The keyset is written whatever happens next: a failed purge of old KV versions is a warning to act on,
+    // not a failed write (the caller must adopt the new keyset and audit the change as made).
+    const warning = await this.destroyHistory(next, cas, version).then(
+      () => undefined,
+      (err: unknown) => {
+        if (err instanceof KeyManagementError) return `[${err.code}] ${err.message}`;
+        throw err;
+      },
+    );
+    return { keyset: next, handle: String(version), ...(warning ? { warnings: [warning] } : {}) };
   }
 
   /** Writes `text` with `cas`, at most once whatever the network does; returns the KV version written. */

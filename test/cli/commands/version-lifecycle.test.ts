@@ -92,7 +92,7 @@ describe('destroy-version', () => {
     await ws.km(['disable-version', '--version', '1', '--reason', 'retired']);
     const r = await ws.km(['--json', 'destroy-version', '--version', '1', '--confirm']);
     expect(r.code).toBe(0);
-    expect(json(r.stdout)).toEqual({ destroyed: 1, destroyedAt: expect.stringMatching(/^\d{4}-/) });
+    expect(json(r.stdout)).toEqual({ destroyed: 1, destroyedAt: expect.stringMatching(/^\d{4}-/), complete: true });
     const stored = JSON.parse((await ws.keysetBytes())!.toString()) as { versions: Record<string, unknown>[] };
     expect(stored.versions[0]).toEqual({ version: 1, kdf: 'hkdf-sha256', state: 'destroyed', createdAt: expect.any(String), disabledAt: expect.any(String), destroyedAt: expect.any(String), reason: 'retired' });
     const dec = await ws.km(['decrypt'], { stdin: enc.stdout });

@@ -361,14 +361,17 @@ describe('VaultStore destroying a key version', () => {
     expect(vault.liveVersions(SECRET)).toEqual([1, 5]);
   });
 
-  it('under the seed policy, marks the version destroyed but says which KV versions still hold it and the command to finish', async () => {
+  it('under the seed policy, marks the version destroyed and warns which KV versions still hold it, with the command to finish', async () => {
     const m = await withVersion2Disabled(TOKEN);
-    const err = await errorOf(m.destroyVersion(2));
-    expect(err.code).toBe('ACCESS_DENIED');
-    expect(err.message).toContain("denied 'update' on alphapulse/destroy/encryption/master_key");
-    expect(err.message).toContain("'vault kv destroy -mount=alphapulse -versions=2,3,4 encryption/master_key'");
+    const warnings = await m.destroyVersion(2);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^\[ACCESS_DENIED\] /);
+    expect(warnings[0]).toContain("denied 'update' on alphapulse/destroy/encryption/master_key");
+    expect(warnings[0]).toContain("'vault kv destroy -mount=alphapulse -versions=2,3,4 encryption/master_key'");
     expect(stored().versions[1].state).toBe('destroyed');
     expect(vault.liveVersions(SECRET)).toEqual([1, 2, 3, 4, 5]);
+    // The key manager adopted the written keyset: data under version 2 is refused as destroyed at once.
+    await expect(m.deriveDataKey('trading_data', 2)).rejects.toMatchObject({ code: 'VERSION_DESTROYED' });
   });
 
   it('says how to finish when Vault fails in the middle of the purge', async () => {
@@ -377,9 +380,9 @@ describe('VaultStore destroying a key version', () => {
     const snap = await s.read();
     const next = { ...snap.keyset, versions: snap.keyset.versions.map((v) => (v.version === 2 ? { ...v, material: undefined, state: 'destroyed' as const, destroyedAt: T } : v)) };
     vault.fail({ first: () => undefined }, { first: () => undefined }, { first: () => (vault.sealed = true) });
-    const err = await errorOf(s.write(next, snap.handle));
-    expect(err.code).toBe('STORE_UNAVAILABLE');
-    expect(err.message).toMatch(/key version 2 is destroyed in the keyset \(KV version 5\), but destroying .* failed .*sealed.*finish with 'vault kv destroy -mount=alphapulse -versions=1,2,3,4 encryption\/master_key'/);
+    const written = await s.write(next, snap.handle);
+    expect(written.handle).toBe('5');
+    expect(written.warnings?.[0]).toMatch(/^\[STORE_UNAVAILABLE\] key version 2 is destroyed in the keyset \(KV version 5\), but destroying .* failed .*sealed.*finish with 'vault kv destroy -mount=alphapulse -versions=1,2,3,4 encryption\/master_key'/);
   });
 });
 
