@@ -3,7 +3,7 @@
  * (0 ok, 1 the operation failed, 2 usage error).
  */
 import { Command, CommanderError } from 'commander';
-import { isKeyManagementError } from '../lambda/keys/errors';
+import { isKeyManagementError, KeyManagementError } from '../lambda/keys/errors';
 import { registerAudit } from './commands/audit';
 import { registerDestroyVersion } from './commands/destroy-version';
 import { registerDisableVersion } from './commands/disable-version';
@@ -20,7 +20,7 @@ import { registerHealth } from './commands/health';
 import { registerInit } from './commands/init';
 import { registerRotate } from './commands/rotate';
 import { registerStatus } from './commands/status';
-import { type CliIo, type CommandRegistrar, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type GlobalOptions, openRuntime, type RunWith } from './runtime';
+import { type CliIo, type CommandRegistrar, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type GlobalOptions, openRuntime, type Runtime, type RunWith } from './runtime';
 
 const registrars: CommandRegistrar[] = [
   registerGenerate,
@@ -40,6 +40,14 @@ const registrars: CommandRegistrar[] = [
   registerImportLegacy,
   registerAudit,
 ];
+
+/** A KeyManagementError found while reading the command line and its settings: exit 2, not 1. */
+class UsageError extends KeyManagementError {
+  constructor(cause: KeyManagementError) {
+    super(cause.code, cause.message, { cause });
+    this.name = 'UsageError';
+  }
+}
 
 export function processIo(): CliIo {
   return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, isTTY: Boolean(process.stdout.isTTY) };
@@ -63,7 +71,14 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     });
 
   const run: RunWith = async (body) => {
-    const rt = await openRuntime(program.opts<GlobalOptions>(), io);
+    let rt: Runtime;
+    try {
+      rt = await openRuntime(program.opts<GlobalOptions>(), io);
+    } catch (err) {
+      // A bad --store, --rotation-days or store setting is found before anything is touched: a usage error.
+      if (isKeyManagementError(err) && err.code === 'INVALID_INPUT') throw new UsageError(err);
+      throw err;
+    }
     try {
       const code = await body(rt);
       setExit(typeof code === 'number' ? code : EXIT_OK);
@@ -90,6 +105,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     const debug = program.opts<GlobalOptions>().debug;
+    if (err instanceof UsageError) {
+      io.stderr.write(`error [${err.code}]: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
     if (isKeyManagementError(err)) {
       io.stderr.write(`error [${err.code}]: ${err.message}\n`);
     } else {

@@ -144,6 +144,9 @@ describe('key-manager core commands', () => {
     expect((await runCli(['encrypt'])).code).toBe(2);
     expect((await runCli(['no-such-command'])).code).toBe(2);
     expect((await runCli(['derive', '--context', 'x', '--version', 'abc'])).code).toBe(2);
+    const badStore = await runCli(['--store', 's3:bucket', 'status']);
+    expect(badStore).toMatchObject({ code: 2, stderr: expect.stringMatching(/^error \[INVALID_INPUT\]: store 's3:bucket' is not recognised/) });
+    expect((await runCli(['--store', store, '--rotation-days', '400', 'status'])).code).toBe(2);
   });
 });
 
