@@ -400,7 +400,10 @@ export class KeyManager {
     }, auditFields);
   }
 
-  /** Reads the store now, bypassing the cache, and caches what it read. */
+  /**
+   * Reads the store now, bypassing the cached keyset (a read already in flight is shared), and caches what it
+   * read. Writers still compare-and-set, so a read shared with one that started earlier cannot lose a write.
+   */
   async readFresh(): Promise<KeysetSnapshot> {
     return this.refresh();
   }

@@ -12,7 +12,7 @@
 import { ConflictError, errorCode, KeyManagementError } from '../keys/errors';
 import { ageDays, assertPreserves, findVersion, type Keyset, primaryVersion, rotateKeyset } from '../keys/keyset';
 import { freshMaterial, type RandomSource } from '../keys/random';
-import { AWSPENDING, AWSPREVIOUS } from '../stores/secrets-manager-secret';
+import { AWSPENDING, AWSPREVIOUS } from '../stores/secrets-manager-labels';
 import type { KeysetVersion, SecretsManagerStore } from '../stores/secrets-manager-store';
 import type { AuditEvent, AuditOutcome, AuditSink } from '../telemetry/audit';
 import type { MetricsSink } from '../telemetry/metrics';

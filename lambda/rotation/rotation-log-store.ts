@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { KeyManagementError } from '../keys/errors';
-import { AWSCURRENT, type SecretsManagerSecret } from '../stores/secrets-manager-secret';
+import { AWSCURRENT } from '../stores/secrets-manager-labels';
+import type { SecretsManagerSecret } from '../stores/secrets-manager-secret';
 import { appendRotationLog, parseRotationLog, type RotationLog, type RotationLogEntry, serializeRotationLog } from './rotation-log';
 
 /** Where the rotation log lives; injected into the handler. */
