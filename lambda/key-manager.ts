@@ -50,6 +50,8 @@ import { type MetricsSink, noopMetrics } from './telemetry/metrics';
 export const DEFAULT_KEYSET_TTL_MS = 300_000;
 export const DEFAULT_MAX_CACHED_KEYS = 1_024;
 export const DEFAULT_ROTATION_PERIOD_DAYS = 90;
+/** Fraction of the keyset TTL after which a call also starts a background refresh. */
+const REFRESH_AHEAD_FRACTION = 0.8;
 
 export interface KeyManagerOptions {
   readonly store: KeysetStore;
@@ -267,7 +269,13 @@ export class KeyManager {
   /** The keyset, from cache while fresh. */
   private async currentKeyset(): Promise<Keyset> {
     const cached = this.cached;
-    if (cached && this.clock().getTime() - cached.fetchedAt < this.ttlMs) return cached.snapshot.keyset;
+    const age = cached ? this.clock().getTime() - cached.fetchedAt : Number.POSITIVE_INFINITY;
+    if (cached && age < this.ttlMs) {
+      // Refresh ahead in the last fifth of the TTL, in the background: a service with steady traffic never
+      // waits on the store, and a failed refresh only counts a KeyRetrievalFailures (the next call retries).
+      if (age >= this.ttlMs * REFRESH_AHEAD_FRACTION && !this.inflight) this.refresh().catch(() => undefined);
+      return cached.snapshot.keyset;
+    }
     try {
       return (await this.refresh()).keyset;
     } catch (err) {

@@ -44,6 +44,22 @@ describe('KeyManager data path', () => {
     expect(store.reads).toBe(3); // km, other's fresh read, km after TTL
   });
 
+  it('refreshes ahead in the background in the last fifth of the TTL, so steady traffic never waits on the store', async () => {
+    const { km, store, clock } = setup(v1());
+    await km.encrypt('a', 'trading_data');
+    const other = new KeyManager({ store, random: new SeededRandom('other') });
+    await other.rotate();
+    const readsBefore = store.reads;
+    clock.advance(250_000);
+    const read = jest.spyOn(store, 'read');
+    expect((await km.encrypt('b', 'trading_data')).key_version).toBe(1); // served from cache at once
+    expect(read).toHaveBeenCalledTimes(1); // ...while one refresh started
+    await read.mock.results[0].value;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await km.encrypt('c', 'trading_data')).key_version).toBe(2);
+    expect(store.reads - readsBefore).toBe(1);
+  });
+
   it('decrypts data written under a version newer than its cache with one shared refetch', async () => {
     const { km, store } = setup(v1());
     await km.encrypt('warm', 'trading_data');
