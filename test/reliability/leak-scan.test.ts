@@ -207,7 +207,7 @@ describe('leak scan over the whole CLI lifecycle', () => {
     await cli(['--store', `file:${C}`, '--debug', 'status'], 1, { storeName: 'corrupt' });
     writeFileSync(C, good.replace(/"material":"([^"]+)"/, '"material":"$1$1"'));
     await cli(['--store', `file:${C}`, '--debug', 'derive', '--context', 'trading_data'], 1, { storeName: 'corrupt' });
-    await cli(['--store', 'nowhere:x', 'status'], 1);
+    await cli(['--store', 'nowhere:x', 'status'], 2); // a usage error: exit 2
     await cli(['--store', S, 'audit'], 0);
     await cli(['--store', S, '--json', 'audit', '--action', 'emergency_rotate'], 0);
 
