@@ -9,6 +9,7 @@ import { KeyManagementError } from '../../lambda/keys/errors';
 import { serializeKeyset } from '../../lambda/keys/keyset';
 import type { KeysetSnapshot } from '../../lambda/stores/store';
 import { audited } from '../audited';
+import { parsePositiveWholeNumber } from '../parse';
 import { type CommandRegistrar, emit } from '../runtime';
 import { readBackupKey } from './export';
 
@@ -34,11 +35,6 @@ function describeLosses(l: RecoveryLosses): string {
   return parts.join('; ');
 }
 
-function parseMaxAgeDays(value: string): number {
-  if (!/^[1-9]\d{0,4}$/.test(value)) throw new KeyManagementError('INVALID_INPUT', `--max-age-days must be a positive whole number of days, got '${value.slice(0, 20)}'`);
-  return Number(value);
-}
-
 export const registerRecover: CommandRegistrar = (program, run) => {
   program
     .command('recover')
@@ -51,7 +47,7 @@ export const registerRecover: CommandRegistrar = (program, run) => {
       run(async (rt) => {
         const force = Boolean(opts.force);
         const out = await audited(rt, 'recover', { detail: `from ${opts.backupFile}` }, async () => {
-          const maxAgeSeconds = opts.maxAgeDays === undefined ? undefined : parseMaxAgeDays(opts.maxAgeDays) * 86_400;
+          const maxAgeSeconds = opts.maxAgeDays === undefined ? undefined : parsePositiveWholeNumber(opts.maxAgeDays, '--max-age-days', 5, ' of days') * 86_400;
           const token = await readToken(opts.backupFile);
           const key = await readBackupKey(opts.backupKeyFile);
           let backup;

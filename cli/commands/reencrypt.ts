@@ -21,6 +21,7 @@ import { Rewrapper } from '../../lambda/keys/rewrap';
 import { syncDirectory } from '../../lambda/stores/sync-directory';
 import { audited } from '../audited';
 import { findValueSpan, parseFieldPath } from '../json-field';
+import { parsePositiveWholeNumber } from '../parse';
 import { type CommandRegistrar, emit, EXIT_FAILED, EXIT_OK } from '../runtime';
 
 /** Default longest line: far above any row of envelopes, low enough that one line cannot exhaust memory. */
@@ -165,11 +166,6 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   }
 }
 
-function parseMaxLine(value: string): number {
-  if (!/^[1-9]\d{0,9}$/.test(value)) throw new KeyManagementError('INVALID_INPUT', `--max-line-bytes must be a positive whole number, got '${value.slice(0, 20)}'`);
-  return Number(value);
-}
-
 export const registerReencrypt: CommandRegistrar = (program, run) => {
   program
     .command('reencrypt')
@@ -184,7 +180,7 @@ export const registerReencrypt: CommandRegistrar = (program, run) => {
         const output = path.resolve(opts.out);
         const summary = await audited(rt, 'reencrypt', { detail: `${input} -> ${output}` }, async () => {
           const fieldPath = opts.field === undefined ? [] : parseFieldPath(opts.field);
-          const maxLine = opts.maxLineBytes === undefined ? DEFAULT_MAX_LINE_BYTES : parseMaxLine(opts.maxLineBytes);
+          const maxLine = opts.maxLineBytes === undefined ? DEFAULT_MAX_LINE_BYTES : parsePositiveWholeNumber(opts.maxLineBytes, '--max-line-bytes', 10);
           let size: number;
           try {
             size = (await fs.stat(input)).size;
