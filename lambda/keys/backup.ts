@@ -13,6 +13,7 @@
 import { KeyManagementError, KeysetInvalidError } from './errors';
 import { FernetError, type FernetKey } from './fernet';
 import { isPruned, type Keyset, validateKeyset } from './keyset';
+import { isPlainObject } from './json';
 import { legacyKeyset } from './legacy';
 
 export const BACKUP_FORMAT = 'alphapulse-keyset-backup';
@@ -98,7 +99,7 @@ export function parseBackupDocument(text: string): RecoveredBackup {
   } catch {
     throw backupInvalid('the decrypted backup is not JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw backupInvalid('the decrypted backup is not a JSON object');
+  if (!isPlainObject(value)) throw backupInvalid('the decrypted backup is not a JSON object');
   const doc = value as Record<string, unknown>;
   if ('format' in doc) return parseOurs(doc);
   if ('master_key' in doc) return parseSeed(doc);

@@ -14,6 +14,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { validateContext } from './context';
 import { KeyManagementError } from './errors';
+import { isPlainObject } from './json';
 import type { KdfName } from './keyset';
 
 export const ALGORITHM = 'AES-256-GCM';
@@ -151,7 +152,7 @@ function parseCompact(text: string): ParsedEnvelope {
 }
 
 function parseRecord(value: unknown): ParsedEnvelope {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('the record must be a JSON object');
+  if (!isPlainObject(value)) throw invalid('the record must be a JSON object');
   const record = value as Record<string, unknown>;
   for (const key of Object.keys(record)) {
     if (!RECORD_KEYS.has(key)) throw invalid(`the record has an unknown field '${key.slice(0, 40)}'`);

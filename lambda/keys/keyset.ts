@@ -6,6 +6,7 @@
  * failed write leaves the caller's copy intact.
  */
 import { KeyManagementError, KeysetInvalidError } from './errors';
+import { isPlainObject } from './json';
 
 export const KEYSET_SCHEMA = 1;
 export const MATERIAL_BYTES = 32;
@@ -154,10 +155,6 @@ function requireTime(value: unknown, field: string): void {
 
 function isVersionNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The canonical serialized form: compact JSON, stable field order. */

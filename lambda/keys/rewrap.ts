@@ -9,6 +9,7 @@
 import { DataKeyCache, requireMaterial } from './data-key-cache';
 import { aad, assertFormatFitsVersion, IV_BYTES, openGcm, parseEnvelope, type ParsedEnvelope, sealGcm, toCompact, toRecord } from './envelope';
 import { findVersion, type Keyset } from './keyset';
+import { isPlainObject } from './json';
 import type { RandomSource } from './random';
 
 /** Derived keys kept at once; beyond this the least recently used is zeroed and dropped. */
@@ -24,7 +25,7 @@ export type RewrapResult =
 /** True for a value that claims to be an envelope: a record with `ciphertext`, or a compact `AP2:` string. */
 export function looksLikeEnvelope(value: unknown): boolean {
   if (typeof value === 'string') return value.startsWith('AP2:');
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && 'ciphertext' in value;
+  return isPlainObject(value) && 'ciphertext' in value;
 }
 
 export class Rewrapper {

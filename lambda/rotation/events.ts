@@ -3,6 +3,7 @@
  * event is trusted before it is checked (it may come from `aws lambda invoke` typed by hand).
  */
 import { KeyManagementError } from '../keys/errors';
+import { isPlainObject } from '../keys/json';
 import { MAX_REASON_LENGTH } from '../keys/keyset';
 
 export type RotationTrigger = 'schedule' | 'manual' | 'emergency';
@@ -26,12 +27,8 @@ function invalid(message: string): KeyManagementError {
   return new KeyManagementError('INVALID_INPUT', `${message}; ${USAGE}`);
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 export function parseRotationEvent(event: unknown): RotationCommand {
-  if (!isObject(event)) throw invalid('the event is not a JSON object');
+  if (!isPlainObject(event)) throw invalid('the event is not a JSON object');
 
   if ('RequestType' in event) {
     const requestType = event.RequestType;
@@ -43,7 +40,7 @@ export function parseRotationEvent(event: unknown): RotationCommand {
   }
 
   const fromEventBridge = event.source === 'aws.events' || event['detail-type'] === 'Scheduled Event';
-  const body = fromEventBridge && isObject(event.detail) && 'action' in event.detail ? event.detail : event;
+  const body = fromEventBridge && isPlainObject(event.detail) && 'action' in event.detail ? event.detail : event;
   const action = body.action;
   if (action === 'monitor') return { kind: 'monitor' };
   if (action === 'init') return { kind: 'init' };

@@ -6,6 +6,7 @@
  * empty log; any other value that is not a log is an error naming the field, never overwritten.
  */
 import { KeyManagementError } from '../keys/errors';
+import { isPlainObject } from '../keys/json';
 import type { RotationTrigger } from './events';
 
 export const ROTATION_LOG_SCHEMA = 1;
@@ -54,7 +55,7 @@ export function parseRotationLog(text: string | undefined): RotationLog {
   } catch {
     throw invalid('(document)', 'is not valid JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('(document)', 'must be a JSON object');
+  if (!isPlainObject(value)) throw invalid('(document)', 'must be a JSON object');
   const doc = value as Record<string, unknown>;
   if (doc.schema !== ROTATION_LOG_SCHEMA) throw invalid('schema', `must be ${ROTATION_LOG_SCHEMA}`);
   if (!Array.isArray(doc.entries)) throw invalid('entries', 'must be an array');
@@ -62,7 +63,7 @@ export function parseRotationLog(text: string | undefined): RotationLog {
 }
 
 function parseEntry(value: unknown, path: string): RotationLogEntry {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(path, 'must be an object');
+  if (!isPlainObject(value)) throw invalid(path, 'must be an object');
   const e = value as Record<string, unknown>;
   if (typeof e.rotationId !== 'string' || e.rotationId === '') throw invalid(`${path}.rotationId`, 'must be a non-empty string');
   for (const field of ['fromVersion', 'toVersion'] as const) {

@@ -27,6 +27,7 @@ import { isIPv4 } from 'node:net';
 import { ConflictError, KeyManagementError, KeysetInvalidError } from '../keys/errors';
 import { type Keyset, parseKeyset, serializeKeyset } from '../keys/keyset';
 import { legacyKeyset, MAX_LEGACY_VERSIONS } from '../keys/legacy';
+import { isPlainObject } from '../keys/json';
 import type { KeysetSnapshot, KeysetStore } from './store';
 
 export const DEFAULT_VAULT_TARGET = 'alphapulse/encryption/master_key';
@@ -316,10 +317,10 @@ export class VaultStore implements KeysetStore {
   /** KV versions before `written` not yet destroyed: from the metadata endpoint, or all of them if that is denied. */
   private async earlierVersions(written: number): Promise<number[]> {
     const res = await this.repeatable('GET', this.paths.metadata, 'read');
-    const data = isObject(res.body) && isObject(res.body.data) ? res.body.data : undefined;
-    if (res.status === 200 && data && isObject(data.versions)) {
+    const data = isPlainObject(res.body) && isPlainObject(res.body.data) ? res.body.data : undefined;
+    if (res.status === 200 && data && isPlainObject(data.versions)) {
       return Object.entries(data.versions)
-        .filter(([, meta]) => !(isObject(meta) && meta.destroyed === true))
+        .filter(([, meta]) => !(isPlainObject(meta) && meta.destroyed === true))
         .map(([v]) => Number(v))
         .filter((v) => Number.isSafeInteger(v) && v >= 1 && v < written)
         .sort((a, b) => a - b);
@@ -364,12 +365,12 @@ export class VaultStore implements KeysetStore {
   }
 
   private parseRead(body: unknown): VersionRead {
-    const outer = isObject(body) && isObject(body.data) ? body.data : undefined;
+    const outer = isPlainObject(body) && isPlainObject(body.data) ? body.data : undefined;
     const version = kvVersion(outer?.metadata);
     if (!outer || version === undefined) {
       throw new KeyManagementError('STORE_UNAVAILABLE', `Vault's answer for ${this.where()} is not a KV v2 read; check that ${this.target.mount} is a kv-v2 mount (vault secrets enable -path=${this.target.mount} kv-v2)`);
     }
-    if (!isObject(outer.data)) return { found: false, body };
+    if (!isPlainObject(outer.data)) return { found: false, body };
     return { found: true, data: outer.data, version };
   }
 
@@ -568,20 +569,20 @@ function parseHandle(handle: string): number {
 }
 
 function kvVersion(metadata: unknown): number | undefined {
-  if (!isObject(metadata)) return undefined;
+  if (!isPlainObject(metadata)) return undefined;
   const v = metadata.version;
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 ? v : undefined;
 }
 
 /** The version metadata Vault includes with a 404 when the version exists but was deleted or destroyed. */
 function responseMetadata(body: unknown): { version: number; destroyed?: unknown } | undefined {
-  if (!isObject(body) || !isObject(body.data) || !isObject(body.data.metadata)) return undefined;
+  if (!isPlainObject(body) || !isPlainObject(body.data) || !isPlainObject(body.data.metadata)) return undefined;
   const version = kvVersion(body.data.metadata);
   return version === undefined ? undefined : { version, destroyed: body.data.metadata.destroyed };
 }
 
 function vaultErrors(body: unknown): string {
-  if (!isObject(body) || !Array.isArray(body.errors)) return '';
+  if (!isPlainObject(body) || !Array.isArray(body.errors)) return '';
   return body.errors.filter((e): e is string => typeof e === 'string').join('; ');
 }
 
@@ -600,6 +601,3 @@ function parseJson(text: string): unknown {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
