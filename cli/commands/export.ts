@@ -12,6 +12,7 @@ import { FernetKey } from '../../lambda/keys/fernet';
 import { systemRandom } from '../../lambda/keys/random';
 import { AWS_REQUEST_HANDLER } from '../../lambda/stores/aws-client-options';
 import { audited } from '../audited';
+import { readKeyFile } from '../secret-file';
 import { type CommandRegistrar, emit, type Runtime } from '../runtime';
 
 export interface S3Location {
@@ -34,25 +35,7 @@ export function defaultKeyFile(output: string, s3: S3Location | undefined): stri
 
 /** Reads a backup key file (at most a few hundred bytes); the buffer is zeroed once parsed. */
 export async function readBackupKey(file: string): Promise<FernetKey> {
-  let bytes: Buffer;
-  try {
-    const handle = await fs.open(file, 'r');
-    try {
-      const stat = await handle.stat();
-      if (stat.size > 1024) throw new KeyManagementError('INVALID_INPUT', `${file} is ${stat.size} bytes; a backup key file holds one 44-character key`);
-      bytes = await handle.readFile();
-    } finally {
-      await handle.close();
-    }
-  } catch (err) {
-    if (err instanceof KeyManagementError) throw err;
-    throw new KeyManagementError('INVALID_INPUT', `cannot read the backup key file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`);
-  }
-  try {
-    return FernetKey.parse(bytes.toString('utf8'));
-  } finally {
-    bytes.fill(0);
-  }
+  return readKeyFile(file, 'backup key file', 'one 44-character key', (text) => FernetKey.parse(text));
 }
 
 /** Creates `file` with mode 0600, refusing to replace anything, and fsyncs it. */

@@ -4,7 +4,6 @@
  * here. Refuses with KEYSET_EXISTS if the store already has a keyset: merging key histories is a
  * decision for an operator, not a default.
  */
-import { promises as fs } from 'node:fs';
 import { KeyManagementError } from '../../lambda/keys/errors';
 import type { Keyset } from '../../lambda/keys/keyset';
 import { legacyKeyset } from '../../lambda/keys/legacy';
@@ -12,22 +11,10 @@ import { EnvStore, KEY_VERSION_VAR, MASTER_KEY_VAR } from '../../lambda/stores/e
 import { audited } from '../audited';
 import { parseVersionArg } from '../parse';
 import { type CommandRegistrar, emit } from '../runtime';
+import { readKeyFile } from '../secret-file';
 
 async function keysetFromFile(file: string, version: number): Promise<Keyset> {
-  let bytes: Buffer;
-  try {
-    const stat = await fs.stat(file);
-    if (stat.size > 1024) throw new KeyManagementError('INVALID_INPUT', `${file} is ${stat.size} bytes; a master key file holds one base64 key of 32 bytes`);
-    bytes = await fs.readFile(file);
-  } catch (err) {
-    if (err instanceof KeyManagementError) throw err;
-    throw new KeyManagementError('INVALID_INPUT', `cannot read the master key file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`);
-  }
-  try {
-    return legacyKeyset(bytes.toString('utf8'), version);
-  } finally {
-    bytes.fill(0);
-  }
+  return readKeyFile(file, 'master key file', 'one base64 key of 32 bytes', (text) => legacyKeyset(text, version));
 }
 
 export const registerImportLegacy: CommandRegistrar = (program, run) => {
