@@ -44,7 +44,7 @@ import {
 } from './keys/keyset';
 import { freshMaterial, PooledRandom, type RandomSource } from './keys/random';
 import type { KeysetSnapshot, KeysetStore } from './stores/store';
-import { type AuditEvent, type AuditOutcome, type AuditSink, noopAudit } from './telemetry/audit';
+import { auditEvent, type AuditFields, type AuditOutcome, type AuditSink, noopAudit } from './telemetry/audit';
 import { type MetricsSink, noopMetrics } from './telemetry/metrics';
 
 export const DEFAULT_KEYSET_TTL_MS = 300_000;
@@ -512,24 +512,12 @@ export class KeyManager {
   }
 
   /** Writes an audit event; a failing sink fails the operation (management operations must be audited). */
-  async record(action: string, outcome: AuditOutcome, fields: Partial<Pick<AuditEvent, 'version' | 'context' | 'code' | 'detail'>> = {}): Promise<void> {
-    const event: AuditEvent = {
-      time: this.nowIso(),
-      action,
-      actor: this.actor,
-      store: this.store.kind,
-      secret: this.store.location,
-      ...(fields.version !== undefined ? { version: fields.version } : {}),
-      ...(fields.context !== undefined ? { context: fields.context } : {}),
-      outcome,
-      ...(fields.code !== undefined ? { code: fields.code } : {}),
-      ...(fields.detail !== undefined ? { detail: fields.detail } : {}),
-    };
-    await this.audit.write(event);
+  async record(action: string, outcome: AuditOutcome, fields: AuditFields = {}): Promise<void> {
+    await this.audit.write(auditEvent({ time: this.nowIso(), action, actor: this.actor, store: this.store.kind, secret: this.store.location, outcome }, fields));
   }
 
   /** Audit on the data path: a failing sink must not fail an encrypt or decrypt. */
-  private async recordQuietly(action: string, outcome: AuditOutcome, fields: Partial<Pick<AuditEvent, 'version' | 'context' | 'code' | 'detail'>>): Promise<void> {
+  private async recordQuietly(action: string, outcome: AuditOutcome, fields: AuditFields): Promise<void> {
     try {
       await this.record(action, outcome, fields);
     } catch {

@@ -14,7 +14,7 @@ import { ageDays, assertPreserves, findVersion, type Keyset, primaryVersion, rot
 import { freshMaterial, type RandomSource } from '../keys/random';
 import { AWSPENDING, AWSPREVIOUS } from '../stores/secrets-manager-labels';
 import type { KeysetVersion, SecretsManagerStore } from '../stores/secrets-manager-store';
-import type { AuditEvent, AuditOutcome, AuditSink } from '../telemetry/audit';
+import { auditEvent, type AuditEvent, type AuditOutcome, type AuditSink } from '../telemetry/audit';
 import type { MetricsSink } from '../telemetry/metrics';
 import { testStagedKeyset } from './canary';
 import type { RotationConfig } from './config';
@@ -235,15 +235,5 @@ export function emitKeyMetrics(deps: Pick<RotationDeps, 'metrics' | 'config' | '
 }
 
 export async function writeAudit(deps: Pick<RotationDeps, 'audit' | 'clock' | 'actor' | 'store'>, action: string, outcome: AuditOutcome, fields: Partial<Pick<AuditEvent, 'version' | 'code' | 'detail'>>): Promise<void> {
-  await deps.audit.write({
-    time: deps.clock().toISOString(),
-    action,
-    actor: deps.actor,
-    store: deps.store.kind,
-    secret: deps.store.location,
-    ...(fields.version !== undefined ? { version: fields.version } : {}),
-    outcome,
-    ...(fields.code !== undefined ? { code: fields.code } : {}),
-    ...(fields.detail !== undefined ? { detail: fields.detail } : {}),
-  });
+  await deps.audit.write(auditEvent({ time: deps.clock().toISOString(), action, actor: deps.actor, store: deps.store.kind, secret: deps.store.location, outcome }, fields));
 }

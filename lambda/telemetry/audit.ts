@@ -26,6 +26,25 @@ export interface AuditEvent {
   readonly detail?: string;
 }
 
+/** The optional fields of an event, as operations report them. */
+export type AuditFields = Partial<Pick<AuditEvent, 'version' | 'context' | 'code' | 'detail'>>;
+
+/** Builds an event in the canonical field order, leaving out fields that are undefined. */
+export function auditEvent(base: Pick<AuditEvent, 'time' | 'action' | 'actor' | 'store' | 'secret' | 'outcome'>, fields: AuditFields = {}): AuditEvent {
+  return {
+    time: base.time,
+    action: base.action,
+    actor: base.actor,
+    store: base.store,
+    secret: base.secret,
+    ...(fields.version !== undefined ? { version: fields.version } : {}),
+    ...(fields.context !== undefined ? { context: fields.context } : {}),
+    outcome: base.outcome,
+    ...(fields.code !== undefined ? { code: fields.code } : {}),
+    ...(fields.detail !== undefined ? { detail: fields.detail } : {}),
+  };
+}
+
 export interface AuditSink {
   write(event: AuditEvent): Promise<void>;
 }
