@@ -10,7 +10,7 @@ export const APPLICATION_SERVICE_ROLE = 'Application Service role';
 /** The stack's role for changing the keyset (operators, the rotation Lambda). */
 export const KEY_ADMINISTRATOR_ROLE = 'Key Administrator role';
 
-export type SecretsManagerOperation = 'GetSecretValue' | 'PutSecretValue' | 'UpdateSecretVersionStage' | 'DescribeSecret';
+export type SecretsManagerOperation = 'GetSecretValue' | 'PutSecretValue' | 'UpdateSecretVersionStage';
 
 export interface AwsErrorContext {
   readonly operation: SecretsManagerOperation;

@@ -10,7 +10,6 @@
  * other's version is left unlabelled (nothing is lost, nothing is overwritten).
  */
 import {
-  DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
@@ -125,7 +124,7 @@ export class SecretsManagerSecret {
    * A rejection is checked against where the label now is: when the SDK retries a move whose first
    * attempt landed but whose answer was lost, the retry is rejected because the label is already ours.
    */
-  async moveStage(stage: string, versionId: string, from: string | null): Promise<StageMoveResult> {
+  private async moveStage(stage: string, versionId: string, from: string | null): Promise<StageMoveResult> {
     try {
       await this.call('UpdateSecretVersionStage', () =>
         this.client.send(
@@ -150,12 +149,6 @@ export class SecretsManagerSecret {
       if (isStageRejection(err)) return false;
       throw err;
     }
-  }
-
-  /** Every labelled version and its labels (unlabelled versions are deprecated and not listed by AWS). */
-  async describeVersions(): Promise<Record<string, readonly string[]>> {
-    const out = await this.call('DescribeSecret', () => this.client.send(new DescribeSecretCommand({ SecretId: this.secretId })));
-    return out?.VersionIdsToStages ?? {};
   }
 
   /**

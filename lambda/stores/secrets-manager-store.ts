@@ -101,10 +101,6 @@ export class SecretsManagerStore implements KeysetStore {
     return this.secret.removeStage(stage, versionId);
   }
 
-  async describeVersions(): Promise<Record<string, readonly string[]>> {
-    return this.secret.describeVersions();
-  }
-
   notFound(): KeyManagementError {
     return new KeyManagementError(
       'KEYSET_NOT_FOUND',

@@ -163,12 +163,6 @@ describe('SecretsManagerStore staged operations', () => {
     expect(pending?.invalid?.code).toBe('KEYSET_INVALID');
   });
 
-  it('describeVersions lists labelled versions', async () => {
-    sm.createSecret(SECRET, serializeKeyset(v1()));
-    const id = sm.versionAt(SECRET, 'AWSCURRENT')?.id as string;
-    expect(await store.describeVersions()).toEqual({ [id]: ['AWSCURRENT'] });
-  });
-
   it('removeStage returns false when the label is not on that version', async () => {
     sm.createSecret(SECRET, serializeKeyset(v1()));
     const id = sm.versionAt(SECRET, 'AWSCURRENT')?.id as string;
