@@ -3,6 +3,15 @@
  * Secrets Manager semantics, the other services, faults as the SDK surfaces them, and the process
  * helpers (runProcess, the Lambda-like runner).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchLogsClient, FilterLogEventsCommand, paginateFilterLogEvents } from '@aws-sdk/client-cloudwatch-logs';
+import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from '@aws-sdk/client-kms';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CancelRotateSecretCommand,
   CreateSecretCommand,
@@ -17,8 +26,25 @@ import {
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { TestClock } from './fixed';
-import { AWSCURRENT, AWSPENDING, AWSPREVIOUS, type AwsStandIn, type RotationEvent, startAwsStandIn } from './aws';
+import {
+  AWSCURRENT,
+  AWSPENDING,
+  AWSPREVIOUS,
+  type AwsStandIn,
+  bundleRotationFunction,
+  bundleRotationHandler,
+  type FaultKind,
+  invokeBundle,
+  type RotationEvent,
+  refusedEndpoint,
+  runProcess,
+  type ServiceName,
+  startAwsStandIn,
+} from './aws';
+
+const REPO = path.resolve(__dirname, '..', '..');
 
 const T0 = Date.parse('2026-03-01T00:00:00.000Z');
 const DAY = 86_400_000;
@@ -372,5 +398,338 @@ describe('Secrets Manager: rotation', () => {
       detail: { eventSource: 'secretsmanager.amazonaws.com', eventName: 'RotationStarted', eventType: 'AwsServiceEvent', additionalEventData: { SecretId: arn } },
     });
     expect(failed.detail).toMatchObject({ eventName: 'RotationFailed', additionalEventData: { Step: 'createSecret' } });
+  });
+});
+
+describe('KMS, CloudWatch, Logs, STS and S3', () => {
+  test('KMS DescribeKey and GetKeyRotationStatus follow the key state (Disabled keeps the status, PendingDeletion reads false)', async () => {
+    const kms = client((c) => new KMSClient(c));
+    const key = aws.kms.createKey({ rotationEnabled: true, description: 'keyset key' });
+    const described = await kms.send(new DescribeKeyCommand({ KeyId: key.arn }));
+    expect(described.KeyMetadata).toMatchObject({ KeyId: key.keyId, Arn: key.arn, KeyState: 'Enabled', Enabled: true, KeyManager: 'CUSTOMER', Description: 'keyset key', CreationDate: new Date(T0) });
+    expect(key.arn).toMatch(/^arn:aws:kms:us-east-1:123456789012:key\/[0-9a-f-]{36}$/);
+    aws.kms.setState(key.keyId, 'Disabled');
+    expect((await kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata).toMatchObject({ KeyState: 'Disabled', Enabled: false });
+    expect((await kms.send(new GetKeyRotationStatusCommand({ KeyId: key.keyId }))).KeyRotationEnabled).toBe(true);
+    aws.kms.setState(key.keyId, 'PendingDeletion');
+    expect((await kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata?.DeletionDate).toEqual(new Date(T0 + 30 * DAY));
+    expect((await kms.send(new GetKeyRotationStatusCommand({ KeyId: key.keyId }))).KeyRotationEnabled).toBe(false);
+    const unknown = await failure(kms.send(new DescribeKeyCommand({ KeyId: '00000000-0000-0000-0000-000000000000' })));
+    expect([unknown.name, unknown.message]).toEqual(['NotFoundException', "Key 'arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000' does not exist"]);
+  });
+
+  test('CloudWatch PutMetricData (JSON 1.0, gzip-compressed when large) is recorded per namespace; validation errors keep their query-compatible code', async () => {
+    const cw = client((c) => new CloudWatchClient(c));
+    await cw.send(new PutMetricDataCommand({ Namespace: 'AlphaPulse/Encryption', MetricData: [{ MetricName: 'KeyAgeDays', Value: 12, Unit: 'Count', Dimensions: [{ Name: 'Stage', Value: 'dev' }] }] }));
+    const many = Array.from({ length: 400 }, (_, i) => ({ MetricName: 'Decrypts', StatisticValues: { SampleCount: 2, Sum: 2, Minimum: 1, Maximum: 1 }, Timestamp: new Date(T0 + i * 1000) }));
+    await cw.send(new PutMetricDataCommand({ Namespace: 'AlphaPulse/Encryption', MetricData: many }));
+    expect(aws.cloudWatch.datums('AlphaPulse/Encryption')).toHaveLength(401);
+    expect(aws.cloudWatch.datums('AlphaPulse/Encryption')[0]).toMatchObject({ MetricName: 'KeyAgeDays', Value: 12, Unit: 'Count', Dimensions: [{ Name: 'Stage', Value: 'dev' }], Timestamp: new Date(T0) });
+    expect(aws.cloudWatch.datums('AlphaPulse/Encryption')[401 - 1].Timestamp).toEqual(new Date(T0 + 399_000));
+    expect(aws.cloudWatch.sum('AlphaPulse/Encryption', 'Decrypts')).toBe(800);
+    expect(aws.cloudWatch.sum('AlphaPulse/Encryption', 'KeyAgeDays', { Stage: 'dev' })).toBe(12);
+    const invalid = (await failure(cw.send(new PutMetricDataCommand({ Namespace: 'AWS/Lambda', MetricData: [{ MetricName: 'X', Value: 1 }] })))) as SdkError & { Code?: string };
+    expect([invalid.name, invalid.Code]).toEqual(['InvalidParameterValueException', 'InvalidParameterValue']);
+  });
+
+  test('Logs FilterLogEvents: time range, plain terms and real pagination; an unknown group is ResourceNotFoundException', async () => {
+    const logs = client((c) => new CloudWatchLogsClient(c));
+    aws.logs.putEvents('/aws/lambda/rotation', Array.from({ length: 25 }, (_, i) => ({ timestamp: T0 + i * 1000, message: `{"event":"${i % 5 === 0 ? 'rotate failure' : 'monitor success'}","n":${i}}` })));
+    const pages: number[][] = [];
+    for await (const page of paginateFilterLogEvents({ client: logs, pageSize: 4 }, { logGroupName: '/aws/lambda/rotation', startTime: T0 + 2000, endTime: T0 + 20_000 })) {
+      pages.push((page.events ?? []).map((e) => (e.timestamp as number) - T0));
+    }
+    expect(pages.map((p) => p.length)).toEqual([4, 4, 4, 4, 3]);
+    expect(pages.flat()).toEqual(Array.from({ length: 19 }, (_, i) => (i + 2) * 1000));
+    const failures = await logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/rotation', filterPattern: '"rotate failure"' }));
+    expect(failures.events?.map((e) => e.message)).toHaveLength(5);
+    expect(failures.nextToken).toBeUndefined();
+    expect((await failure(logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/nope' })))).name).toBe('ResourceNotFoundException');
+    expect((await failure(logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/rotation', filterPattern: '{ $.event = "x" }' })))).name).toBe('InvalidParameterException');
+  });
+
+  test('STS GetCallerIdentity answers the identity of the signing key, and is never denied by the authorize hook', async () => {
+    const role = aws.sts.addIdentity('AKIAROLEKEY000000001', 'arn:aws:sts::123456789012:assumed-role/KeyAdministrator/alice');
+    aws.authorize = () => false;
+    const asDefault = await client((c) => new STSClient(c)).send(new GetCallerIdentityCommand({}));
+    expect(asDefault).toMatchObject({ Account: '123456789012', Arn: 'arn:aws:iam::123456789012:user/aws-stand-in' });
+    expect(asDefault.UserId).toMatch(/^AIDA[0-9A-F]{17}$/);
+    const asRole = await client((c) => new STSClient({ ...c, credentials: role })).send(new GetCallerIdentityCommand({}));
+    expect(asRole).toMatchObject({ Arn: 'arn:aws:sts::123456789012:assumed-role/KeyAdministrator/alice', Account: '123456789012' });
+    expect(asRole.UserId).toMatch(/^AROA[0-9A-F]{17}:alice$/);
+    expect(aws.requests.map((r) => r.accessKeyId)).toEqual([aws.credentials.accessKeyId, role.accessKeyId]);
+  });
+
+  test('S3 PutObject/GetObject/HeadObject round trip, path style, with the SSE headers recorded and aws-chunked uploads decoded', async () => {
+    const s3 = client((c) => new S3Client(c));
+    const key = aws.kms.createKey();
+    aws.s3.createBucket('backups');
+    const put = await s3.send(new PutObjectCommand({ Bucket: 'backups', Key: 'keyset/2026-03-01.json', Body: '{"v":1}', ContentType: 'application/json', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: key.arn, Metadata: { primary: '3' } }));
+    expect(put).toMatchObject({ ServerSideEncryption: 'aws:kms', SSEKMSKeyId: key.arn, ETag: expect.stringMatching(/^"[0-9a-f]{32}"$/), ChecksumCRC32: expect.any(String) });
+    const recorded = aws.requests.at(-1);
+    expect(recorded).toMatchObject({ service: 's3', operation: 'PutObject', input: { Bucket: 'backups', Key: 'keyset/2026-03-01.json', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: key.arn, ChecksumAlgorithm: 'CRC32' } });
+    expect(aws.s3.object('backups', 'keyset/2026-03-01.json')).toMatchObject({ requestedServerSideEncryption: 'aws:kms', sseKmsKeyId: key.arn, contentType: 'application/json', metadata: { primary: '3' } });
+
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'backups', Key: 'keyset/2026-03-01.json' }));
+    expect(await got.Body?.transformToString()).toBe('{"v":1}');
+    expect(got).toMatchObject({ ServerSideEncryption: 'aws:kms', SSEKMSKeyId: key.arn, ContentType: 'application/json', Metadata: { primary: '3' }, ChecksumCRC32: put.ChecksumCRC32 });
+    await s3.send(new PutObjectCommand({ Bucket: 'backups', Key: 'streamed', Body: Readable.from([Buffer.from('hello '), Buffer.from('world')]), ContentLength: 11 }));
+    expect(aws.s3.object('backups', 'streamed')?.body.toString()).toBe('hello world');
+    expect(aws.s3.object('backups', 'streamed')).toMatchObject({ serverSideEncryption: 'AES256', requestedServerSideEncryption: undefined, checksum: { algorithm: 'crc32' } });
+    expect((await s3.send(new HeadObjectCommand({ Bucket: 'backups', Key: 'streamed' }))).ContentLength).toBe(11);
+
+    expect((await failure(s3.send(new GetObjectCommand({ Bucket: 'backups', Key: 'nope' })))).name).toBe('NoSuchKey');
+    expect((await failure(s3.send(new GetObjectCommand({ Bucket: 'other', Key: 'k' })))).name).toBe('NoSuchBucket');
+    expect((await failure(s3.send(new HeadObjectCommand({ Bucket: 'backups', Key: 'nope' })))).name).toBe('NotFound');
+  });
+});
+
+describe('authentication and authorization', () => {
+  test('an access key the stand-in does not know is refused as each service refuses it', async () => {
+    aws.secretsManager.createSecret('s', { secretString: 'one' });
+    aws.s3.createBucket('b');
+    const stranger = { accessKeyId: 'AKIAUNKNOWN000000001', secretAccessKey: 'x' };
+    const unknown = async (send: () => Promise<unknown>) => (await failure(send())).name;
+    expect(await unknown(() => client((c) => new SecretsManagerClient({ ...c, credentials: stranger })).send(new GetSecretValueCommand({ SecretId: 's' })))).toBe('UnrecognizedClientException');
+    expect(await unknown(() => client((c) => new STSClient({ ...c, credentials: stranger })).send(new GetCallerIdentityCommand({})))).toBe('InvalidClientTokenId');
+    expect(await unknown(() => client((c) => new S3Client({ ...c, credentials: stranger })).send(new GetObjectCommand({ Bucket: 'b', Key: 'k' })))).toBe('InvalidAccessKeyId');
+    expect(await unknown(() => client((c) => new CloudWatchClient({ ...c, credentials: stranger })).send(new PutMetricDataCommand({ Namespace: 'N', MetricData: [{ MetricName: 'M', Value: 1 }] })))).toBe('InvalidClientTokenId');
+    expect(aws.requests.map((r) => r.accessKeyId)).toEqual(Array(4).fill(stranger.accessKeyId));
+  });
+
+  test('an unsigned request gets MissingAuthenticationTokenException', async () => {
+    const reply = await new Promise<{ status: number; body: string; type: string }>((resolve, reject) => {
+      const req = http.request(aws.endpoint, { method: 'POST', headers: { 'x-amz-target': 'secretsmanager.GetSecretValue', 'content-type': 'application/x-amz-json-1.1' } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['x-amzn-errortype']) }));
+      });
+      req.on('error', reject);
+      req.end('{"SecretId":"s"}');
+    });
+    expect(reply).toEqual({ status: 400, type: 'MissingAuthenticationTokenException', body: JSON.stringify({ __type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' }) });
+  });
+
+  test('the authorize hook denies per key and operation with AWS-shaped messages', async () => {
+    const { arn } = aws.secretsManager.createSecret('s', { secretString: 'one' });
+    aws.s3.createBucket('b');
+    const reader = aws.sts.addIdentity('AKIAREADER0000000001', 'arn:aws:sts::123456789012:assumed-role/ApplicationService/svc');
+    const seen: string[] = [];
+    aws.authorize = (req) => {
+      seen.push(`${req.service}:${req.operation}:${req.resource}`);
+      return req.accessKeyId !== reader.accessKeyId || req.operation === 'GetSecretValue';
+    };
+    const asReader = client((c) => new SecretsManagerClient({ ...c, credentials: reader }));
+    await expect(asReader.send(new GetSecretValueCommand({ SecretId: 's' }))).resolves.toMatchObject({ SecretString: 'one' });
+    const denied = await failure(asReader.send(new PutSecretValueCommand({ SecretId: 's', SecretString: 'two' })));
+    expect([denied.name, denied.message]).toEqual([
+      'AccessDeniedException',
+      `User: arn:aws:sts::123456789012:assumed-role/ApplicationService/svc is not authorized to perform: secretsmanager:PutSecretValue on resource: ${arn} because no identity-based policy allows the secretsmanager:PutSecretValue action`,
+    ]);
+    const s3Denied = await failure(client((c) => new S3Client({ ...c, credentials: reader })).send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' })));
+    expect([s3Denied.name, s3Denied.$metadata?.httpStatusCode]).toEqual(['AccessDenied', 403]);
+    expect(aws.s3.keys('b')).toEqual([]);
+    expect(seen).toEqual([`secretsmanager:GetSecretValue:${arn}`, `secretsmanager:PutSecretValue:${arn}`, 's3:PutObject:arn:aws:s3:::b/k']);
+  });
+});
+
+describe('faults', () => {
+  const SERVICES: ServiceName[] = ['secretsmanager', 'kms', 'monitoring', 'logs', 'sts', 's3'];
+  /** One representative call per service, through a client with one attempt. */
+  function callFor(service: ServiceName, requestTimeout?: number): () => Promise<unknown> {
+    const handler = requestTimeout === undefined ? {} : { requestHandler: { requestTimeout, throwOnRequestTimeout: true } };
+    switch (service) {
+      case 'secretsmanager':
+        return () => client((c) => new SecretsManagerClient({ ...c, ...handler })).send(new GetSecretValueCommand({ SecretId: 's' }));
+      case 'kms':
+        return () => client((c) => new KMSClient({ ...c, ...handler })).send(new DescribeKeyCommand({ KeyId: aws.kms.createKey().keyId }));
+      case 'monitoring':
+        return () => client((c) => new CloudWatchClient({ ...c, ...handler })).send(new PutMetricDataCommand({ Namespace: 'N', MetricData: [{ MetricName: 'M', Value: 1 }] }));
+      case 'logs':
+        return () => client((c) => new CloudWatchLogsClient({ ...c, ...handler })).send(new FilterLogEventsCommand({ logGroupName: 'g' }));
+      case 'sts':
+        return () => client((c) => new STSClient({ ...c, ...handler })).send(new GetCallerIdentityCommand({}));
+      case 's3':
+        return () => client((c) => new S3Client({ ...c, ...handler })).send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
+    }
+  }
+  beforeEach(() => {
+    aws.secretsManager.createSecret('s', { secretString: 'one' });
+    aws.logs.createLogGroup('g');
+    aws.s3.createBucket('b');
+  });
+
+  const EXPECTED: Record<Exclude<FaultKind, 'slow' | 'hang' | 'reset'>, Record<ServiceName, [string, number]>> = {
+    'access-denied': { secretsmanager: ['AccessDeniedException', 400], kms: ['AccessDeniedException', 400], monitoring: ['AccessDenied', 403], logs: ['AccessDeniedException', 400], sts: ['AccessDenied', 403], s3: ['AccessDenied', 403] },
+    'expired-token': { secretsmanager: ['ExpiredTokenException', 400], kms: ['ExpiredTokenException', 400], monitoring: ['ExpiredToken', 400], logs: ['ExpiredTokenException', 400], sts: ['ExpiredToken', 400], s3: ['ExpiredToken', 400] },
+    throttle: { secretsmanager: ['ThrottlingException', 400], kms: ['ThrottlingException', 400], monitoring: ['Throttling', 400], logs: ['ThrottlingException', 400], sts: ['Throttling', 400], s3: ['SlowDown', 503] },
+    'server-error': { secretsmanager: ['InternalServiceError', 500], kms: ['KMSInternalException', 500], monitoring: ['InternalServiceFault', 500], logs: ['ServiceUnavailableException', 500], sts: ['InternalFailure', 500], s3: ['InternalError', 500] },
+  };
+
+  test.each(Object.keys(EXPECTED) as Array<keyof typeof EXPECTED>)('%s surfaces as each service\'s own error name and status', async (kind) => {
+    const got: Record<string, [string, number | undefined]> = {};
+    for (const service of SERVICES) {
+      aws.faults.clear();
+      aws.faults.add({ service, kind });
+      const err = await failure(callFor(service)());
+      got[service] = [err.name, err.$metadata?.httpStatusCode];
+    }
+    expect(got).toEqual(EXPECTED[kind]);
+    expect(aws.requests.every((r) => r.outcome && 'status' in r.outcome && r.outcome.fault === kind)).toBe(true);
+  });
+
+  test('times: 1 fails the first attempt only, and the SDK\'s standard retry goes through', async () => {
+    aws.faults.add({ service: 'secretsmanager', operation: 'GetSecretValue', kind: 'server-error', times: 1 });
+    const throttled = aws.faults.add({ service: 'monitoring', kind: 'throttle', times: 1 });
+    const read = await sm(3).send(new GetSecretValueCommand({ SecretId: 's' }));
+    expect(read.$metadata.attempts).toBe(2);
+    await client((c) => new CloudWatchClient(c), 3).send(new PutMetricDataCommand({ Namespace: 'N', MetricData: [{ MetricName: 'M', Value: 1 }] }));
+    expect(throttled.hits).toBe(1);
+    expect(aws.requests.map((r) => [r.operation, r.outcome])).toEqual([
+      ['GetSecretValue', { status: 500, error: 'InternalServiceError', fault: 'server-error' }],
+      ['GetSecretValue', { status: 200 }],
+      ['PutMetricData', { status: 400, error: 'Throttling', fault: 'throttle' }],
+      ['PutMetricData', { status: 200 }],
+    ]);
+  });
+
+  test('reset with applied: true lands the write and loses the answer; the SDK retries with the same ClientRequestToken and gets the idempotent success', async () => {
+    aws.faults.add({ service: 'secretsmanager', operation: 'PutSecretValue', kind: 'reset', applied: true, times: 1 });
+    const put = await sm(3).send(new PutSecretValueCommand({ SecretId: 's', SecretString: 'two' }));
+    expect(put.$metadata.attempts).toBe(2);
+    expect(aws.requests.map((r) => r.outcome)).toEqual([{ fault: 'reset' }, { status: 200 }]);
+    expect(aws.requests[0].input.ClientRequestToken).toBe(aws.requests[1].input.ClientRequestToken);
+    expect(aws.secretsManager.versionCount('s')).toBe(2);
+    expect(aws.secretsManager.value('s')).toBe('two');
+  });
+
+  test('reset without applied changes nothing; match narrows a rule to some inputs', async () => {
+    aws.faults.add({ kind: 'reset', match: (input) => input.SecretString === 'doomed' });
+    const err = await failure(sm().send(new PutSecretValueCommand({ SecretId: 's', SecretString: 'doomed' })));
+    // In jest the Node-core error fails the SDK's `instanceof Error` (another realm) and is wrapped.
+    expect(err.message).toMatch(/socket hang up/);
+    await sm().send(new PutSecretValueCommand({ SecretId: 's', SecretString: 'fine' }));
+    expect(aws.secretsManager.versions('s').map((v) => v.secretString)).toEqual(['one', 'fine']);
+  });
+
+  test('slow answers correctly after the delay; hang never answers (the SDK times out only with throwOnRequestTimeout) and close() does not wait for it', async () => {
+    aws.faults.add({ service: 'secretsmanager', kind: 'slow', delayMs: 150, times: 1 });
+    const started = Date.now();
+    await expect(sm().send(new GetSecretValueCommand({ SecretId: 's' }))).resolves.toMatchObject({ SecretString: 'one' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+
+    aws.faults.add({ service: 'secretsmanager', kind: 'hang' });
+    const timedOut = await failure(callFor('secretsmanager', 200)());
+    expect(timedOut.name).toBe('TimeoutError');
+    const held = failure(sm().send(new GetSecretValueCommand({ SecretId: 's' })));
+    while (aws.requests.filter((r) => r.outcome && 'fault' in r.outcome && r.outcome.fault === 'hang').length < 2) await new Promise((r) => setTimeout(r, 5));
+    const closing = Date.now();
+    await aws.close();
+    expect(Date.now() - closing).toBeLessThan(1_000);
+    expect((await held).message).toMatch(/socket hang up/);
+  });
+
+  test('refusedEndpoint is a loopback URL where nothing listens', async () => {
+    const endpoint = await refusedEndpoint();
+    expect(endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const err = await failure(client((c) => new SecretsManagerClient({ ...c, endpoint })).send(new GetSecretValueCommand({ SecretId: 's' })));
+    expect(err.message).toMatch(/ECONNREFUSED/);
+  });
+});
+
+describe('separate processes', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'aws-stand-in-test-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('a child process with aws.env() reaches the stand-in with real clients (and sees the SDK\'s own error names)', async () => {
+    aws.secretsManager.createSecret('app/keyset', { secretString: 'from the stand-in' });
+    aws.faults.add({ service: 'secretsmanager', operation: 'PutSecretValue', kind: 'reset' });
+    const script = `
+      const { SecretsManagerClient, GetSecretValueCommand, PutSecretValueCommand } = require('@aws-sdk/client-secrets-manager');
+      const { STSClient, GetCallerIdentityCommand } = require('@aws-sdk/client-sts');
+      (async () => {
+        const sm = new SecretsManagerClient({ maxAttempts: 1 });
+        const value = await sm.send(new GetSecretValueCommand({ SecretId: 'app/keyset' }));
+        const who = await new STSClient({}).send(new GetCallerIdentityCommand({}));
+        const reset = await sm.send(new PutSecretValueCommand({ SecretId: 'app/keyset', SecretString: 'x' })).catch((e) => e);
+        console.log(JSON.stringify({ value: value.SecretString, arn: who.Arn, reset: { name: reset.name, code: reset.code } }));
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    const run = await runProcess(process.execPath, ['--no-warnings', '-e', script], { cwd: REPO, env: { PATH: process.env.PATH, HOME: dir, ...aws.env() }, timeoutMs: 20_000 });
+    expect(run).toMatchObject({ code: 0, timedOut: false });
+    expect(JSON.parse(run.stdout)).toEqual({ value: 'from the stand-in', arn: 'arn:aws:iam::123456789012:user/aws-stand-in', reset: { name: 'TimeoutError', code: 'ECONNRESET' } });
+    expect(aws.requests.map((r) => r.service)).toEqual(['secretsmanager', 'sts', 'secretsmanager']);
+  });
+
+  test('runProcess kills the process group on timeout', async () => {
+    const run = await runProcess(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { timeoutMs: 300 });
+    expect(run).toMatchObject({ timedOut: true, signal: 'SIGKILL', code: null });
+    expect(run.durationMs).toBeLessThan(5_000);
+  });
+
+  test('invokeBundle: the result line is told apart from log lines, errors and timeouts are distinguishable, and the process exits at once', async () => {
+    const bundle = path.join(dir, 'handlers.js');
+    writeFileSync(
+      bundle,
+      `exports.handler = async (event, context) => {
+        console.log('@@RESULT fake'); console.log('log line', event.mode);
+        setInterval(() => {}, 60000); // a live timer must not keep the invocation open
+        if (event.mode === 'fail') throw Object.assign(new Error('no luck'), { name: 'RotationError', code: 'KEYSET_NOT_FOUND' });
+        if (event.mode === 'never') return new Promise(() => {});
+        return { name: context.functionName, arn: context.invokedFunctionArn, remaining: context.getRemainingTimeInMillis() > 0, id: context.awsRequestId.length };
+      };`,
+    );
+    const ok = await invokeBundle(bundle, { mode: 'ok' }, { functionName: 'rotate', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:rotate' });
+    expect(ok).toMatchObject({ ok: true, timedOut: false, result: { name: 'rotate', arn: 'arn:aws:lambda:us-east-1:123456789012:function:rotate', remaining: true, id: 36 } });
+    expect(ok.logs).toContain('@@RESULT fake\nlog line ok');
+    expect(ok.durationMs).toBeLessThan(5_000);
+    const failed = await invokeBundle(bundle, { mode: 'fail' });
+    expect(failed).toMatchObject({ ok: false, timedOut: false, errorName: 'RotationError', errorMessage: 'no luck', errorCode: 'KEYSET_NOT_FOUND' });
+    const never = await invokeBundle(bundle, { mode: 'never' }, { timeoutMs: 300 });
+    expect(never).toMatchObject({ ok: false, timedOut: true, errorName: 'Sandbox.Timedout' });
+    const broken = path.join(dir, 'broken.js');
+    writeFileSync(broken, 'throw new Error("init failed")');
+    expect(await invokeBundle(broken, {})).toMatchObject({ ok: false, phase: 'init', errorMessage: 'init failed' });
+  });
+
+  test('bundleRotationFunction runs each rotation step in its own Lambda-like process against the stand-in', async () => {
+    aws.secretsManager.createSecret('db/password', { secretString: 'old' });
+    const bundle = path.join(dir, 'rotation.js');
+    writeFileSync(
+      bundle,
+      `const sm = require('@aws-sdk/client-secrets-manager');
+      const client = new sm.SecretsManagerClient({});
+      exports.handler = async ({ Step, SecretId, ClientRequestToken }) => {
+        console.log(JSON.stringify({ Step }));
+        if (Step === 'createSecret') await client.send(new sm.PutSecretValueCommand({ SecretId, ClientRequestToken, SecretString: 'new', VersionStages: ['AWSPENDING'] }));
+        if (Step === 'finishSecret') {
+          const d = await client.send(new sm.DescribeSecretCommand({ SecretId }));
+          const current = Object.keys(d.VersionIdsToStages).find((v) => d.VersionIdsToStages[v].includes('AWSCURRENT'));
+          await client.send(new sm.UpdateSecretVersionStageCommand({ SecretId, VersionStage: 'AWSCURRENT', MoveToVersionId: ClientRequestToken, RemoveFromVersionId: current }));
+        }
+        return Step;
+      };`,
+    );
+    const logs: string[] = [];
+    aws.secretsManager.rotationFunction = bundleRotationFunction(bundle, { ...aws.env(), HOME: dir, NODE_PATH: path.join(REPO, 'node_modules') }, { timeoutMs: 15_000, onInvoke: (_e, r) => logs.push(r.logs.trim()) });
+    aws.secretsManager.configureRotation('db/password', { lambdaArn: 'arn:aws:lambda:us-east-1:123456789012:function:rotate' });
+    await aws.secretsManager.rotationsSettled();
+    expect(aws.secretsManager.eventNames()).toEqual(['RotationStarted', 'RotationSucceeded']);
+    expect(logs).toEqual(['createSecret', 'setSecret', 'testSecret', 'finishSecret'].map((Step) => JSON.stringify({ Step })));
+    expect(aws.secretsManager.value('db/password')).toBe('new');
+  });
+
+  test('the real rotation handler, bundled as the CDK construct bundles it, runs init against the stand-in', async () => {
+    aws.secretsManager.createSecret('alphapulse/keyset');
+    aws.secretsManager.createSecret('alphapulse/rotation-log');
+    const bundle = await bundleRotationHandler();
+    const env = { ...aws.env(), HOME: dir, KEYSET_SECRET_ID: 'alphapulse/keyset', ROTATION_LOG_SECRET_ID: 'alphapulse/rotation-log', ROTATION_PERIOD_DAYS: '90', STAGE: 'test' };
+    const init = await invokeBundle(bundle, { action: 'init' }, { env, timeoutMs: 15_000, functionName: 'keys-rotation' });
+    expect(init).toMatchObject({ ok: true, result: { action: 'init', created: true, primary: 1 } });
+    expect(aws.secretsManager.versionWithStage('alphapulse/keyset', AWSCURRENT)).toBeDefined();
+    expect(aws.cloudWatch.namespaces().length).toBeGreaterThan(0);
+    expect(await bundleRotationHandler()).toBe(bundle);
   });
 });
