@@ -32,6 +32,7 @@ import {
   AWSCURRENT,
   AWSPENDING,
   AWSPREVIOUS,
+  AwsServiceError,
   type AwsStandIn,
   bundleRotationFunction,
   bundleRotationHandler,
@@ -40,6 +41,7 @@ import {
   type RotationEvent,
   refusedEndpoint,
   runProcess,
+  SecretsManagerModel,
   type ServiceName,
   startAwsStandIn,
 } from './aws';
@@ -233,6 +235,28 @@ describe('Secrets Manager: values, versions and labels', () => {
   });
 });
 
+test('the models work in-process, without HTTP, on an injected clock', async () => {
+  const local = new TestClock(T0);
+  const model = new SecretsManagerModel({ region: 'eu-west-1', accountId: '111122223333', clock: local.now });
+  const { arn } = model.createSecret('s', { secretString: 'one' });
+  expect(arn).toMatch(/^arn:aws:secretsmanager:eu-west-1:111122223333:secret:s-/);
+  local.advance(5_000);
+  model.putSecretValue({ SecretId: 's', SecretString: 'two' });
+  expect(model.getSecretValue({ SecretId: arn })).toMatchObject({ SecretString: 'two', CreatedDate: new Date(T0 + 5_000) });
+  let thrown: unknown;
+  try {
+    model.getSecretValue({ SecretId: 'nope' });
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown).toBeInstanceOf(AwsServiceError);
+  expect(thrown).toMatchObject({ code: 'ResourceNotFoundException', status: 400 });
+  model.rotationFunction = async () => undefined;
+  model.rotateSecret({ SecretId: 's', RotationLambdaARN: 'arn:aws:lambda:eu-west-1:111122223333:function:f' });
+  await model.rotationsSettled();
+  expect(model.invocations.map((i) => i.step)).toEqual(['createSecret', 'setSecret', 'testSecret', 'finishSecret']);
+});
+
 /** A rotation function like AWS's template: fill AWSPENDING in createSecret, move AWSCURRENT in finishSecret. */
 function templateRotation(client: SecretsManagerClient, value: (token: string) => string, seen: RotationEvent[] = []) {
   return async (event: RotationEvent): Promise<void> => {
@@ -268,6 +292,7 @@ describe('Secrets Manager: rotation', () => {
     };
     clock.advance(DAY);
     const rotated = await client.send(new RotateSecretCommand({ SecretId: 's', RotationLambdaARN: LAMBDA, RotationRules: { AutomaticallyAfterDays: 30 } }));
+    expect(rotated.VersionId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/); // the SDK's idempotency token
     expect(aws.secretsManager.versions('s').find((v) => v.versionId === rotated.VersionId)).toMatchObject({ stages: [AWSPENDING], hasValue: false });
     await aws.secretsManager.rotationsSettled();
 

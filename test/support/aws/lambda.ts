@@ -8,8 +8,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { bundleLikeLambda, repoRoot } from '../../../bench/bundle';
-import { ROTATION_HANDLER_ENTRY } from '../../../lib/bundling';
 import { runProcess } from './process';
 import type { RotationEvent, RotationFunction } from './secrets-manager';
 
@@ -114,7 +112,9 @@ export function bundleRotationHandler(outDir?: string): Promise<string> {
   }
   let built = bundles.get(dir);
   if (!built) {
-    built = bundleLikeLambda(repoRoot(__dirname), ROTATION_HANDLER_ENTRY, dir).then((b) => b.file);
+    const out = dir;
+    // Loaded on first use, so importing the stand-in does not load esbuild.
+    built = Promise.all([import('../../../bench/bundle'), import('../../../lib/bundling')]).then(async ([{ bundleLikeLambda, repoRoot }, { ROTATION_HANDLER_ENTRY }]) => (await bundleLikeLambda(repoRoot(__dirname), ROTATION_HANDLER_ENTRY, out)).file);
     bundles.set(dir, built);
     built.catch(() => bundles.delete(dir as string));
   }

@@ -15,8 +15,9 @@
  *   JSON `{ $.x = ... }`, space-delimited `[a, b]`, regular expressions) is refused with
  *   InvalidParameterException, so a test never silently gets a wrong match.
  *
- * Not modelled: the other Logs APIs (GetLogEvents, Insights queries, PutLogEvents over HTTP, groups and
- * retention), interleaved, the 1 MB page limit, and term matching on word boundaries (substring here).
+ * Not modelled: the other Logs APIs (GetLogEvents, Insights queries, PutLogEvents over HTTP, log group
+ * management and retention), the deprecated `interleaved` flag and `searchedLogStreams`, the 1 MB page
+ * limit, and matching terms on word boundaries (a term is a substring here).
  */
 import { AwsServiceError, type Input, optionalNumber, optionalString, optionalStringList } from './errors';
 

@@ -229,6 +229,7 @@ export class AwsStandIn {
     try {
       parsed = this.parse(req, raw);
     } catch (err) {
+      this.requests.push({ service: 'unknown', operation: '', input: {}, accessKeyId: '', at: this.clock(), outcome: { status: 400, error: 'SerializationException' } });
       res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ __type: 'SerializationException', message: err instanceof Error ? err.message : String(err) }));
       return;
     }
