@@ -36,4 +36,4 @@ export { type LogEvent, LogsModel } from './logs';
 export { DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY, StsModel } from './sts';
 export { S3Model, type StoredObject } from './s3';
 export { type ProcessResult, type RunProcessOptions, runProcess } from './process';
-export { bundleRotationFunction, bundleRotationHandler, type InvokeBundleOptions, type InvokeResult, invokeBundle, LAMBDA_RUNNER, RESULT_PREFIX } from './lambda';
+export { type BundleRotationFunctionOptions, bundleRotationFunction, bundleRotationHandler, type InvokeBundleOptions, type InvokeResult, invokeBundle, LAMBDA_RUNNER, RESULT_PREFIX } from './lambda';
