@@ -14,3 +14,9 @@ export function parsePositiveWholeNumber(value: string, flag: string, maxDigits:
   }
   return Number(value);
 }
+
+/** Commander argument parser for a duration in whole seconds (1 to 86400). */
+export function parseSecondsArg(value: string): number {
+  if (!/^[1-9]\d{0,4}$/.test(value) || Number(value) > 86_400) throw new InvalidArgumentError('must be a whole number of seconds from 1 to 86400');
+  return Number(value);
+}

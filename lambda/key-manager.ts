@@ -40,12 +40,15 @@ import {
   type KeyVersion,
   latestVersion,
   primaryVersion,
-  rotateKeyset,
 } from './keys/keyset';
 import { freshMaterial, PooledRandom, type RandomSource } from './keys/random';
-import type { KeysetSnapshot, KeysetStore } from './stores/store';
+import type { RotationLogStore } from './rotation/rotation-log-store';
+import type { RotateOptions, RotateResult } from './rotation/rotator';
+import type { KeysetSnapshot, KeysetStore, ManagedRotationStatus } from './stores/store';
 import { auditEvent, type AuditFields, type AuditOutcome, type AuditSink, noopAudit } from './telemetry/audit';
 import { type MetricsSink, noopMetrics } from './telemetry/metrics';
+
+export type { RotateOptions, RotateResult } from './rotation/rotator';
 
 export const DEFAULT_KEYSET_TTL_MS = 300_000;
 export const DEFAULT_MAX_CACHED_KEYS = 1_024;
@@ -84,6 +87,8 @@ export interface KeyManagerOptions {
   readonly auditDataOperations?: boolean;
   /** Rotation period used by `status` and `health` to compute the deadline. @default 90 */
   readonly rotationPeriodDays?: number;
+  /** Where `rotate` records each rotation (advisory history). @default none: the audit event is the record */
+  readonly rotationLog?: RotationLogStore;
 }
 
 export interface DataKey {
@@ -127,6 +132,8 @@ export interface KeysetStatus {
   readonly prunedVersions: readonly string[];
   readonly versions: readonly VersionStatus[];
   readonly capacity: KeysetCapacity;
+  /** On a store whose backend rotates the keyset (Secrets Manager): its schedule and any rotation in progress or stuck. */
+  readonly rotation?: ManagedRotationStatus;
 }
 
 export interface HealthCheck {
@@ -138,18 +145,6 @@ export interface HealthCheck {
 export interface HealthReport {
   readonly ok: boolean;
   readonly checks: readonly HealthCheck[];
-}
-
-export interface RotateOptions {
-  /** Also disable the previous primary in the same write. */
-  readonly emergency?: boolean;
-  readonly reason?: string;
-}
-
-export interface RotateResult {
-  readonly fromVersion: number;
-  readonly toVersion: number;
-  readonly disabledVersion?: number;
 }
 
 interface CachedKeyset {
@@ -169,6 +164,7 @@ export class KeyManager {
   private readonly unknownVersionRefetchMs: number;
   private readonly auditDataOperations: boolean;
   private readonly rotationPeriodDays: number;
+  private readonly rotationLog?: RotationLogStore;
 
   private cached?: CachedKeyset;
   private inflight?: Promise<KeysetSnapshot>;
@@ -188,6 +184,7 @@ export class KeyManager {
     this.unknownVersionRefetchMs = nonNegative(options.unknownVersionRefetchMs ?? 1_000, 'unknownVersionRefetchMs');
     this.auditDataOperations = options.auditDataOperations ?? false;
     this.rotationPeriodDays = options.rotationPeriodDays ?? DEFAULT_ROTATION_PERIOD_DAYS;
+    this.rotationLog = options.rotationLog;
   }
 
   // ---------------------------------------------------------------- data path
@@ -346,28 +343,30 @@ export class KeyManager {
     });
   }
 
-  /** Adds a version with fresh material and makes it primary; `emergency` also disables the old primary. */
+  /**
+   * Adds a version with fresh material and makes it primary (`emergency` also disables the old primary), through the
+   * one rotator (`lambda/rotation/rotator.ts`): on a store whose backend rotates the keyset itself (Secrets Manager)
+   * the rotation is requested and waited for; elsewhere the candidate passes the canaries and is written with
+   * compare-and-set, then recorded (rotation log when one is given, metrics, audit).
+   */
   async rotate(options: RotateOptions = {}): Promise<RotateResult> {
-    const action = options.emergency ? 'emergency_rotate' : 'rotate';
-    try {
-      const result = await this.transition(
-        action,
-        (keyset) => rotateKeyset(keyset, { material: freshMaterial(this.random), now: this.nowIso(), disablePrevious: options.emergency, reason: options.reason }),
-        // The reason (an incident id) belongs in the audit trail as well as on the disabled version.
-        options.reason !== undefined ? { detail: options.reason } : {},
-      );
-      const out: RotateResult = {
-        fromVersion: result.before.primary,
-        toVersion: result.after.primary,
-        ...(options.emergency ? { disabledVersion: result.before.primary } : {}),
-      };
-      this.metrics.count('RotationSucceeded');
-      if (options.emergency) this.metrics.count('EmergencyRotations');
-      return out;
-    } catch (err) {
-      this.metrics.count('RotationFailed');
-      throw err;
-    }
+    // Loaded on first use: a service that only encrypts and decrypts never loads the rotator and its canaries.
+    const { rotate } = await import('./rotation/rotator');
+    const { result, snapshot } = await rotate(
+      {
+        store: this.store,
+        clock: this.clock,
+        random: this.random,
+        audit: this.audit,
+        metrics: this.metrics,
+        actor: this.actor,
+        rotationPeriodDays: this.rotationPeriodDays,
+        ...(this.rotationLog ? { rotationLog: this.rotationLog } : {}),
+      },
+      options,
+    );
+    this.adopt(snapshot);
+    return result;
   }
 
   async disableVersion(version: number, reason: string): Promise<void> {
@@ -423,6 +422,7 @@ export class KeyManager {
     const now = this.clock();
     const primary = primaryVersion(keyset);
     const primaryAge = ageDays(primary.createdAt, now);
+    const rotation = await this.store.managedRotation?.status(now);
     return {
       store: this.store.kind,
       location: this.store.location,
@@ -445,6 +445,7 @@ export class KeyManager {
         ...(v.reason ? { reason: v.reason } : {}),
       })),
       capacity: keysetCapacity(keyset),
+      ...(rotation ? { rotation } : {}),
     };
   }
 

@@ -39,7 +39,7 @@ export interface AccessRolesProps {
  *
  * | role | may | may not |
  * | --- | --- | --- |
- * | key administrator | read/write the keyset (rotate, disable, recover), invoke the rotation function, read backups | delete secrets or keys |
+ * | key administrator | read/write the keyset (disable, recover), ask Secrets Manager to rotate it (RotateSecret, which needs invoke on the rotation function), read backups | delete secrets or keys |
  * | application service | read the keyset value, emit metrics | write any secret, read the rotation log or backups |
  * | backup service | read the keyset, put backup objects | read, list or delete backups |
  * | audit service | logs, metrics, secret metadata and version list, the rotation log | the keyset value |
@@ -68,8 +68,9 @@ export class AccessRoles extends Construct {
       });
     const { storage, rotation, backup } = props;
 
-    this.keyAdministrator = role('KeyAdministrator', trust.keyAdministrator, 'AlphaPulse keys: rotate, disable versions, recover; invoke the rotation function');
+    this.keyAdministrator = role('KeyAdministrator', trust.keyAdministrator, 'AlphaPulse keys: rotate (through Secrets Manager), disable versions, recover');
     storage.grantWriteKeyset(this.keyAdministrator);
+    storage.grantRotateKeyset(this.keyAdministrator);
     storage.grantReadRotationLog(this.keyAdministrator);
     storage.grantDescribe(this.keyAdministrator);
     rotation.grantInvoke(this.keyAdministrator);

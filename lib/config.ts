@@ -26,10 +26,17 @@ export interface StageConfigOptions {
    */
   readonly rotationPeriodDays?: number | null;
   /**
-   * Days before the rotation deadline at which the "deadline approaching" alarm fires.
+   * Days before the rotation deadline from which the "deadline approaching" alarm fires if no rotation is scheduled
+   * to meet it (rotation disabled, or a rotation stuck).
    * @default 14
    */
   readonly warningWindowDays?: number;
+  /**
+   * Hours of Secrets Manager's rotation window on the due day; a rotation still in progress after it is reported
+   * stuck. From 1 to 24.
+   * @default 4
+   */
+  readonly rotationWindowHours?: number;
   /**
    * What happens to the keys, secrets and backups when the stack is deleted.
    * @default 'retain' for prod and staging, 'destroy' for dev
@@ -51,16 +58,11 @@ export interface StageConfigOptions {
    */
   readonly rotationLogSecretName?: string;
   /**
-   * Reserve one concurrent execution for the rotation function so rotations serialize. Turn off in accounts
-   * at the 10-execution concurrency floor, where Lambda refuses any reservation.
+   * Reserve concurrency for the rotation function. Turn off in accounts at the 10-execution concurrency floor, where
+   * Lambda refuses any reservation.
    * @default true
    */
   readonly reservedConcurrency?: boolean;
-  /**
-   * Minimum minutes between two rotations (the handler skips a rotation requested sooner).
-   * @default 60
-   */
-  readonly minRotationIntervalMinutes?: number;
   /**
    * Retention of the rotation function's logs, in days; one of CloudWatch Logs' allowed values, at least a year
    * (PCI DSS 10.7).
@@ -79,8 +81,8 @@ export interface StageConfig {
   readonly alarmEmails: readonly string[];
   readonly keysetSecretName: string;
   readonly rotationLogSecretName: string;
+  readonly rotationWindowHours: number;
   readonly reservedConcurrency: boolean;
-  readonly minRotationIntervalMinutes: number;
   readonly logRetentionDays: number;
   readonly roleTrust: RoleTrust;
 }
@@ -116,8 +118,8 @@ const KNOWN_FIELDS: readonly (keyof StageConfigOptions)[] = [
   'alarmEmails',
   'keysetSecretName',
   'rotationLogSecretName',
+  'rotationWindowHours',
   'reservedConcurrency',
-  'minRotationIntervalMinutes',
   'logRetentionDays',
   'roleTrust',
 ];
@@ -148,6 +150,9 @@ export function resolveStageConfig(stage: StageName, options: unknown = {}): Sta
   }
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
+    if (key === 'minRotationIntervalMinutes') {
+      throw new ConfigError(key, "was removed: Secrets Manager's rotation schedule now starts every rotation (one per period), so there is no interval to guard; delete the setting");
+    }
     if (!(KNOWN_FIELDS as readonly string[]).includes(key)) {
       throw new ConfigError(key, `is not a known setting; expected one of ${KNOWN_FIELDS.join(', ')}`);
     }
@@ -161,8 +166,8 @@ export function resolveStageConfig(stage: StageName, options: unknown = {}): Sta
     alarmEmails: (o.alarmEmails as readonly string[] | undefined) ?? [],
     keysetSecretName: (o.keysetSecretName as string | undefined) ?? `${prefix}alphapulse/encryption/master_key`,
     rotationLogSecretName: (o.rotationLogSecretName as string | undefined) ?? `${prefix}alphapulse/encryption/rotation_log`,
+    rotationWindowHours: (o.rotationWindowHours as number | undefined) ?? 4,
     reservedConcurrency: (o.reservedConcurrency as boolean | undefined) ?? true,
-    minRotationIntervalMinutes: (o.minRotationIntervalMinutes as number | undefined) ?? 60,
     logRetentionDays: (o.logRetentionDays as number | undefined) ?? 365,
     roleTrust: (o.roleTrust as RoleTrust | undefined) ?? {},
   };
@@ -194,8 +199,8 @@ export function validateStageConfig(c: StageConfig): void {
   if (typeof c.reservedConcurrency !== 'boolean') {
     throw new ConfigError('reservedConcurrency', `must be true or false, got ${describe(c.reservedConcurrency)}`);
   }
-  if (!Number.isInteger(c.minRotationIntervalMinutes) || c.minRotationIntervalMinutes < 0) {
-    throw new ConfigError('minRotationIntervalMinutes', `must be a whole number of minutes >= 0, got ${describe(c.minRotationIntervalMinutes)}`);
+  if (!isPositiveInteger(c.rotationWindowHours) || c.rotationWindowHours > 24) {
+    throw new ConfigError('rotationWindowHours', `must be a whole number of hours from 1 to 24 (Secrets Manager's window must not run into the next UTC day), got ${describe(c.rotationWindowHours)}`);
   }
   if (!(LOG_RETENTION_DAYS_ALLOWED as readonly unknown[]).includes(c.logRetentionDays)) {
     throw new ConfigError('logRetentionDays', `must be at least a year and one of ${LOG_RETENTION_DAYS_ALLOWED.join(', ')}, got ${describe(c.logRetentionDays)}`);

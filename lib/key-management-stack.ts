@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -73,7 +73,7 @@ export class KeyManagementStack extends Stack {
       operationsKey: this.operationsKey,
       rotationPeriodDays: c.rotationPeriodDays,
       warningWindowDays: c.warningWindowDays,
-      minRotationIntervalMinutes: c.minRotationIntervalMinutes,
+      rotationWindowHours: c.rotationWindowHours,
       reservedConcurrency: c.reservedConcurrency,
       logRetention,
       removalPolicy,
@@ -101,6 +101,7 @@ export class KeyManagementStack extends Stack {
     this.monitoring = new KeyMonitoring(this, 'Monitoring', {
       stage: c.stage,
       rotation: this.rotation,
+      storage: this.storage,
       keysetSecretName: c.keysetSecretName,
       operationsKey: this.operationsKey,
       rotationPeriodDays: c.rotationPeriodDays,
@@ -109,8 +110,9 @@ export class KeyManagementStack extends Stack {
     });
 
     // `init` emits the first KeyAgeDays: create MonitorSilent (missing data breaches) only after it ran, so a fresh
-    // stack does not start by paging.
+    // stack does not start by paging. Rotation is configured only once the secret holds a keyset to rotate.
     this.monitoring.alarms.MonitorSilent.node.addDependency(this.initializer.resource);
+    this.rotation.schedule.addResourceDependency(this.initializer.resource.node.defaultChild as CfnResource);
 
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('KeysetSecretArn', this.storage.keysetSecret.secretArn, 'Keyset secret (key-manager --store aws:<name>)');
@@ -121,7 +123,7 @@ export class KeyManagementStack extends Stack {
     output('BackupServiceRoleArn', this.roles.backupService.roleArn, 'Backup service role (write-only backups)');
     output('AuditServiceRoleArn', this.roles.auditService.roleArn, 'Audit service role (never the keyset value)');
     output('OnCallTopicArn', this.monitoring.topic.topicArn, 'On-call SNS topic for the alarms');
-    output('RotationFunctionName', this.rotation.function.functionName, 'Rotation function (aws lambda invoke --function-name ...)');
+    output('RotationFunctionName', this.rotation.function.functionName, 'Rotation function (Secrets Manager invokes it; aws lambda invoke runs its monitor)');
     output('RotationLogGroupName', this.rotation.logGroup.logGroupName, 'Rotation function log group');
     output('BackupBucketName', this.backup.bucket.bucketName, 'Backup bucket');
   }

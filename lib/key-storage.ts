@@ -23,7 +23,8 @@ export interface KeyStorageProps {
 /**
  * Where the master keyset lives: a customer-managed KMS key (annual rotation of its backing key on) and two
  * Secrets Manager secrets encrypted under it, both created *empty*: the rotation handler's `init` writes version 1
- * of the keyset, and never a generated password (which it would rightly refuse as a keyset).
+ * of the keyset, and never a generated password (which it would rightly refuse as a keyset). The keyset secret's
+ * rotation schedule is the rotation function's (`RotationFunction`).
  *
  * Grants are narrow on purpose: `kms:Decrypt` is only ever granted through Secrets Manager
  * (`kms:ViaService`) and for one secret (`kms:EncryptionContext:SecretARN`), so a principal allowed the rotation
@@ -58,13 +59,11 @@ export class KeyStorage extends Construct {
       encryptionKey: this.key,
       removalPolicy,
     });
-    for (const secret of [this.keysetSecret, this.rotationLogSecret]) {
-      acknowledge(
-        secret,
-        ['AwsSolutions-SMG4', 'NIST.800.53.R5-SecretsManagerRotationEnabled'],
-        "Rotation is driven by an EventBridge schedule and our own Lambda, not Secrets Manager's rotation schedule: the keyset is a versioned document (every old version must stay to decrypt old data), not a password to replace, and the rotation log is an append-only history the same Lambda writes.",
-      );
-    }
+    acknowledge(
+      this.rotationLogSecret,
+      ['AwsSolutions-SMG4', 'NIST.800.53.R5-SecretsManagerRotationEnabled'],
+      'The rotation log holds no credential or key: it is an append-only history of the keyset rotations (rotation ids, version numbers, times), written by the rotation function after each one. There is nothing in it to replace.',
+    );
   }
 
   /** Read the keyset value (services deriving data keys). */
@@ -78,6 +77,23 @@ export class KeyStorage extends Construct {
    */
   grantWriteKeyset(grantee: iam.IGrantable): iam.Grant {
     return this.grantSecret(grantee, this.keysetSecret, WRITE_ACTIONS, WRITE_KEY_ACTIONS);
+  }
+
+  /**
+   * Ask Secrets Manager to rotate the keyset (RotateSecret) and see rotation progress: the version list with creation
+   * dates (ListSecretVersionIds, metadata only), to tell a running rotation from a stuck one.
+   */
+  grantRotateKeyset(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['secretsmanager:RotateSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:ListSecretVersionIds'],
+      resourceArns: [this.keysetSecret.secretArn],
+    });
+  }
+
+  /** The storage key's state and rotation status (DescribeKey, GetKeyRotationStatus): metadata, no cryptographic use. */
+  grantKeyMetadata(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['kms:DescribeKey', 'kms:GetKeyRotationStatus'], resourceArns: [this.key.keyArn] });
   }
 
   /** Read the rotation log value. */
@@ -100,9 +116,8 @@ export class KeyStorage extends Construct {
   }
 
   /**
-   * The version list of both secrets, including versions without a stage label (an audit trail of every write).
-   * No runtime or CLI code calls ListSecretVersionIds (DescribeSecret's VersionIdsToStages suffices): this is for
-   * investigators using the AWS CLI, so only the audit service gets it.
+   * The version list of both secrets, including versions without a stage label (an audit trail of every write), for
+   * investigators using the AWS CLI. Metadata only.
    */
   grantListVersions(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({
@@ -131,7 +146,7 @@ export class KeyStorage extends Construct {
   }
 }
 
-/** What the staged-write protocol calls (lambda/stores, cli): read, describe (VersionIdsToStages), put, move a stage. */
+/** What the staged-write protocol (lambda/stores, cli) and the rotation steps call: read, describe (VersionIdsToStages), put, move a stage. */
 const WRITE_ACTIONS = [
   'secretsmanager:GetSecretValue',
   'secretsmanager:DescribeSecret',

@@ -8,6 +8,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge } from './acknowledge';
@@ -27,25 +28,26 @@ export interface RotationFunctionProps {
    */
   readonly operationsKey: kms.Key;
   /**
-   * Days between scheduled rotations; `null` means no schedule (manual rotation only).
+   * Days between rotations on the keyset secret's native Secrets Manager rotation schedule (`rate(<n> days)`);
+   * `null` configures the rotation function on the secret with no schedule (rotation on demand only).
    */
   readonly rotationPeriodDays: number | null;
   /**
-   * Days before the deadline at which the daily monitor rotates the primary (`WARNING_WINDOW_DAYS`): keys are
-   * rotated at period minus this window, and the `rate(<period> days)` rule is only the backstop. Passed only when
-   * a rotation period is set.
+   * Hours of the rotation window: Secrets Manager rotates at some time within it on the due day, and a rotation
+   * still AWSPENDING after it is reported stuck.
+   * @default 4
+   */
+  readonly rotationWindowHours?: number;
+  /**
+   * Days before the deadline from which the monitor reports the deadline at risk when no rotation is scheduled to
+   * meet it (`WARNING_WINDOW_DAYS`). Passed only when a rotation period is set.
    * @default 14
    */
   readonly warningWindowDays?: number;
   /**
-   * Minimum minutes between two rotations; the handler skips (and counts `RotationSkipped`) a sooner request.
-   * @default 60
-   */
-  readonly minRotationIntervalMinutes?: number;
-  /**
-   * Reserve one concurrent execution so two rotations never run at once (the keyset write is compare-and-set,
-   * so a race would fail one of them rather than corrupt anything, but it would page someone). Turn off in an
-   * account at the 10-execution concurrency floor, where Lambda rejects any reservation.
+   * Reserve concurrency for the function (two executions: a rotation step is never throttled by the daily monitor
+   * running at the same moment). Secrets Manager itself runs one rotation of a secret at a time, and every step is
+   * idempotent. Turn off in an account at the 10-execution concurrency floor, where Lambda rejects any reservation.
    * @default true
    */
   readonly reservedConcurrency?: boolean;
@@ -67,22 +69,27 @@ export interface RotationFunctionProps {
 }
 
 /**
- * The rotation Lambda and what drives it: a daily schedule sending `{"action":"monitor"}`, which measures key age
- * and rotates the primary once it enters the warning window (period minus `WARNING_WINDOW_DAYS`), and, as the
- * backstop, an EventBridge schedule at the rotation period sending
- * `{"action":"rotate","rotationId":<event id>,"trigger":"schedule"}` (the id is the Secrets Manager `ClientRequestToken`, so a retried
- * delivery resumes the same rotation).
+ * The rotation Lambda and what drives it. One scheduler: the keyset secret's native Secrets Manager rotation
+ * schedule (`AWS::SecretsManager::RotationSchedule`, `rate(<period> days)` in a rotation window), which makes
+ * Secrets Manager stage AWSPENDING under a fresh token and invoke the function with the four rotation steps; the
+ * function's resource policy lets Secrets Manager invoke it for this one secret only. A daily EventBridge rule runs
+ * the monitor, which measures and only asks Secrets Manager to rotate when the key is past its deadline.
+ *
+ * Secrets Manager's own L2 `RotationSchedule` is not used because of what it grants beside the schedule:
+ * `secretsmanager:GetRandomPassword` on `*`, `kms:Encrypt` on the storage key, and an invoke permission for
+ * secretsmanager.amazonaws.com with no source condition (any secret, in any account, could name the function).
  *
  * The role is hand-written rather than CDK's default (whose `AWSLambdaBasicExecutionRole` allows every log group):
- * the two secrets, the storage key through Secrets Manager, metrics in one namespace, its log group, its DLQ.
+ * the two secrets, the storage key through Secrets Manager and its metadata, metrics in one namespace, its log
+ * group, its DLQ.
  */
 export class RotationFunction extends Construct {
   readonly function: nodejs.NodejsFunction;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
   readonly deadLetterQueue: sqs.Queue;
-  /** Absent when the stage has no rotation period. */
-  readonly rotationRule?: events.Rule;
+  /** The keyset secret's native rotation schedule (no rules when the stage rotates on demand only). */
+  readonly schedule: secretsmanager.CfnRotationSchedule;
   readonly monitorRule: events.Rule;
 
   constructor(scope: Construct, id: string, props: RotationFunctionProps) {
@@ -115,6 +122,8 @@ export class RotationFunction extends Construct {
       description: `AlphaPulse key rotation (${props.stage}): its two secrets, its key via Secrets Manager, its metrics, logs and DLQ`,
     });
     props.storage.grantWriteKeyset(this.role);
+    props.storage.grantRotateKeyset(this.role);
+    props.storage.grantKeyMetadata(this.role);
     props.storage.grantWriteRotationLog(this.role);
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -142,9 +151,9 @@ export class RotationFunction extends Construct {
     const environment: Record<string, string> = {
       KEYSET_SECRET_ID: props.storage.keysetSecret.secretArn,
       ROTATION_LOG_SECRET_ID: props.storage.rotationLogSecret.secretArn,
+      STORAGE_KEY_ID: props.storage.key.keyArn,
       METRICS_NAMESPACE,
       STAGE: props.stage,
-      MIN_ROTATION_INTERVAL_MINUTES: String(props.minRotationIntervalMinutes ?? 60),
     };
     if (props.rotationPeriodDays !== null) {
       environment.ROTATION_PERIOD_DAYS = String(props.rotationPeriodDays);
@@ -167,7 +176,7 @@ export class RotationFunction extends Construct {
       environment,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      reservedConcurrentExecutions: props.reservedConcurrency === false ? undefined : 1,
+      reservedConcurrentExecutions: props.reservedConcurrency === false ? undefined : 2,
       deadLetterQueue: this.deadLetterQueue,
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
@@ -181,28 +190,20 @@ export class RotationFunction extends Construct {
       },
     });
 
-    const targetOptions = {
-      deadLetterQueue: this.deadLetterQueue,
-      retryAttempts: 4,
-      maxEventAge: Duration.hours(24),
-    };
-    if (props.rotationPeriodDays !== null) {
-      this.rotationRule = new events.Rule(this, 'RotationSchedule', {
-        description: `Backstop: rotate the AlphaPulse master keyset every ${props.rotationPeriodDays} days; the daily monitor normally rotates it first, on entering the warning window (${props.stage})`,
-        schedule: events.Schedule.rate(Duration.days(props.rotationPeriodDays)),
-      });
-      this.rotationRule.addTarget(
-        new targets.LambdaFunction(this.function, {
-          ...targetOptions,
-          event: events.RuleTargetInput.fromObject({ action: 'rotate', rotationId: events.EventField.eventId, trigger: 'schedule' }),
-        }),
-      );
-    }
+    this.schedule = this.nativeRotation(props, stack);
+
     this.monitorRule = new events.Rule(this, 'MonitorSchedule', {
-      description: `Daily key-age measurement (KeyAgeDays, DaysUntilRotationDue, EnabledKeyVersions) and rotation once the primary enters the warning window (${props.stage})`,
+      description: `Daily measurement of the AlphaPulse keyset (key age, deadline, stuck rotation, storage key); asks Secrets Manager to rotate only a key past its deadline (${props.stage})`,
       schedule: events.Schedule.rate(Duration.days(1)),
     });
-    this.monitorRule.addTarget(new targets.LambdaFunction(this.function, { ...targetOptions, event: events.RuleTargetInput.fromObject({ action: 'monitor' }) }));
+    this.monitorRule.addTarget(
+      new targets.LambdaFunction(this.function, {
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: 4,
+        maxEventAge: Duration.hours(24),
+        event: events.RuleTargetInput.fromObject({ action: 'monitor' }),
+      }),
+    );
 
     acknowledge(
       this.function,
@@ -218,7 +219,7 @@ export class RotationFunction extends Construct {
       acknowledge(
         this.function,
         ['NIST.800.53.R5-LambdaConcurrency'],
-        'Reserved concurrency turned off by configuration for an account at the 10-execution floor, where Lambda rejects any reservation; the keyset write is compare-and-set, so concurrent rotations fail one rather than corrupt the keyset.',
+        'Reserved concurrency turned off by configuration for an account at the 10-execution floor, where Lambda rejects any reservation; Secrets Manager runs one rotation of the secret at a time and every step is idempotent.',
       );
     }
     acknowledge(
@@ -233,9 +234,52 @@ export class RotationFunction extends Construct {
     );
   }
 
-  /** Invoke the function (manual or emergency rotation by a key administrator). */
+  /** Invoke the function: the monitor on demand, and RotateSecret, which needs lambda:InvokeFunction on the rotation function. */
   grantInvoke(grantee: iam.IGrantable): iam.Grant {
     return this.function.grantInvoke(grantee);
+  }
+
+  /**
+   * Secrets Manager's invoke permission (for this secret, from this account only: aws:SourceArn and aws:SourceAccount,
+   * AWS's guidance against the confused deputy) and the native rotation schedule on the keyset secret.
+   */
+  private nativeRotation(props: RotationFunctionProps, stack: Stack): secretsmanager.CfnRotationSchedule {
+    const permission = new lambda.CfnPermission(this, 'SecretsManagerInvoke', {
+      action: 'lambda:InvokeFunction',
+      functionName: this.function.functionArn,
+      principal: 'secretsmanager.amazonaws.com',
+      sourceArn: props.storage.keysetSecret.secretArn,
+      sourceAccount: stack.account,
+    });
+    // RotateSecret (the monitor's backstop) requires lambda:InvokeFunction on the rotation function (RotateSecret API
+    // reference). A Policy of its own, not the role's default policy: the function depends on that one, and this
+    // statement names the function.
+    const invoke = new iam.Policy(this, 'InvokeForRotateSecret', {
+      roles: [this.role],
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.function.functionArn] })],
+    });
+    acknowledge(
+      invoke,
+      ['PCI.DSS.321-IAMNoInlinePolicy', 'NIST.800.53.R5-IAMNoInlinePolicy'],
+      'One statement for this one role (invoke its own function, which RotateSecret requires) that cannot live in the role policy the function depends on without a dependency cycle; it is created and deleted with the role.',
+    );
+    const windowHours = props.rotationWindowHours ?? 4;
+    const schedule = new secretsmanager.CfnRotationSchedule(this, 'KeysetRotationSchedule', {
+      secretId: props.storage.keysetSecret.secretArn,
+      rotationLambdaArn: this.function.functionArn,
+      // Rotation starts on a schedule, never because the schedule resource was created or changed.
+      rotateImmediatelyOnUpdate: false,
+      ...(props.rotationPeriodDays !== null ? { rotationRules: { scheduleExpression: `rate(${props.rotationPeriodDays} days)`, duration: `${windowHours}h` } } : {}),
+    });
+    schedule.addResourceDependency(permission);
+    if (props.rotationPeriodDays === null) {
+      acknowledge(
+        props.storage.keysetSecret,
+        ['AwsSolutions-SMG4', 'NIST.800.53.R5-SecretsManagerRotationEnabled'],
+        'This stage rotates on demand only (rotationPeriodDays null, the dev default): the rotation function is configured on the secret, so RotateSecret and key-manager rotate work, with no schedule. Stages with a cryptoperiod carry a rate() schedule.',
+      );
+    }
+    return schedule;
   }
 
   /** Read the function's logs (audit trail of rotations). */

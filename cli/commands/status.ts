@@ -19,10 +19,20 @@ export const registerStatus: CommandRegistrar = (program, run) => {
           ].join('  ').trimEnd(),
         );
         const due = s.rotationOverdue ? `OVERDUE by ${-s.daysUntilRotationDue} days — run 'key-manager rotate'` : `due in ${s.daysUntilRotationDue} days`;
+        const managed = s.rotation;
+        const managedLines = managed
+          ? [
+              `secrets manager rotation: ${managed.enabled ? `${managed.schedule ?? 'on demand only'}${managed.window ? `, window ${managed.window}` : ''}` : 'NOT enabled (deploy the stack; it configures the rotation schedule)'}${managed.lastRotated ? `; last ${managed.lastRotated}` : ''}${managed.nextRotation ? `; next ${managed.nextRotation}` : ''}`,
+              ...(managed.pending
+                ? [`in progress: version ${managed.pending.versionId} is AWSPENDING${managed.pending.since ? ` since ${managed.pending.since}` : ''}${managed.pending.stuck ? ` — STUCK (older than the rotation window); clear it with: ${managed.pending.clear}` : ''}`]
+                : []),
+            ]
+          : [];
         emit(rt, s, [
           `store:     ${s.store} ${s.location}`,
           `primary:   version ${s.primary}, ${s.primaryAgeDays} days old`,
           `rotation:  every ${s.rotationPeriodDays} days, ${due}`,
+          ...managedLines,
           `capacity:  ${s.capacity.bytes} of ${s.capacity.limitBytes} bytes, room for ${s.capacity.versionsThatFit} more versions`,
           ...(s.prunedVersions.length > 0 ? [`pruned:    destroyed versions ${s.prunedVersions.join(', ')} (entries removed to make room; see the audit log)`] : []),
           '',

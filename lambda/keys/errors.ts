@@ -26,7 +26,11 @@ export type ErrorCode =
   | 'THROTTLED'
   | 'KMS_FAILURE'
   | 'BACKUP_INVALID'
-  | 'ROTATION_FAILED';
+  | 'ROTATION_FAILED'
+  /** A rotation is running (or stuck) on the store, so another cannot start; or one was not seen to finish. */
+  | 'ROTATION_IN_PROGRESS'
+  /** The rotation function was invoked by something other than Secrets Manager, the monitor schedule or deployment. */
+  | 'ROTATION_REFUSED';
 
 export class KeyManagementError extends Error {
   public readonly code: ErrorCode;

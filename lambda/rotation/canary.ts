@@ -12,12 +12,12 @@ import { type Keyset, parseKeyset, serializeKeyset } from '../keys/keyset';
 import type { RandomSource } from '../keys/random';
 import { KeyManager } from '../key-manager';
 import { MemoryStore } from '../stores/memory-store';
-import { disablesPrimary, isRotationOf } from './plan';
+import { disablesPrimary, isRotationOf } from './candidate';
 
 export const CANARY_CONTEXT = 'rotation_canary';
 
 function failed(step: string): KeyManagementError {
-  return new KeyManagementError('ROTATION_FAILED', `the staged keyset failed its test (${step}); it was not promoted and AWSCURRENT is unchanged — rerun the rotation with a new rotation id`);
+  return new KeyManagementError('ROTATION_FAILED', `the staged keyset failed its test (${step}); it was not made current, and the current keyset is unchanged`);
 }
 
 export async function testStagedKeyset(current: Keyset, staged: Keyset, random: RandomSource, clock: () => Date): Promise<void> {

@@ -4,11 +4,10 @@
  */
 import { KeyManagementError } from '../keys/errors';
 import { METRICS_NAMESPACE } from '../telemetry/metrics';
-import { DEFAULT_MIN_ROTATION_INTERVAL_MINUTES } from './plan';
 
 /** PCI DSS 3.6.4: cryptoperiods of at most a year. */
 export const MAX_ROTATION_PERIOD_DAYS = 365;
-/** Days before the deadline at which the daily monitor rotates (DESIGN: a 14-day warning window). */
+/** Days before the deadline from which the monitor reports the deadline at risk when no rotation is scheduled to meet it. */
 export const DEFAULT_WARNING_WINDOW_DAYS = 14;
 
 export interface RotationConfig {
@@ -18,18 +17,20 @@ export interface RotationConfig {
   readonly rotationLogSecretId: string;
   /** METRICS_NAMESPACE. @default 'AlphaPulse/Encryption' */
   readonly metricsNamespace: string;
-  /** ROTATION_PERIOD_DAYS; null (empty or absent) means manual rotation only: no deadline is measured. */
+  /** STORAGE_KEY_ID: ARN of the KMS key the keyset secret is encrypted under, measured by the monitor. @default not measured */
+  readonly storageKeyId?: string;
+  /**
+   * ROTATION_PERIOD_DAYS: the cryptoperiod Secrets Manager's schedule rotates at; null (empty or absent) means
+   * rotation on demand only, and no deadline is measured.
+   */
   readonly rotationPeriodDays: number | null;
   /**
-   * WARNING_WINDOW_DAYS: the daily monitor rotates once the primary is this close to its deadline, so a
-   * healthy stage never enters the window the RotationDeadlineApproaching alarm watches. Null without a
-   * period. @default 14, and always less than the period
+   * WARNING_WINDOW_DAYS: from this many days before the deadline, a primary with no rotation scheduled to meet it
+   * (or a stuck one) is reported at risk. Null without a period. @default 14, and always less than the period
    */
   readonly warningWindowDays: number | null;
   /** STAGE, for audit and logs. @default 'unknown' */
   readonly stage: string;
-  /** MIN_ROTATION_INTERVAL_MINUTES: a scheduled rotation sooner than this after the last is skipped. @default 60 */
-  readonly minRotationIntervalMinutes: number;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -51,13 +52,14 @@ function wholeNumber(env: NodeJS.ProcessEnv, name: string, min: number, max: num
 export function readRotationConfig(env: NodeJS.ProcessEnv): RotationConfig {
   const rotationPeriodDays = wholeNumber(env, 'ROTATION_PERIOD_DAYS', 1, MAX_ROTATION_PERIOD_DAYS) ?? null;
   const window = rotationPeriodDays === null ? undefined : wholeNumber(env, 'WARNING_WINDOW_DAYS', 0, rotationPeriodDays - 1);
+  const storageKeyId = env.STORAGE_KEY_ID?.trim();
   return {
     keysetSecretId: required(env, 'KEYSET_SECRET_ID'),
     rotationLogSecretId: required(env, 'ROTATION_LOG_SECRET_ID'),
     metricsNamespace: env.METRICS_NAMESPACE?.trim() || METRICS_NAMESPACE,
+    ...(storageKeyId ? { storageKeyId } : {}),
     rotationPeriodDays,
     warningWindowDays: rotationPeriodDays === null ? null : (window ?? Math.min(DEFAULT_WARNING_WINDOW_DAYS, rotationPeriodDays - 1)),
     stage: env.STAGE?.trim() || 'unknown',
-    minRotationIntervalMinutes: wholeNumber(env, 'MIN_ROTATION_INTERVAL_MINUTES', 0, 525_600) ?? DEFAULT_MIN_ROTATION_INTERVAL_MINUTES,
   };
 }

@@ -3,11 +3,18 @@
  * last). Pure functions; no key material ever goes in (the entry type has no field that could hold it).
  *
  * Stored as `{"schema":1,"entries":[...]}`. The stack creates the secret empty, so "no value" is an
- * empty log; any other value that is not a log is an error naming the field, never overwritten.
+ * empty log. The log is advisory history, never a gate: nothing decides whether or how to rotate from it
+ * (the keyset is the truth), and a value that does not parse is set aside by the store, not obeyed.
  */
 import { KeyManagementError } from '../keys/errors';
 import { isPlainObject } from '../keys/json';
-import type { RotationTrigger } from './events';
+
+/**
+ * What started a rotation: Secrets Manager's own schedule (or any RotateSecret whose token we did not
+ * make: the console, `aws secretsmanager rotate-secret`), `key-manager rotate`, an emergency rotation, or
+ * the daily monitor's backstop for an overdue key.
+ */
+export type RotationTrigger = 'schedule' | 'manual' | 'emergency' | 'overdue';
 
 export const ROTATION_LOG_SCHEMA = 1;
 /** Entries kept; the oldest are dropped first. */
@@ -37,13 +44,10 @@ export interface RotationLog {
 export const EMPTY_ROTATION_LOG: RotationLog = { schema: ROTATION_LOG_SCHEMA, entries: [] };
 
 const OUTCOMES: readonly RotationOutcome[] = ['success', 'failure', 'skipped'];
-const TRIGGERS: readonly RotationTrigger[] = ['schedule', 'manual', 'emergency'];
+const TRIGGERS: readonly RotationTrigger[] = ['schedule', 'manual', 'emergency', 'overdue'];
 
 function invalid(field: string, problem: string): KeyManagementError {
-  return new KeyManagementError(
-    'INVALID_INPUT',
-    `the rotation log is invalid: ${field} ${problem}; it was not overwritten — fix or reset the rotation-log secret (aws secretsmanager put-secret-value --secret-id <rotation log secret> --secret-string '{"schema":1,"entries":[]}')`,
-  );
+  return new KeyManagementError('INVALID_INPUT', `the rotation log is invalid: ${field} ${problem}`);
 }
 
 /** Parses a stored log; `undefined` (no value yet) is the empty log. */
@@ -104,7 +108,3 @@ export function appendRotationLog(log: RotationLog, entry: RotationLogEntry, max
   return { schema: ROTATION_LOG_SCHEMA, entries: entries.slice(Math.max(0, entries.length - max)) };
 }
 
-/** Whether the log already records a successful rotation to `version` (under any rotation id). */
-export function recordsRotationTo(log: RotationLog, version: number): boolean {
-  return log.entries.some((e) => e.outcome === 'success' && e.toVersion === version);
-}

@@ -10,7 +10,7 @@ export const APPLICATION_SERVICE_ROLE = 'Application Service role';
 /** The stack's role for changing the keyset (operators, the rotation Lambda). */
 export const KEY_ADMINISTRATOR_ROLE = 'Key Administrator role';
 
-export type SecretsManagerOperation = 'GetSecretValue' | 'PutSecretValue' | 'UpdateSecretVersionStage';
+export type SecretsManagerOperation = 'GetSecretValue' | 'PutSecretValue' | 'UpdateSecretVersionStage' | 'DescribeSecret' | 'ListSecretVersionIds' | 'RotateSecret';
 
 export interface AwsErrorContext {
   readonly operation: SecretsManagerOperation;
@@ -56,7 +56,7 @@ export function isResourceNotFound(err: unknown): boolean {
 }
 
 function isWrite(operation: SecretsManagerOperation): boolean {
-  return operation === 'PutSecretValue' || operation === 'UpdateSecretVersionStage';
+  return operation === 'PutSecretValue' || operation === 'UpdateSecretVersionStage' || operation === 'RotateSecret';
 }
 
 function requestRef(e: SdkErrorShape): string {

@@ -5,6 +5,13 @@
 export const AWSCURRENT = 'AWSCURRENT';
 export const AWSPENDING = 'AWSPENDING';
 export const AWSPREVIOUS = 'AWSPREVIOUS';
+/**
+ * The label a compare-and-set write (init, disable, recover, ...) holds between its PutSecretValue and its
+ * AWSCURRENT move. Not AWSPENDING: to Secrets Manager an AWSPENDING on a version other than AWSCURRENT means a
+ * rotation is in progress, so RotateSecret would refuse (and "reattempt" a rotation with our write's value) while a
+ * plain write is in flight or after one crashed between its two calls.
+ */
+export const STAGED_WRITE = 'ALPHAPULSE_STAGED';
 
 /** ClientRequestToken (= VersionId) length bounds imposed by Secrets Manager. */
 export const MIN_TOKEN_LENGTH = 32;

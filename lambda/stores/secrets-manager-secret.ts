@@ -4,14 +4,18 @@
  * business.
  *
  * The compare-and-set write is Secrets Manager's own staged-write protocol: the new value is stored as
- * a version labelled `AWSPENDING` (idempotent by `ClientRequestToken`), then `AWSCURRENT` is moved onto
- * it with `RemoveFromVersionId` = the version the writer read. Secrets Manager refuses that move when
+ * a version with a staging label of ours (idempotent by `ClientRequestToken`), then `AWSCURRENT` is moved
+ * onto it with `RemoveFromVersionId` = the version the writer read. Secrets Manager refuses that move when
  * `AWSCURRENT` is no longer where the writer saw it, so of two racing writers exactly one wins and the
- * other's version is left unlabelled (nothing is lost, nothing is overwritten).
+ * other's version is left unlabelled (nothing is lost, nothing is overwritten). Rotation is the one writer
+ * that uses `AWSPENDING`, because that label is how Secrets Manager tracks a rotation in progress.
  */
 import {
+  DescribeSecretCommand,
   GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
   PutSecretValueCommand,
+  RotateSecretCommand,
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
@@ -19,9 +23,9 @@ import { KeyManagementError } from '../keys/errors';
 import { AWS_REQUEST_HANDLER } from './aws-client-options';
 import { awsErrorName, isResourceNotFound, mapSecretsManagerError, type SecretsManagerOperation } from './secrets-manager-errors';
 
-import { AWSCURRENT, AWSPENDING, isValidToken, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from './secrets-manager-labels';
+import { AWSCURRENT, AWSPENDING, isValidToken, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, STAGED_WRITE } from './secrets-manager-labels';
 
-export { AWSCURRENT, AWSPENDING, AWSPREVIOUS, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from './secrets-manager-labels';
+export { AWSCURRENT, AWSPENDING, AWSPREVIOUS, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, STAGED_WRITE } from './secrets-manager-labels';
 
 export interface SecretsManagerClientOptions {
   /** A client to use as is (tests, or a caller sharing one). */
@@ -58,6 +62,30 @@ export interface SecretVersionValue {
 
 export type StageMoveResult = 'moved' | 'rejected';
 
+/** What DescribeSecret says about a secret's rotation and labelled versions (never the value). */
+export interface SecretDescription {
+  readonly arn: string;
+  readonly name: string;
+  /** Whether Secrets Manager rotates the secret (RotationEnabled); false when it was never configured. */
+  readonly rotationEnabled: boolean;
+  readonly rotationLambdaArn?: string;
+  /** The schedule (`rate(90 days)`); absent for a rotation configured without one (on demand only). */
+  readonly scheduleExpression?: string;
+  /** The rotation window (`4h`), when one is set. */
+  readonly rotationWindow?: string;
+  readonly lastRotatedDate?: Date;
+  readonly nextRotationDate?: Date;
+  /** Labelled versions only, as Secrets Manager reports them. */
+  readonly versionIdsToStages: Readonly<Record<string, readonly string[]>>;
+}
+
+/** One version from ListSecretVersionIds: metadata only. */
+export interface SecretVersionInfo {
+  readonly versionId: string;
+  readonly stages: readonly string[];
+  readonly createdDate?: Date;
+}
+
 export class SecretsManagerSecret {
   readonly client: SecretsManagerClient;
 
@@ -74,7 +102,10 @@ export class SecretsManagerSecret {
     return this.get({ VersionStage: stage });
   }
 
-  /** The version `versionId`, whatever its labels, or undefined when there is none. */
+  /**
+   * The version `versionId`, whatever its labels, or undefined when there is none or it has no value yet (the
+   * version RotateSecret creates before the rotation function's createSecret step fills it).
+   */
   async getVersion(versionId: string): Promise<SecretVersionValue | undefined> {
     return this.get({ VersionId: versionId });
   }
@@ -87,22 +118,30 @@ export class SecretsManagerSecret {
   }
 
   /**
-   * Stores `text` as a new version labelled AWSPENDING, with VersionId = `token`. Repeating the call
-   * with the same token and text is a no-op; the same token with other text is a CONFLICT.
-   * Returns the labels the version carries (the first version of a secret also gets AWSCURRENT).
+   * Stores `text` as a new version labelled AWSPENDING, with VersionId = `token`: a rotation candidate.
+   * Repeating the call with the same token and text is a no-op; the same token with other text is a CONFLICT.
    */
   async putPending(text: string, token: string): Promise<{ versionId: string; stages: readonly string[] }> {
+    return this.putVersion(text, token, AWSPENDING);
+  }
+
+  /**
+   * Stores `text` as a new version labelled `stage`, with VersionId = `token`. A token naming a version that has
+   * no value yet (the one RotateSecret creates) gives it this value. Returns the labels the version carries (the
+   * first version of a secret also gets AWSCURRENT).
+   */
+  private async putVersion(text: string, token: string, stage: string): Promise<{ versionId: string; stages: readonly string[] }> {
     assertToken(token);
     try {
       const out = await this.call('PutSecretValue', () =>
-        this.client.send(new PutSecretValueCommand({ SecretId: this.secretId, SecretString: text, ClientRequestToken: token, VersionStages: [AWSPENDING] })),
+        this.client.send(new PutSecretValueCommand({ SecretId: this.secretId, SecretString: text, ClientRequestToken: token, VersionStages: [stage] })),
       );
-      return { versionId: out?.VersionId ?? token, stages: out?.VersionStages ?? [AWSPENDING] };
+      return { versionId: out?.VersionId ?? token, stages: out?.VersionStages ?? [stage] };
     } catch (err) {
       if (awsErrorName((err as KeyManagementError).cause) === 'ResourceExistsException') {
         throw new KeyManagementError(
           'CONFLICT',
-          `secret ${this.secretId} already has a version with token ${token} holding a different value; a version is never modified — use a new token (a new rotation id)`,
+          `secret ${this.secretId} already has a version with token ${token} holding a different value; a version is never modified — use a new token`,
           { cause: err },
         );
       }
@@ -152,36 +191,87 @@ export class SecretsManagerSecret {
   }
 
   /**
-   * Compare-and-set write of a whole value: stage, then move AWSCURRENT from `expected` (null: only
-   * if the secret has no AWSCURRENT). Returns the new VersionId, or 'rejected' when another writer
-   * moved AWSCURRENT first; the rejected version's AWSPENDING label is removed so it blocks nobody.
+   * Compare-and-set write of a whole value: stage it (label STAGED_WRITE), then move AWSCURRENT from `expected`
+   * (null: only if the secret has no AWSCURRENT). Returns the new VersionId, or 'rejected' when another writer
+   * moved AWSCURRENT first; the rejected version's label is removed so nothing keeps it alive.
    */
   async writeStaged(text: string, expected: string | null, token: string): Promise<{ versionId: string } | 'rejected'> {
-    const staged = await this.putPending(text, token);
+    const staged = await this.putVersion(text, token, STAGED_WRITE);
     if (!staged.stages.includes(AWSCURRENT)) {
       const moved = await this.moveCurrent(staged.versionId, expected);
       if (moved === 'rejected') {
-        await this.removeStageQuietly(AWSPENDING, staged.versionId);
+        await this.removeStageQuietly(STAGED_WRITE, staged.versionId);
         return 'rejected';
       }
     } else if (expected !== null) {
       // Only the first version of a secret is labelled AWSCURRENT on creation; a writer that read a version cannot see that.
       throw new KeyManagementError('STORE_UNAVAILABLE', `secret ${this.secretId} labelled a new version AWSCURRENT on creation although version ${expected} was read; check the secret's versions`);
     }
-    await this.removeStageQuietly(AWSPENDING, staged.versionId);
+    await this.removeStageQuietly(STAGED_WRITE, staged.versionId);
     return { versionId: staged.versionId };
   }
 
   /**
    * Best-effort removal of a leftover label after the value is safely in place: a failure here must
-   * not turn a completed write into a reported failure. A label left behind is cleared by the next
-   * rotation.
+   * not turn a completed write into a reported failure. A label left behind is reported by `status`.
    */
   async removeStageQuietly(stage: string, versionId: string): Promise<void> {
     try {
       await this.removeStage(stage, versionId);
     } catch {
       /* see above */
+    }
+  }
+
+  /** DescribeSecret: the rotation configuration and the labelled versions. */
+  async describe(): Promise<SecretDescription> {
+    const out = await this.call('DescribeSecret', () => this.client.send(new DescribeSecretCommand({ SecretId: this.secretId })));
+    const rules = out?.RotationRules;
+    const schedule = rules?.ScheduleExpression ?? (rules?.AutomaticallyAfterDays ? `rate(${rules.AutomaticallyAfterDays} days)` : undefined);
+    return {
+      arn: out?.ARN ?? this.secretId,
+      name: out?.Name ?? this.secretId,
+      rotationEnabled: out?.RotationEnabled === true,
+      ...(out?.RotationLambdaARN ? { rotationLambdaArn: out.RotationLambdaARN } : {}),
+      ...(schedule ? { scheduleExpression: schedule } : {}),
+      ...(rules?.Duration ? { rotationWindow: rules.Duration } : {}),
+      ...(out?.LastRotatedDate ? { lastRotatedDate: out.LastRotatedDate } : {}),
+      ...(out?.NextRotationDate ? { nextRotationDate: out.NextRotationDate } : {}),
+      versionIdsToStages: out?.VersionIdsToStages ?? {},
+    };
+  }
+
+  /** ListSecretVersionIds, every page: labels and creation dates, never a value. */
+  async listVersions(options: { includeDeprecated?: boolean } = {}): Promise<SecretVersionInfo[]> {
+    const versions: SecretVersionInfo[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = nextToken;
+      const out = await this.call('ListSecretVersionIds', () =>
+        this.client.send(new ListSecretVersionIdsCommand({ SecretId: this.secretId, IncludeDeprecated: options.includeDeprecated === true, MaxResults: 100, ...(page ? { NextToken: page } : {}) })),
+      );
+      for (const v of out?.Versions ?? []) {
+        if (v.VersionId) versions.push({ versionId: v.VersionId, stages: v.VersionStages ?? [], ...(v.CreatedDate ? { createdDate: v.CreatedDate } : {}) });
+      }
+      nextToken = out?.NextToken;
+    } while (nextToken);
+    return versions;
+  }
+
+  /**
+   * RotateSecret with `token` as its ClientRequestToken: Secrets Manager creates that version (or takes the one
+   * already staged as AWSPENDING under it) and runs the rotation function's four steps on it, asynchronously.
+   * 'refused' when it answers InvalidRequestException (a rotation already in progress, or no rotation function
+   * configured); the caller describes the secret to tell which.
+   */
+  async rotate(token: string): Promise<{ versionId: string } | 'refused'> {
+    assertToken(token);
+    try {
+      const out = await this.call('RotateSecret', () => this.client.send(new RotateSecretCommand({ SecretId: this.secretId, ClientRequestToken: token })));
+      return { versionId: out?.VersionId ?? token };
+    } catch (err) {
+      if (awsErrorName((err as KeyManagementError).cause) === 'InvalidRequestException') return 'refused';
+      throw err;
     }
   }
 

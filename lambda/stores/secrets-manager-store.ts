@@ -3,25 +3,27 @@
  *
  * - Read: `GetSecretValue` with an explicit `VersionStage: AWSCURRENT` (never the API's default); the
  *   returned `VersionId` is the compare-and-set handle.
- * - Write: staged (see `SecretsManagerSecret.writeStaged`): `AWSPENDING` with a `ClientRequestToken`,
- *   then `AWSCURRENT` moved with `RemoveFromVersionId` = the handle. A lost race is a CONFLICT and the
- *   loser's version is left unlabelled, so nothing is lost.
+ * - Write (init, disable, enable, destroy, recover, import): staged (see `SecretsManagerSecret.writeStaged`)
+ *   under a label of ours with a `ClientRequestToken`, then `AWSCURRENT` moved with `RemoveFromVersionId` =
+ *   the handle. A lost race is a CONFLICT and the loser's version is left unlabelled, so nothing is lost.
  * - Init (`expected` null): the stack creates the secret empty; init refuses when any AWSCURRENT value
  *   exists, and a value that is not a valid keyset is reported (KEYSET_INVALID naming the field), never
  *   overwritten.
- *
- * The lower-level staged methods are public for the rotation Lambda, which resumes a rotation between
- * the stage and the promote steps.
+ * - Rotation is Secrets Manager's own (`managedRotation`): requested with RotateSecret, carried out by the
+ *   rotation function's four steps, which use the staged methods below.
  */
 import { randomUUID } from 'node:crypto';
 import { ConflictError, KeyManagementError, KeysetInvalidError } from '../keys/errors';
 import { type Keyset, parseKeyset, serializeKeyset } from '../keys/keyset';
+import { SecretsManagerRotation, type SecretsManagerRotationOptions } from './secrets-manager-rotation';
 import { AWSCURRENT, AWSPENDING, type SecretsManagerClientOptions, SecretsManagerSecret, type StageMoveResult } from './secrets-manager-secret';
 import type { KeysetSnapshot, KeysetStore } from './store';
 
 export interface SecretsManagerStoreOptions extends SecretsManagerClientOptions {
   /** The keyset secret's name or ARN. */
   readonly secretId: string;
+  /** How a requested rotation is waited for. @default poll every 2 s */
+  readonly rotation?: SecretsManagerRotationOptions;
 }
 
 /** A version of the keyset secret as found, valid or not: the rotation Lambda decides what to do with it. */
@@ -38,10 +40,12 @@ export class SecretsManagerStore implements KeysetStore {
   readonly writable = true;
   readonly location: string;
   readonly secret: SecretsManagerSecret;
+  readonly managedRotation: SecretsManagerRotation;
 
   constructor(options: SecretsManagerStoreOptions) {
     this.secret = new SecretsManagerSecret(options.secretId, options);
     this.location = options.secretId;
+    this.managedRotation = new SecretsManagerRotation(this.secret, () => this.read(), options.rotation);
   }
 
   async read(): Promise<KeysetSnapshot> {
@@ -75,7 +79,7 @@ export class SecretsManagerStore implements KeysetStore {
     return toKeysetVersion(await this.secret.getVersion(versionId));
   }
 
-  /** Stores `keyset` as AWSPENDING with VersionId = `token`; idempotent for the same token and keyset. */
+  /** Stores `keyset` as AWSPENDING with VersionId = `token` (a rotation's createSecret); idempotent for the same token and keyset. */
   async stagePending(keyset: Keyset, token: string): Promise<{ versionId: string; stages: readonly string[] }> {
     const text = serializeKeyset(keyset);
     parseKeyset(text);
@@ -83,16 +87,12 @@ export class SecretsManagerStore implements KeysetStore {
   }
 
   /**
-   * Makes `versionId` AWSCURRENT if AWSCURRENT is still on `expected`, then clears its AWSPENDING label.
-   * Throws CONFLICT when another writer moved AWSCURRENT; the version's AWSPENDING label is then
-   * removed (if it still holds it) so it cannot be promoted by mistake later.
+   * Makes `versionId` AWSCURRENT if AWSCURRENT is still on `expected`, then clears its AWSPENDING label (a
+   * rotation's finishSecret). Throws CONFLICT, changing nothing, when another writer moved AWSCURRENT.
    */
   async promote(versionId: string, expected: string): Promise<void> {
     const moved: StageMoveResult = await this.secret.moveCurrent(versionId, expected);
-    if (moved === 'rejected') {
-      await this.secret.removeStageQuietly(AWSPENDING, versionId);
-      throw this.conflict(expected);
-    }
+    if (moved === 'rejected') throw this.conflict(expected);
     await this.secret.removeStageQuietly(AWSPENDING, versionId);
   }
 

@@ -14,6 +14,35 @@ export interface KeysetSnapshot {
 
 export type StoreKind = 'file' | 'env' | 'aws' | 'vault' | 'memory';
 
+/** A rotation the backend runs itself (Secrets Manager's rotation protocol). */
+export interface ManagedRotationRequest {
+  /** The ClientRequestToken (VersionId) the rotation runs under. */
+  readonly token: string;
+  /** The next keyset, staged under `token` before asking (an emergency rotation); absent: the backend builds it. */
+  readonly candidate?: Keyset;
+}
+
+/** What the backend reports about rotation: its schedule and whether a rotation is running or stuck. */
+export interface ManagedRotationStatus {
+  /** Whether the backend rotates the keyset (a rotation function is configured and enabled). */
+  readonly enabled: boolean;
+  /** `rate(90 days)`; absent for on-demand rotation only. */
+  readonly schedule?: string;
+  readonly window?: string;
+  readonly lastRotated?: string;
+  readonly nextRotation?: string;
+  /** A rotation in progress: its version, since when, whether it has outlived the rotation window, and the command that clears it. */
+  readonly pending?: { readonly versionId: string; readonly since?: string; readonly stuck: boolean; readonly clear: string };
+}
+
+export interface ManagedRotation {
+  /** Asks the backend to rotate; refuses (ROTATION_IN_PROGRESS) while another rotation is outstanding. Does not wait. */
+  start(request: ManagedRotationRequest): Promise<void>;
+  /** Waits until the rotation under `token` made its version current, and returns the new keyset; throws when it did not. */
+  waitFor(token: string, options: { readonly timeoutMs: number; readonly onProgress?: (message: string) => void }): Promise<KeysetSnapshot>;
+  status(now: Date): Promise<ManagedRotationStatus>;
+}
+
 /**
  * Where a keyset lives. Implementations do I/O only; validation is `parseKeyset`'s job and every
  * read goes through it.
@@ -23,6 +52,11 @@ export interface KeysetStore {
   /** Human-readable location for status, audit and errors (a path, a secret id), never a credential. */
   readonly location: string;
   readonly writable: boolean;
+  /**
+   * Present when the backend rotates the keyset itself: a rotation is then requested from it, never
+   * written in-process with `write`.
+   */
+  readonly managedRotation?: ManagedRotation;
   /** Reads and validates the current keyset. Throws KEYSET_NOT_FOUND when there is none. */
   read(): Promise<KeysetSnapshot>;
   /**

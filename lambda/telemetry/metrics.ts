@@ -11,11 +11,16 @@ export type MetricName =
   | 'KeyVersionMismatch'
   | 'RotationSucceeded'
   | 'RotationFailed'
-  | 'RotationSkipped'
   | 'EmergencyRotations'
   | 'KeyAgeDays'
   | 'DaysUntilRotationDue'
   | 'EnabledKeyVersions'
+  /** 1 while an AWSPENDING has outlived the rotation window (the daily monitor). */
+  | 'RotationStuck'
+  /** 1 while the primary is inside the warning window with no rotation scheduled to meet its deadline. */
+  | 'RotationDeadlineAtRisk'
+  /** 1 while the storage KMS key is enabled with its own rotation on. */
+  | 'StorageKeyHealthy'
   | 'MetricsPublishFailures';
 
 export type MetricUnit = 'Count' | 'None';

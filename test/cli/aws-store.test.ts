@@ -71,21 +71,14 @@ describe('key-manager --store aws:SECRET_ID', () => {
     expect(r.stderr).toContain(`key-manager --store aws:${SECRET} init`);
   });
 
-  it('rotate and rotate --emergency write staged versions and send metrics to CloudWatch', async () => {
+  it('rotate asks Secrets Manager to rotate, and says what to do when the secret has no rotation configured', async () => {
     await aws('init');
     const r = await aws('rotate');
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain('rotated: version 1 -> 2 (primary)');
-    const e = await aws('rotate', '--emergency', '--reason', 'key leaked');
-    expect(e.code).toBe(0);
-    expect(e.stdout).toContain('disabled version 2');
-    const ks = parseKeyset(sm.valueAt(SECRET, 'AWSCURRENT') as string);
-    expect(ks.primary).toBe(3);
-    expect(ks.versions.map((v) => v.state)).toEqual(['enabled', 'disabled', 'enabled']);
-    expect(sm.versions(SECRET)).toHaveLength(3);
-    expect(sm.calls.filter((c) => c.command === 'PutSecretValue').every((c) => (c.input.VersionStages as string[])[0] === 'AWSPENDING')).toBe(true);
-    expect(metricNames()).toEqual(expect.arrayContaining(['RotationSucceeded', 'EmergencyRotations']));
-    expect(auditEvents().filter((a) => a.action === 'emergency_rotate')).toEqual([expect.objectContaining({ outcome: 'success', actor: ROLE_ARN })]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error \[ROTATION_FAILED\]: secret .* has no rotation function configured.*deploy the stack/);
+    expect(sm.versions(SECRET)).toHaveLength(1);
+    expect(sm.calls.some((c) => c.command === 'PutSecretValue' && c.input.VersionStages !== undefined && (c.input.VersionStages as string[]).includes('AWSPENDING'))).toBe(false);
+    expect(auditEvents().at(-1)).toMatchObject({ action: 'rotate', outcome: 'failure', code: 'ROTATION_FAILED', actor: ROLE_ARN });
   });
 
   it('encrypt and decrypt round-trip through the aws store', async () => {

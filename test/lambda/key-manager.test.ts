@@ -179,7 +179,7 @@ describe('KeyManager key management', () => {
     const { km } = setup();
     await km.init();
     const old = await km.encrypt('old', 'trading_data');
-    expect(await km.rotate()).toEqual({ fromVersion: 1, toVersion: 2 });
+    expect(await km.rotate()).toEqual({ fromVersion: 1, toVersion: 2, rotationId: expect.stringMatching(/^manual-[0-9a-f-]{36}$/), via: 'in-process' });
     expect((await km.encrypt('new', 'trading_data')).key_version).toBe(2);
     expect((await km.decrypt(old)).toString()).toBe('old');
   });
@@ -188,7 +188,7 @@ describe('KeyManager key management', () => {
     const { km, store, audit, metrics } = setup(v1());
     const old = await km.encrypt('old', 'trading_data');
     const writes = store.writes;
-    expect(await km.rotate({ emergency: true, reason: 'laptop stolen' })).toEqual({ fromVersion: 1, toVersion: 2, disabledVersion: 1 });
+    expect(await km.rotate({ emergency: true, reason: 'laptop stolen' })).toEqual({ fromVersion: 1, toVersion: 2, disabledVersion: 1, rotationId: expect.stringMatching(/^emergency-/), via: 'in-process' });
     expect(store.writes - writes).toBe(1);
     await expect(km.decrypt(old)).rejects.toMatchObject({ code: 'VERSION_DISABLED', message: expect.stringMatching(/laptop stolen/) });
     expect(audit.events.find((e) => e.action === 'emergency_rotate')).toMatchObject({ outcome: 'success', version: 2 });

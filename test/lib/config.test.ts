@@ -36,7 +36,7 @@ describe('resolveStageConfig', () => {
       keysetSecretName: 'alphapulse/encryption/master_key',
       rotationLogSecretName: 'alphapulse/encryption/rotation_log',
       reservedConcurrency: true,
-      minRotationIntervalMinutes: 60,
+      rotationWindowHours: 4,
       logRetentionDays: 365,
       alarmEmails: [],
     });
@@ -84,7 +84,8 @@ describe('resolveStageConfig', () => {
     [{ keysetSecretName: 'alphapulse/key-abc123' }, 'keysetSecretName'],
     [{ rotationLogSecretName: 'alphapulse/encryption/master_key' }, 'rotationLogSecretName'],
     [{ reservedConcurrency: 'yes' }, 'reservedConcurrency'],
-    [{ minRotationIntervalMinutes: -1 }, 'minRotationIntervalMinutes'],
+    [{ rotationWindowHours: 0 }, 'rotationWindowHours'],
+    [{ rotationWindowHours: 25 }, 'rotationWindowHours'],
     [{ logRetentionDays: 30 }, 'logRetentionDays'],
     [{ logRetentionDays: 366 }, 'logRetentionDays'],
     [{ roleTrust: { auditService: 'arn:aws:iam::12:root' } }, 'roleTrust.auditService'],
@@ -92,6 +93,12 @@ describe('resolveStageConfig', () => {
     [{ rotationPeriod: 90 }, 'rotationPeriod'],
   ])('rejects %j naming %s', (options, field) => {
     expect(configError(() => resolveStageConfig('prod', options)).field).toBe(field);
+  });
+
+  it('says a removed setting was removed, and why, rather than that it is unknown', () => {
+    const err = configError(() => resolveStageConfig('prod', { minRotationIntervalMinutes: 60 }));
+    expect(err.field).toBe('minRotationIntervalMinutes');
+    expect(err.message).toMatch(/was removed: Secrets Manager's rotation schedule/);
   });
 
   it('rejects settings that are not an object', () => {

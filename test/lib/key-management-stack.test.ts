@@ -45,7 +45,7 @@ const JUSTIFIED_WILDCARD_SIDS = new Set<string>();
 /** Alarms counting occurrences per 5 minutes: their data disappears after the event, so they send no OK. */
 const EVENT_ALARMS = ['KeyRetrievalFailures', 'DecryptionFailures', 'RotationFailed', 'KeyVersionMismatch', 'RotationFunctionErrors', 'UnusualKeyAccess'];
 /** Alarms on a lasting condition: their OK means it was fixed. */
-const STATE_ALARMS = (stage: StageName) => [...(PERIOD[stage] === null ? [] : ['RotationDeadlineApproaching', 'RotationOverdue']), 'MonitorSilent', 'DeadLetterQueueNotEmpty'];
+const STATE_ALARMS = (stage: StageName) => [...(PERIOD[stage] === null ? [] : ['RotationDeadlineApproaching', 'RotationOverdue']), 'RotationStuck', 'StorageKeyUnhealthy', 'MonitorSilent', 'DeadLetterQueueNotEmpty'];
 
 type Headers = Record<string, string>;
 /**
@@ -121,14 +121,14 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
   });
 
   describe('rotation function', () => {
-    it('runs the bundled handler on Node.js 22, ARM64, with one reserved execution', () => {
+    it('runs the bundled handler on Node.js 22, ARM64, with two reserved executions', () => {
       const template = t(stage);
       const fn = template.findResources('AWS::Lambda::Function')[ids(template).fn].Properties;
       expect(fn).toMatchObject({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
-        ReservedConcurrentExecutions: 1,
+        ReservedConcurrentExecutions: 2,
         FunctionName: `alphapulse-keys-${stage}-rotation`,
         DeadLetterConfig: { TargetArn: expect.anything() },
       });
@@ -136,28 +136,32 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
 
     it('passes the handler its environment', () => {
       const template = t(stage);
-      const { keyset, rotationLog, fn } = ids(template);
+      const { keyset, rotationLog, fn, keysetKey } = ids(template);
       const env = template.findResources('AWS::Lambda::Function')[fn].Properties.Environment.Variables;
       expect(env).toEqual({
         KEYSET_SECRET_ID: ref(keyset),
         ROTATION_LOG_SECRET_ID: ref(rotationLog),
+        STORAGE_KEY_ID: arnOf(keysetKey),
         METRICS_NAMESPACE: 'AlphaPulse/Encryption',
         STAGE: stage,
-        MIN_ROTATION_INTERVAL_MINUTES: '60',
         ...(PERIOD[stage] === null ? {} : { ROTATION_PERIOD_DAYS: String(PERIOD[stage]), WARNING_WINDOW_DAYS: '14' }),
       });
     });
 
-    it('invokes the function only from its own schedule rules (a Lambda permission per rule, bound by SourceArn)', () => {
+    it('lets only its monitor rule and Secrets Manager, for the keyset secret of this account, invoke it', () => {
       const template = t(stage);
-      const { fn } = ids(template);
-      const rules = Object.keys(template.findResources('AWS::Events::Rule'));
-      expect(rules).toHaveLength(PERIOD[stage] === null ? 1 : 2);
-      const permissions = Object.values(template.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'events.amazonaws.com' } })).map((p) => p.Properties);
-      expect(permissions).toHaveLength(rules.length);
-      for (const rule of rules) {
-        expect(permissions).toContainEqual({ Action: 'lambda:InvokeFunction', FunctionName: arnOf(fn), Principal: 'events.amazonaws.com', SourceArn: arnOf(rule) });
-      }
+      const { fn, keyset } = ids(template);
+      const rules = Object.entries(template.findResources('AWS::Events::Rule')).filter(([, r]) => (r.Properties.Targets ?? []).some((x: { Arn: unknown }) => JSON.stringify(x.Arn) === JSON.stringify(arnOf(fn))));
+      expect(rules).toHaveLength(1);
+      const permissions = Object.values(template.findResources('AWS::Lambda::Permission')).map((p) => p.Properties);
+      expect(permissions).toEqual(
+        expect.arrayContaining([
+          { Action: 'lambda:InvokeFunction', FunctionName: arnOf(fn), Principal: 'events.amazonaws.com', SourceArn: arnOf(rules[0][0]) },
+          { Action: 'lambda:InvokeFunction', FunctionName: arnOf(fn), Principal: 'secretsmanager.amazonaws.com', SourceArn: ref(keyset), SourceAccount: { Ref: 'AWS::AccountId' } },
+        ]),
+      );
+      // The provider framework's permission is CDK's own, for its framework function, not ours.
+      expect(permissions.filter((p) => JSON.stringify(p.FunctionName) === JSON.stringify(arnOf(fn)))).toHaveLength(2);
     });
 
     it('retries async invocations twice, then dead-letters to a KMS-encrypted queue', () => {
@@ -178,19 +182,35 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
       t(stage).hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^RotationLogGroup') } } });
     });
 
-    it(PERIOD[stage] === null ? 'has no rotation schedule (manual only)' : `rotates on rate(${PERIOD[stage]} days) with the event id as rotation id`, () => {
-      const rules = Object.values(t(stage).findResources('AWS::Events::Rule'));
-      const rotate = rules.filter((r) => r.Properties.ScheduleExpression !== 'rate(1 day)');
-      if (PERIOD[stage] === null) {
-        expect(rotate).toHaveLength(0);
-        return;
-      }
-      expect(rotate).toHaveLength(1);
-      expect(rotate[0].Properties.ScheduleExpression).toBe(`rate(${PERIOD[stage]} days)`);
-      const target = rotate[0].Properties.Targets[0];
-      expect(target.Arn).toEqual(arnOf(ids(t(stage)).fn));
-      expect(target.InputTransformer).toEqual({ InputPathsMap: { id: '$.id' }, InputTemplate: '{"action":"rotate","rotationId":<id>,"trigger":"schedule"}' });
-      expect(target.DeadLetterConfig).toBeDefined();
+    it(
+      PERIOD[stage] === null
+        ? 'configures Secrets Manager rotation on the keyset with the function and no schedule (on demand only)'
+        : `rotates the keyset through Secrets Manager's native schedule, rate(${PERIOD[stage]} days) in a 4-hour window, and no other`,
+      () => {
+        const template = t(stage);
+        const { keyset, fn } = ids(template);
+        const schedules = Object.values(template.findResources('AWS::SecretsManager::RotationSchedule')).map((r) => r.Properties);
+        expect(schedules).toEqual([
+          {
+            SecretId: ref(keyset),
+            RotationLambdaARN: arnOf(fn),
+            RotateImmediatelyOnUpdate: false,
+            ...(PERIOD[stage] === null ? {} : { RotationRules: { ScheduleExpression: `rate(${PERIOD[stage]} days)`, Duration: '4h' } }),
+          },
+        ]);
+        // No EventBridge rule rotates: the only schedule rule is the daily monitor, and no target sends a rotate action.
+        const rules = Object.values(template.findResources('AWS::Events::Rule'));
+        expect(rules.filter((r) => r.Properties.ScheduleExpression).map((r) => r.Properties.ScheduleExpression)).toEqual(['rate(1 day)']);
+        expect(JSON.stringify(rules)).not.toMatch(/\\"action\\":\\"rotate|rotationId/);
+      },
+    );
+
+    it('configures rotation only after the deploy-time init wrote the first keyset, and after Secrets Manager may invoke the function', () => {
+      const template = t(stage);
+      const init = Object.keys(template.findResources('Custom::AlphaPulseKeysetInit'))[0];
+      const [schedule] = Object.values(template.findResources('AWS::SecretsManager::RotationSchedule'));
+      const permission = Object.entries(template.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'secretsmanager.amazonaws.com' } }))[0][0];
+      expect(schedule.DependsOn).toEqual(expect.arrayContaining([init, permission]));
     });
 
     it('measures daily with {"action":"monitor"}', () => {
@@ -199,12 +219,18 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
       expect(JSON.parse(monitor[0].Properties.Targets[0].Input)).toEqual({ action: 'monitor' });
     });
 
-    it('may touch only its two secrets, its key through Secrets Manager, its metrics namespace, logs and DLQ', () => {
+    it('may touch only its two secrets, its key through Secrets Manager (and its metadata), its metrics namespace, logs, DLQ and itself', () => {
       const template = t(stage);
-      const { keyset, rotationLog, fnRole, keysetKey } = ids(template);
+      const { keyset, rotationLog, fnRole, keysetKey, fn } = ids(template);
       const statements = roleStatements(template, fnRole);
       const services = new Set(statements.flatMap((s) => s.Action.map((a) => a.split(':')[0])));
-      expect([...services].sort()).toEqual(['cloudwatch', 'kms', 'logs', 'secretsmanager', 'sqs']);
+      expect([...services].sort()).toEqual(['cloudwatch', 'kms', 'lambda', 'logs', 'secretsmanager', 'sqs']);
+      // RotateSecret (the monitor's backstop) needs lambda:InvokeFunction on the rotation function: on itself only.
+      expect(allowsOf(statements, 'lambda:InvokeFunction').flatMap((x) => x.Resource)).toEqual([arnOf(fn)]);
+      for (const action of ['secretsmanager:RotateSecret', 'secretsmanager:ListSecretVersionIds']) expect(allowsOf(statements, action).flatMap((x) => x.Resource)).toEqual([ref(keyset)]);
+      const metadata = allowsOf(statements, 'kms:DescribeKey');
+      expect(metadata).toHaveLength(1);
+      expect(metadata[0]).toMatchObject({ Action: ['kms:DescribeKey', 'kms:GetKeyRotationStatus'], Resource: [arnOf(keysetKey)] });
       for (const s of statements.filter((x) => x.Action.some((a) => a.startsWith('secretsmanager:')))) {
         expect(s.Resource.every((r) => JSON.stringify(r) === JSON.stringify(ref(keyset)) || JSON.stringify(r) === JSON.stringify(ref(rotationLog)))).toBe(true);
       }
@@ -218,9 +244,9 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
       const metrics = allowsOf(statements, 'cloudwatch:PutMetricData');
       expect(metrics).toHaveLength(1);
       expect(metrics[0].Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'AlphaPulse/Encryption' } });
-      // Unused by lambda/ and cli/ (Secrets Manager calls GenerateDataKey and Decrypt on the caller's behalf).
-      expect(allowsOf(statements, 'secretsmanager:ListSecretVersionIds')).toEqual([]);
+      // Secrets Manager calls GenerateDataKey and Decrypt on the caller's behalf, never Encrypt.
       expect(allowsOf(statements, 'kms:Encrypt')).toEqual([]);
+      expect(allowsOf(statements, 'secretsmanager:GetRandomPassword')).toEqual([]);
       for (const g of keyGrants) expect([...g.Action].sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
       expect(allowsOf(statements, 'secretsmanager:DeleteSecret')).toHaveLength(0);
       expect(allowsOf(statements, 'kms:ScheduleKeyDeletion')).toHaveLength(0);
@@ -288,26 +314,27 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
       expect(allowsOf(s, 'logs:FilterLogEvents')).toHaveLength(1);
     });
 
-    it('lets the key administrator rotate, invoke and recover, but never delete secrets or keys', () => {
+    it('lets the key administrator ask Secrets Manager to rotate, run the monitor and recover, but never delete secrets or keys', () => {
       const template = t(stage);
       const { keyset, fn, role } = ids(template);
       const s = roleStatements(template, role('KeyAdministrator'));
       for (const action of ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage', 'secretsmanager:GetSecretValue']) {
         expect(allowsOf(s, action).flatMap((x) => x.Resource)).toContainEqual(ref(keyset));
       }
+      for (const action of ['secretsmanager:RotateSecret', 'secretsmanager:ListSecretVersionIds']) expect(allowsOf(s, action).flatMap((x) => x.Resource)).toEqual([ref(keyset)]);
+      // RotateSecret requires lambda:InvokeFunction on the rotation function.
       expect(allowsOf(s, 'lambda:InvokeFunction').flatMap((x) => x.Resource)).toContainEqual(arnOf(fn));
       expect(allowsOf(s, 's3:GetObjectVersion')).toHaveLength(1);
-      for (const absent of ['secretsmanager:DeleteSecret', 'kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:PutKeyPolicy', 's3:DeleteObject', 'iam:PassRole']) expect(allowsOf(s, absent)).toEqual([]);
-      // Nothing in lambda/ or cli/ lists secret versions or calls kms:Encrypt.
-      expect(allowsOf(s, 'secretsmanager:ListSecretVersionIds')).toEqual([]);
+      for (const absent of ['secretsmanager:DeleteSecret', 'secretsmanager:CancelRotateSecret', 'kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:PutKeyPolicy', 's3:DeleteObject', 'iam:PassRole']) expect(allowsOf(s, absent)).toEqual([]);
       expect(allowsOf(s, 'kms:Encrypt')).toEqual([]);
     });
 
-    it('keeps ListSecretVersionIds for the audit service only (read-only investigation)', () => {
+    it('gives the version list (metadata) to the audit service on both secrets, and on the keyset to the roles that rotate', () => {
       const template = t(stage);
       const { keyset, rotationLog, role, fnRole } = ids(template);
       expect(allowsOf(roleStatements(template, role('AuditService')), 'secretsmanager:ListSecretVersionIds').flatMap((x) => x.Resource)).toEqual([ref(keyset), ref(rotationLog)]);
-      for (const other of [fnRole, role('KeyAdministrator'), role('ApplicationService'), role('BackupService')]) {
+      for (const rotates of [fnRole, role('KeyAdministrator')]) expect(allowsOf(roleStatements(template, rotates), 'secretsmanager:ListSecretVersionIds').flatMap((x) => x.Resource)).toEqual([ref(keyset)]);
+      for (const other of [role('ApplicationService'), role('BackupService')]) {
         expect(allowsOf(roleStatements(template, other), 'secretsmanager:ListSecretVersionIds')).toEqual([]);
       }
     });
@@ -422,25 +449,66 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
     });
 
     if (PERIOD[stage] === null) {
-      it('has no deadline or overdue alarms (manual rotation)', () => {
+      it('has no deadline or overdue alarms (rotation on demand only)', () => {
         expect(alarm(stage, 'RotationDeadlineApproaching')).toBeUndefined();
         expect(alarm(stage, 'RotationOverdue')).toBeUndefined();
       });
     } else {
-      it('warns 14 days before the deadline and alarms once the key outlives the period', () => {
-        expect(alarm(stage, 'RotationDeadlineApproaching')).toMatchObject({ MetricName: 'DaysUntilRotationDue', Threshold: 14, ComparisonOperator: 'LessThanOrEqualToThreshold' });
+      it('alarms when the deadline is near with nothing scheduled to meet it, and once the key outlives the period', () => {
+        expect(alarm(stage, 'RotationDeadlineApproaching')).toMatchObject({ MetricName: 'RotationDeadlineAtRisk', Statistic: 'Maximum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', Period: 86400 });
         expect(alarm(stage, 'RotationOverdue')).toMatchObject({ MetricName: 'KeyAgeDays', Threshold: PERIOD[stage], ComparisonOperator: 'GreaterThanThreshold' });
       });
 
-      it("describes the deadline alarm as the monitor's rotation not having happened, rotate first", () => {
+      it('tells the on-call engineer, for the deadline alarm, to look at status and then rotate through Secrets Manager', () => {
         const description = JSON.stringify(alarm(stage, 'RotationDeadlineApproaching').AlarmDescription);
-        expect(description).toMatch(/monitor's rotation did not happen/);
+        expect(description).toMatch(/nothing will rotate it in time/);
         const first = description.slice(description.indexOf('First:'));
-        expect(first.indexOf('{\\"action\\":\\"rotate\\"')).toBeGreaterThan(0);
-        expect(first).toContain(`key-manager --store aws:${KEYSET_NAME[stage]} status`);
-        expect(first.indexOf('"rotate')).toBeLessThan(first.indexOf('status'));
+        expect(first.indexOf(`key-manager --store aws:${KEYSET_NAME[stage]} status`)).toBeGreaterThan(0);
+        expect(first.indexOf(`key-manager --store aws:${KEYSET_NAME[stage]} rotate`)).toBeGreaterThan(first.indexOf('status'));
       });
     }
+
+    it('alarms on a stuck rotation and on an unhealthy storage key, from the monitor\'s gauges', () => {
+      expect(alarm(stage, 'RotationStuck')).toMatchObject({ MetricName: 'RotationStuck', Statistic: 'Maximum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+      expect(alarm(stage, 'StorageKeyUnhealthy')).toMatchObject({ MetricName: 'StorageKeyHealthy', Statistic: 'Minimum', Threshold: 1, ComparisonOperator: 'LessThanThreshold' });
+    });
+
+    it('pages on Secrets Manager rotation failures and abandonments of the keyset secret, with the RUNBOOK section', () => {
+      const template = t(stage);
+      const { keyset } = ids(template);
+      const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0];
+      const [rule] = Object.values(template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.secretsmanager'] } } }));
+      expect(rule.Properties.EventPattern).toEqual({
+        source: ['aws.secretsmanager'],
+        'detail-type': ['AWS Service Event via CloudTrail'],
+        detail: { eventName: ['RotationFailed', 'RotationAbandoned'], additionalEventData: { SecretId: [ref(keyset)] } },
+      });
+      expect(rule.Properties.Targets).toHaveLength(1);
+      expect(rule.Properties.Targets[0].Arn).toEqual(ref(topic));
+      expect(rule.Properties.Targets[0].InputTransformer.InputTemplate).toContain('RUNBOOK.md, section RotationFailedEvent');
+    });
+
+    it('pages when the storage key is disabled, scheduled for deletion or given a new policy', () => {
+      const template = t(stage);
+      const { keysetKey } = ids(template);
+      const [rule] = Object.values(template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.kms'] } } }));
+      expect(rule.Properties.EventPattern).toEqual({
+        source: ['aws.kms'],
+        'detail-type': ['AWS API Call via CloudTrail'],
+        detail: { eventSource: ['kms.amazonaws.com'], eventName: ['DisableKey', 'ScheduleKeyDeletion', 'PutKeyPolicy'], resources: { ARN: [arnOf(keysetKey)] } },
+      });
+      expect(JSON.stringify(rule.Properties.Targets[0].InputTransformer.InputTemplate)).toContain('RUNBOOK.md, section StorageKeyEvent');
+    });
+
+    it('lets EventBridge publish to the encrypted on-call topic', () => {
+      const template = t(stage);
+      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'sns:Publish', Principal: { Service: 'events.amazonaws.com' } })]) },
+      });
+      template.hasResourceProperties('AWS::KMS::Key', {
+        KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'events.amazonaws.com' }, Action: ['kms:GenerateDataKey', 'kms:Decrypt'] })]) },
+      });
+    });
 
     it('detects unusual access with an anomaly band over the undimensioned KeyDerivations total', () => {
       const a = alarm(stage, 'UnusualKeyAccess');
@@ -471,13 +539,15 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
       const template = t(stage);
       const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0];
       const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-      expect(alarms).toHaveLength(PERIOD[stage] === null ? 8 : 10);
+      expect(alarms).toHaveLength(PERIOD[stage] === null ? 10 : 12);
       for (const a of alarms) {
         expect(a.Properties.AlarmActions).toEqual([ref(topic)]);
         const description = JSON.stringify(a.Properties.AlarmDescription);
-        expect(description).toMatch(new RegExp(`key-manager --store aws:${KEYSET_NAME[stage]} |aws lambda invoke --function-name|aws logs tail`));
+        expect(description).toMatch(new RegExp(`key-manager --store aws:${KEYSET_NAME[stage]} |aws lambda invoke --function-name|aws logs tail|aws kms describe-key`));
+        // No alarm tells anyone to invoke a rotate action: the function refuses it.
+        expect(description).not.toMatch(/\\"action\\":\\"rotate/);
       }
-      expect(JSON.stringify(alarm(stage, 'RotationFailed').AlarmDescription)).toContain(`aws lambda invoke --function-name `);
+      expect(JSON.stringify(alarm(stage, 'RotationFailed').AlarmDescription)).toContain(`key-manager --store aws:${KEYSET_NAME[stage]} rotate`);
     });
 
     it("creates MonitorSilent only after the deploy-time init (whose KeyAgeDays keeps a fresh stack out of alarm)", () => {
@@ -526,7 +596,7 @@ describe('configuration other than the defaults (staging, warning window 10, no 
   it("passes the stage's warning window to the handler and the deadline alarm", () => {
     const { fn } = ids(custom.template);
     expect(custom.template.findResources('AWS::Lambda::Function')[fn].Properties.Environment.Variables).toMatchObject({ ROTATION_PERIOD_DAYS: '30', WARNING_WINDOW_DAYS: '10' });
-    custom.template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'AlphaPulseKeys-staging-RotationDeadlineApproaching', Threshold: 10 });
+    expect(JSON.stringify(custom.template.findResources('AWS::CloudWatch::Alarm', { Properties: { AlarmName: 'AlphaPulseKeys-staging-RotationDeadlineApproaching' } }))).toContain('within 10 days');
   });
 });
 

@@ -15,6 +15,11 @@ import * as path from 'node:path';
 import { factories } from '../../cli/runtime';
 import { deriveKey } from '../../lambda/keys/derive';
 import { parseKeyset } from '../../lambda/keys/keyset';
+import { createHandler } from '../../lambda/rotation/handler';
+import { SecretsManagerRotationLog } from '../../lambda/rotation/rotation-log-store';
+import { SecretsManagerSecret } from '../../lambda/stores/secrets-manager-secret';
+import { SecretsManagerStore } from '../../lambda/stores/secrets-manager-store';
+import { MemoryAuditSink } from '../../lambda/telemetry/audit';
 import { MemoryMetricsSink } from '../../lambda/telemetry/metrics';
 import { runCli } from '../support/cli';
 import { FakeSecretsManager } from '../support/fake-secrets-manager';
@@ -48,6 +53,9 @@ function encodings(secret: Buffer): string[] {
 describe('leak scan over the whole CLI lifecycle', () => {
   let dir: string;
   const metrics = new MemoryMetricsSink();
+  /** What the rotation function (run in-process for the aws store) audits and measures. */
+  const lambdaAudit = new MemoryAuditSink();
+  const lambdaMetrics = new MemoryMetricsSink();
   const outputs: Output[] = [];
   /** Every version material seen in any keyset file during the run. */
   const materials = new Map<string, { version: number; kdf: 'hkdf-sha256' | 'legacy-pbkdf2' }>();
@@ -211,8 +219,20 @@ describe('leak scan over the whole CLI lifecycle', () => {
     await cli(['--store', S, 'audit'], 0);
     await cli(['--store', S, '--json', 'audit', '--action', 'emergency_rotate'], 0);
 
-    // The production store: Secrets Manager (the in-test fake), with service faults on the error paths.
-    const sm = new FakeSecretsManager().createSecret('alphapulse/leak');
+    // The production store: Secrets Manager (the in-test fake, rotating through the rotation handler in-process),
+    // with service faults on the error paths.
+    const sm = new FakeSecretsManager().createSecret('alphapulse/leak').createSecret('alphapulse/leak-log');
+    sm.now = new Date();
+    const lambdaStore = new SecretsManagerStore({ secretId: 'alphapulse/leak', region: 'us-east-1' });
+    const rotationFunction = createHandler({
+      config: { keysetSecretId: 'alphapulse/leak', rotationLogSecretId: 'alphapulse/leak-log', metricsNamespace: 'AlphaPulse/Encryption', rotationPeriodDays: 90, warningWindowDays: 14, stage: 'leak' },
+      store: lambdaStore,
+      rotationLog: new SecretsManagerRotationLog(new SecretsManagerSecret('alphapulse/leak-log', { client: lambdaStore.secret.client })),
+      audit: lambdaAudit,
+      metrics: lambdaMetrics,
+      actor: 'lambda:leak',
+    });
+    sm.configureRotation('alphapulse/leak', (event) => rotationFunction(event));
     try {
       const A = ['--store', 'aws:alphapulse/leak', '--region', 'us-east-1', '--audit-log', path.join(dir, 'aws', 'audit.jsonl')];
       const harvestAws = (): void => {
@@ -240,7 +260,7 @@ describe('leak scan over the whole CLI lifecycle', () => {
       for (const kind of ['access-denied', 'kms-decrypt', 'throttling', 'server-error', 'network-reset'] as const) {
         sm.failNext('GetSecretValue', kind);
         await cli([...A, 'status'], 1);
-        sm.failNext('UpdateSecretVersionStage', kind);
+        sm.failNext('RotateSecret', kind);
         await cli([...A, 'rotate'], 1);
         sm.clearFaults();
         harvestAws();
@@ -248,7 +268,9 @@ describe('leak scan over the whole CLI lifecycle', () => {
       await cli([...A, 'health'], 0);
       harvestAws();
       figures.faults += sm.calls.filter((c) => c.outcome !== 'ok' && !c.outcome.endsWith('Exception')).length;
-      outputs.push({ what: 'every Secrets Manager request the CLI made (minus keyset values)', text: JSON.stringify(sm.calls.map((c) => ({ ...c, input: { ...c.input, SecretString: undefined } }))) });
+      outputs.push({ what: 'every Secrets Manager request the CLI and the rotation function made (minus secret values)', text: JSON.stringify(sm.calls.map((c) => ({ ...c, input: { ...c.input, SecretString: undefined } }))) });
+      outputs.push({ what: "the rotation function's audit events and metrics", text: JSON.stringify([lambdaAudit.events, lambdaMetrics.data]) });
+      outputs.push({ what: 'the rotation log', text: sm.valueAt('alphapulse/leak-log', 'AWSCURRENT') ?? '' });
     } finally {
       sm.restore();
     }

@@ -1,22 +1,26 @@
 /**
- * Rotation chaos on the Secrets Manager store (the in-test fake behind aws-sdk-client-mock).
+ * Rotation chaos through Secrets Manager's rotation protocol (the stand-in's Secrets Manager model behind
+ * aws-sdk-client-mock, invoking the rotation handler in-process for each step).
  *
- * Each seed drives one random sequence: rotations with a few rotation ids (retried, interleaved two at
- * a time, scheduled, manual and emergency), with random faults on random calls (throttling, server
- * errors, access denied, KMS decrypt failures, and connection resets after the change was applied).
- * After every invocation: AWSCURRENT is a valid keyset, no version seen in AWSCURRENT was lost or
- * altered, and a rotation id never yields a second version. At the end, with faults cleared, each id
- * is rerun and a fresh rotation still succeeds (no stale AWSPENDING blocks it), and no key material
- * appears in the audit events, metrics, rotation log, results or error messages.
+ * Each seed drives one random sequence of what production sees: Secrets Manager's schedule (RotateSecret
+ * with its own token, or its reattempt of a pending one), `key-manager rotate` and `rotate --emergency`
+ * (the store's managed rotation: stage, RotateSecret, wait), steps delivered again, hostile direct invokes,
+ * and an operator's keyset write landing in the middle — with random faults on random calls (throttling,
+ * server errors, access denied, KMS decrypt failures, and connection resets after the change was applied).
+ * After every action: AWSCURRENT is a valid keyset, no version of any earlier AWSCURRENT was lost or
+ * altered, at most one version is AWSPENDING, and a rotation token never becomes current with two different
+ * keysets. At the end, with faults cleared, whatever is pending is reattempted or cleared and a fresh
+ * rotation succeeds, and no key material appears in the audit events, metrics, rotation log, results or
+ * error messages.
  */
 import { randomBytes } from 'node:crypto';
 import { deriveKey } from '../../lambda/keys/derive';
-import { KeyManagementError } from '../../lambda/keys/errors';
-import { createKeyset, type Keyset, parseKeyset, preservesVersions, serializeKeyset } from '../../lambda/keys/keyset';
+import { errorCode, KeyManagementError } from '../../lambda/keys/errors';
+import { createKeyset, disableVersion, type Keyset, parseKeyset, preservesVersions } from '../../lambda/keys/keyset';
+import { KeyManager } from '../../lambda/key-manager';
 import { systemRandom } from '../../lambda/keys/random';
 import { CANARY_CONTEXT } from '../../lambda/rotation/canary';
 import { createHandler, type HandlerResult } from '../../lambda/rotation/handler';
-import type { RotationResult } from '../../lambda/rotation/rotate';
 import { parseRotationLog } from '../../lambda/rotation/rotation-log';
 import { SecretsManagerRotationLog } from '../../lambda/rotation/rotation-log-store';
 import { SecretsManagerSecret } from '../../lambda/stores/secrets-manager-secret';
@@ -28,49 +32,60 @@ import { Figures, scaled, seeded } from './figures';
 
 const KEYSET = 'alphapulse/encryption/master_key';
 const LOG = 'alphapulse/encryption/rotation_log';
-const SEQUENCES = scaled(1_000);
-const BASE_SEED = process.env.RELIABILITY_SEED ? Number(process.env.RELIABILITY_SEED) : 20_261_126;
-const COMMANDS: readonly SmCommandName[] = ['GetSecretValue', 'PutSecretValue', 'UpdateSecretVersionStage', 'DescribeSecret'];
+const SEQUENCES = scaled(200);
+const BASE_SEED = process.env.RELIABILITY_SEED ? Number(process.env.RELIABILITY_SEED) : 20_261_201;
+const COMMANDS: readonly SmCommandName[] = ['GetSecretValue', 'PutSecretValue', 'UpdateSecretVersionStage', 'DescribeSecret', 'ListSecretVersionIds', 'RotateSecret'];
 const KINDS: readonly FaultKind[] = ['throttling', 'server-error', 'network-reset', 'access-denied', 'kms-decrypt'];
-/** Codes a failed rotation may end in: each is typed and tells the operator what happened. */
-const ROTATION_CODES = new Set(['CONFLICT', 'THROTTLED', 'STORE_UNAVAILABLE', 'ACCESS_DENIED', 'KMS_FAILURE', 'ROTATION_FAILED']);
+/** Codes an action may end in: each is typed and tells the operator what happened. */
+const EXPECTED_CODES = new Set(['CONFLICT', 'THROTTLED', 'STORE_UNAVAILABLE', 'ACCESS_DENIED', 'KMS_FAILURE', 'ROTATION_FAILED', 'ROTATION_IN_PROGRESS', 'ROTATION_REFUSED', 'INVALID_TRANSITION']);
 
 const figures = new Figures('rotation-chaos');
 const TRACE = process.env.RELIABILITY_TRACE === '1';
 
 interface World {
   readonly sm: FakeSecretsManager;
-  handle: (event: unknown) => Promise<HandlerResult>;
-  now: Date;
+  readonly store: SecretsManagerStore;
+  readonly km: KeyManager;
+  readonly handle: (event: unknown) => Promise<HandlerResult>;
   readonly audit: MemoryAuditSink;
   readonly metrics: MemoryMetricsSink;
-  /** Results and error messages the invocations returned, for the leak scan. */
+  /** Results and error messages the actions returned, for the leak scan. */
   readonly returned: string[];
 }
 
 function setup(initial: Keyset): World {
-  const sm = new FakeSecretsManager().createSecret(KEYSET, serializeKeyset(initial)).createSecret(LOG);
-  const store = new SecretsManagerStore({ secretId: KEYSET, region: 'us-east-1' });
-  const w = { sm, now: new Date('2026-04-01T00:00:00.000Z'), audit: new MemoryAuditSink(), metrics: new MemoryMetricsSink(), returned: [] as string[] } as World;
-  w.handle = createHandler({
-    config: { keysetSecretId: KEYSET, rotationLogSecretId: LOG, metricsNamespace: 'AlphaPulse/Encryption', rotationPeriodDays: 90, warningWindowDays: null, stage: 'test', minRotationIntervalMinutes: 60 },
+  const sm = new FakeSecretsManager().createSecret(KEYSET, serializeOf(initial)).createSecret(LOG);
+  sm.now = new Date('2026-04-01T00:00:00.000Z');
+  const arn = sm.model.arnOf(KEYSET);
+  const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 2));
+  const store = new SecretsManagerStore({ secretId: arn, region: 'us-east-1', rotation: { pollMs: 1, sleep: tick } });
+  const audit = new MemoryAuditSink();
+  const metrics = new MemoryMetricsSink();
+  const handle = createHandler({
+    config: { keysetSecretId: arn, rotationLogSecretId: LOG, metricsNamespace: 'AlphaPulse/Encryption', rotationPeriodDays: 90, warningWindowDays: 14, stage: 'chaos' },
     store,
     rotationLog: new SecretsManagerRotationLog(new SecretsManagerSecret(LOG, { client: store.secret.client })),
-    clock: () => w.now,
+    clock: () => sm.now,
     random: systemRandom,
-    audit: w.audit,
-    metrics: w.metrics,
+    audit,
+    metrics,
     actor: 'chaos',
   });
-  return w;
+  sm.configureRotation(KEYSET, (event) => handle(event));
+  // The operator's CLI: managed rotation through the same store, a bounded wait.
+  const km = new KeyManager({ store, clock: () => sm.now, audit, metrics, actor: 'operator', keysetTtlMs: 0 });
+  return { sm, store, km, handle, audit, metrics, returned: [] };
 }
 
-/** Everything each sequence checks and tallies. */
+function serializeOf(keyset: Keyset): string {
+  return JSON.stringify(keyset);
+}
+
+/** Everything each sequence checks. */
 class Invariants {
-  /** Every keyset that was ever AWSCURRENT: the current one must preserve all of them. */
   private readonly seen: Keyset[] = [];
-  /** rotation id → the keyset version it reported promoting. */
-  readonly promotedBy = new Map<string, number>();
+  /** Version id → the keyset it held when it was seen AWSCURRENT. */
+  private readonly currentById = new Map<string, string>();
 
   constructor(
     private readonly w: World,
@@ -78,8 +93,10 @@ class Invariants {
   ) {}
 
   check(): Keyset {
-    const text = this.w.sm.valueAt(KEYSET, 'AWSCURRENT');
-    if (text === undefined) throw new Error(`${this.label}: AWSCURRENT is gone`);
+    const { model } = this.w.sm;
+    const id = model.versionWithStage(KEYSET, 'AWSCURRENT');
+    const text = id === undefined ? undefined : model.value(KEYSET, id);
+    if (id === undefined || text === undefined) throw new Error(`${this.label}: AWSCURRENT is gone`);
     let current: Keyset;
     try {
       current = parseKeyset(text);
@@ -92,38 +109,41 @@ class Invariants {
         throw new Error(`${this.label}: a version of an earlier AWSCURRENT (primary ${earlier.primary}) was lost or altered`);
       }
     }
+    const before = this.currentById.get(id);
+    if (before !== undefined && before !== text) throw new Error(`${this.label}: version ${id} was current with two different keysets`);
+    this.currentById.set(id, text);
+    const pending = model.versions(KEYSET).filter((v) => v.stages.includes('AWSPENDING'));
+    if (pending.length > 1) throw new Error(`${this.label}: ${pending.length} versions hold AWSPENDING`);
     this.seen.push(current);
     return current;
   }
+}
 
-  /** Records a successful result; the same rotation id must always name the same version. */
-  promoted(result: RotationResult): void {
-    if (result.status === 'skipped') return;
-    const before = this.promotedBy.get(result.rotationId);
-    if (before !== undefined && before !== result.toVersion) {
-      throw new Error(`${this.label}: rotation ${result.rotationId} promoted version ${before} and later version ${result.toVersion}`);
-    }
-    this.promotedBy.set(result.rotationId, result.toVersion);
+async function act(w: World, label: string, name: string, run: () => Promise<unknown>): Promise<string> {
+  try {
+    const result = await run();
+    w.returned.push(JSON.stringify(result ?? null));
+    figures.add(`ok:${name}`);
+    if (TRACE) process.stdout.write(`${label} ${name} -> ok\n`);
+    return 'ok';
+  } catch (err) {
+    if (!(err instanceof KeyManagementError)) throw new Error(`${label} ${name}: threw an untyped ${err instanceof Error ? `${err.name}: ${err.message}` : typeof err}`);
+    if (!EXPECTED_CODES.has(err.code)) throw new Error(`${label} ${name}: failed with unexpected code ${err.code}: ${err.message}`);
+    w.returned.push(err.message);
+    figures.add(`code:${err.code}`);
+    if (TRACE) process.stdout.write(`${label} ${name} -> ${err.code}\n`);
+    return err.code;
   }
 }
 
-async function invoke(w: World, inv: Invariants, label: string, event: { rotationId: string; emergency?: boolean; trigger?: string }): Promise<string> {
-  let result: RotationResult;
+/** Secrets Manager's schedule: RotateSecret with its own token (or the reattempt of a pending one), then the steps. */
+async function scheduled(w: World, token: string): Promise<void> {
   try {
-    result = (await w.handle({ action: 'rotate', ...event })) as RotationResult;
+    w.sm.model.invoke('RotateSecret', { SecretId: KEYSET, ClientRequestToken: token });
   } catch (err) {
-    if (!(err instanceof KeyManagementError)) throw new Error(`${label}: rotation threw an untyped ${err instanceof Error ? `${err.name}: ${err.message} ${err.stack?.split("\n").slice(1, 4).join(" | ")}` : typeof err}`);
-    if (!ROTATION_CODES.has(err.code)) throw new Error(`${label}: rotation failed with unexpected code ${err.code}: ${err.message}`);
-    w.returned.push(err.message);
-    figures.add(`code:${err.code}`);
-    if (TRACE) process.stdout.write(`${label} ${JSON.stringify(event)} -> ${err.code}\n`);
-    return err.code;
+    if ((err as { code?: string }).code !== 'InvalidRequestException') throw err;
   }
-  if (TRACE) process.stdout.write(`${label} ${JSON.stringify(event)} -> ${result.status} ${result.fromVersion}->${result.toVersion}\n`);
-  w.returned.push(JSON.stringify(result));
-  inv.promoted(result);
-  figures.add(`status:${result.status}`);
-  return 'ok';
+  await w.sm.model.rotationsSettled();
 }
 
 async function runSequence(seed: number): Promise<void> {
@@ -132,13 +152,12 @@ async function runSequence(seed: number): Promise<void> {
   const initial = createKeyset({ material: randomBytes(32).toString('base64'), now: '2026-01-01T00:00:00.000Z' });
   const w = setup(initial);
   const inv = new Invariants(w, `seed ${seed}`);
+  const token = (i: number) => `7bf73129-1428-4cd3-a780-${String((seed * 10 + i) % 1e12).padStart(12, '0')}`;
   try {
     inv.check();
-    const ids = ['manual-a', 'manual-b', `7bf73129-1428-4cd3-a780-${String(seed % 1e12).padStart(12, '0')}`];
-    const emergencyIds = new Set(ids.filter(() => random() < 0.2));
     const steps = 3 + Math.floor(random() * 6);
-    for (let step = 0; step < steps; step++) {
-      w.now = new Date(w.now.getTime() + Math.floor(random() * 3) * 3_600_000);
+    for (let i = 0; i < steps; i++) {
+      w.sm.now = new Date(w.sm.now.getTime() + Math.floor(random() * 3) * 3_600_000);
       const faults = Math.floor(random() * 4);
       for (let f = 0; f < faults; f++) {
         const command = pick(COMMANDS);
@@ -147,37 +166,54 @@ async function runSequence(seed: number): Promise<void> {
         let seen = 0;
         w.sm.failNext(command, kind, { when: random() < 0.4 ? 'after' : 'before', match: () => ++seen === nth });
       }
-      // A retry resends the same event: an id keeps its trigger (the UUID one is the schedule's).
-      const event = (id: string) => ({ rotationId: id, ...(emergencyIds.has(id) ? { emergency: true } : {}) });
-      if (random() < 0.3) {
-        // Two runs racing (another retry, or the schedule and an operator at once).
-        const [a, b] = [pick(ids), pick(ids)];
-        await Promise.all([invoke(w, inv, `seed ${seed} step ${step}`, event(a)), invoke(w, inv, `seed ${seed} step ${step}`, event(b))]);
+      const label = `seed ${seed} step ${i}`;
+      const pending = w.sm.model.versions(KEYSET).find((v) => v.stages.includes('AWSPENDING'))?.versionId;
+      const actions: [string, () => Promise<unknown>][] = [
+        ['schedule', () => scheduled(w, token(i))],
+        ['rotate', () => w.km.rotate({ timeoutMs: 300 })],
+        ['emergency', () => w.km.rotate({ emergency: true, reason: `INC-${seed}-${i}`, timeoutMs: 300 })],
+        ['redeliver', () => w.handle({ Step: pick(['createSecret', 'setSecret', 'testSecret', 'finishSecret']), SecretId: w.sm.model.arnOf(KEYSET), ClientRequestToken: pending ?? token(i - 1) })],
+        ['hostile', () => w.handle(pick([{ action: 'rotate', rotationId: 'x', emergency: true }, { Step: 'finishSecret', SecretId: w.sm.model.arnOf(KEYSET), ClientRequestToken: token(99) }]))],
+        [
+          'operator-write',
+          async () => {
+            const snap = await w.store.read();
+            const enabled = snap.keyset.versions.find((v) => v.state === 'enabled' && v.version !== snap.keyset.primary);
+            if (enabled) await w.store.write(disableVersion(snap.keyset, enabled.version, { now: w.sm.now.toISOString(), reason: 'chaos' }), snap.handle);
+          },
+        ],
+      ];
+      if (random() < 0.25) {
+        // Two at once: the schedule and an operator, or a redelivery racing a running rotation.
+        const [a, b] = [pick(actions), pick(actions)];
+        await Promise.all([act(w, label, a[0], a[1]), act(w, label, b[0], b[1])]);
       } else {
-        await invoke(w, inv, `seed ${seed} step ${step}`, event(pick(ids)));
+        const [name, run] = pick(actions);
+        await act(w, label, name, run);
       }
+      await w.sm.model.rotationsSettled();
       inv.check();
       figures.cases++;
       w.sm.clearFaults();
     }
     figures.faults += w.sm.calls.filter((c) => KINDS.some((k) => c.outcome === k || c.outcome === `${k}-after-apply`)).length;
 
-    // Faults cleared: rerunning each id converges, and a fresh rotation is not blocked by anything left behind.
-    for (const id of ids) {
-      expect(await invoke(w, inv, `seed ${seed} rerun ${id}`, { rotationId: id, ...(emergencyIds.has(id) ? { emergency: true } : {}) })).toMatch(/^(ok|CONFLICT)$/);
-      inv.check();
+    // Faults cleared: a pending rotation is reattempted (and finishes or is cleared by its own checks); one that
+    // is still pending after that is cleared as an operator would, with the command status prints.
+    const stuck = w.sm.model.versions(KEYSET).find((v) => v.stages.includes('AWSPENDING') && !v.stages.includes('AWSCURRENT'));
+    if (stuck) {
+      await scheduled(w, stuck.versionId);
+      if (w.sm.model.stagesOf(KEYSET, stuck.versionId).includes('AWSPENDING') && !w.sm.model.stagesOf(KEYSET, stuck.versionId).includes('AWSCURRENT')) {
+        w.sm.model.invoke('UpdateSecretVersionStage', { SecretId: KEYSET, VersionStage: 'AWSPENDING', RemoveFromVersionId: stuck.versionId });
+        figures.add('cleared-by-operator');
+      }
     }
     const before = inv.check();
-    expect(await invoke(w, inv, `seed ${seed} fresh`, { rotationId: `manual-fresh-${seed}` })).toBe('ok');
+    expect(await act(w, `seed ${seed} fresh`, 'rotate', () => w.km.rotate({ timeoutMs: 300 }))).toBe('ok');
     const after = inv.check();
     expect(after.primary).toBe(before.versions[before.versions.length - 1].version + 1);
 
-    // One version per rotation id: the ids (and the fresh run) added at most one version each, and
-    // every version a run reported promoting is present.
-    expect(after.versions.length - initial.versions.length).toBeLessThanOrEqual(ids.length + 1);
-    for (const v of inv.promotedBy.values()) expect(after.versions.some((x) => x.version === v)).toBe(true);
-    // No material of any version the secret ever held, nor the canary's data key, in the audit events,
-    // the metrics, the rotation log, the results or the error messages.
+    // No material of any version the secret ever held, nor the canary's data key, in what anyone can read.
     const visible = JSON.stringify([w.audit.events, w.metrics.data, w.sm.versions(LOG), w.returned]);
     for (const v of w.sm.versions(KEYSET)) {
       let keyset: Keyset;
@@ -197,7 +233,7 @@ async function runSequence(seed: number): Promise<void> {
       }
     }
     expect(figures.leaks).toBe(0);
-    // The rotation log never records two successes for one rotation id.
+    // The rotation log never records two successes for one rotation.
     const log = parseRotationLog(w.sm.valueAt(LOG, 'AWSCURRENT'));
     const successes = log.entries.filter((e) => e.outcome === 'success').map((e) => e.rotationId);
     expect(new Set(successes).size).toBe(successes.length);
@@ -206,54 +242,23 @@ async function runSequence(seed: number): Promise<void> {
   }
 }
 
-describe('a retried rotation that promoted another run\'s AWSPENDING', () => {
-  async function resumeThenRetry(retry: { rotationId: string; trigger?: string }): Promise<{ first: RotationResult; second: RotationResult }> {
-    const initial = createKeyset({ material: randomBytes(32).toString('base64'), now: '2026-01-01T00:00:00.000Z' });
-    const w = setup(initial);
-    try {
-      // A crashed run staged version 2 and died before promoting it.
-      w.sm.failNext('UpdateSecretVersionStage', 'server-error', { match: (input) => input.VersionStage === 'AWSCURRENT' });
-      await expect(w.handle({ action: 'rotate', rotationId: 'manual-crashed' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
-      w.now = new Date(w.now.getTime() + 2 * 3_600_000);
-      const first = (await w.handle({ action: 'rotate', ...retry })) as RotationResult;
-      // Its response is lost; the same event is sent again.
-      const second = (await w.handle({ action: 'rotate', ...retry })) as RotationResult;
-      return { first, second };
-    } finally {
-      w.sm.restore();
-    }
-  }
-
-  it('a manual run: the retry finds its work done in the rotation log instead of rotating again (regression)', async () => {
-    const { first, second } = await resumeThenRetry({ rotationId: 'manual-after-crash' });
-    expect(first).toMatchObject({ status: 'resumed-pending', toVersion: 2 });
-    expect(second).toMatchObject({ status: 'already-rotated', toVersion: 2 });
-  });
-
-  it('a scheduled run: the retry does not rotate a second time', async () => {
-    const { first, second } = await resumeThenRetry({ rotationId: '7bf73129-1428-4cd3-a780-95db273d1602' });
-    expect(first).toMatchObject({ status: 'resumed-pending', toVersion: 2 });
-    expect(second.toVersion).toBe(2);
-  });
-});
-
-describe('rotation chaos on the Secrets Manager store', () => {
+describe('rotation chaos through the Secrets Manager rotation protocol', () => {
   afterAll(() => {
     figures.add('sequences', SEQUENCES);
     figures.add('baseSeed', BASE_SEED);
     figures.print();
   });
 
-  it(`keeps AWSCURRENT valid, loses no version and adds at most one version per rotation id across ${SEQUENCES} seeded fault sequences`, async () => {
+  it(`keeps AWSCURRENT valid, loses no version, and never makes one token current twice across ${SEQUENCES} seeded fault sequences`, async () => {
     for (let i = 0; i < SEQUENCES; i++) {
       const seed = BASE_SEED + i;
       try {
         await runSequence(seed);
       } catch (err) {
-        throw new Error(`sequence with seed ${seed} failed (replay: RELIABILITY_SEED=${seed} RELIABILITY_SCALE=0.001): ${(err as Error).message}`);
+        throw new Error(`sequence with seed ${seed} failed (replay: RELIABILITY_SEED=${seed} RELIABILITY_SCALE=0.001): ${errorCode(err)} ${(err as Error).message}`);
       }
     }
     expect(figures.versionsLost).toBe(0);
-    expect(figures.faults).toBeGreaterThan(SEQUENCES);
+    expect(figures.faults).toBeGreaterThan(SEQUENCES / 2);
   }, 300_000);
 });

@@ -746,13 +746,13 @@ describe('separate processes', () => {
     expect(aws.secretsManager.value('db/password')).toBe('new');
   });
 
-  test('the real rotation handler, bundled as the CDK construct bundles it, runs init against the stand-in', async () => {
+  test('the real rotation handler, bundled as the CDK construct bundles it, runs deploy-time init against the stand-in', async () => {
     aws.secretsManager.createSecret('alphapulse/keyset');
     aws.secretsManager.createSecret('alphapulse/rotation-log');
     const bundle = await bundleRotationHandler();
     const env = { ...aws.env(), HOME: dir, KEYSET_SECRET_ID: 'alphapulse/keyset', ROTATION_LOG_SECRET_ID: 'alphapulse/rotation-log', ROTATION_PERIOD_DAYS: '90', STAGE: 'test' };
-    const init = await invokeBundle(bundle, { action: 'init' }, { env, timeoutMs: 15_000, functionName: 'keys-rotation' });
-    expect(init).toMatchObject({ ok: true, result: { action: 'init', created: true, primary: 1 } });
+    const init = await invokeBundle(bundle, { RequestType: 'Create', ResourceProperties: {} }, { env, timeoutMs: 15_000, functionName: 'keys-rotation' });
+    expect(init).toMatchObject({ ok: true, result: { PhysicalResourceId: 'alphapulse/keyset', Data: { Primary: '1' } } });
     expect(aws.secretsManager.versionWithStage('alphapulse/keyset', AWSCURRENT)).toBeDefined();
     expect(aws.cloudWatch.namespaces().length).toBeGreaterThan(0);
     expect(await bundleRotationHandler()).toBe(bundle);

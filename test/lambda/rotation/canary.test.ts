@@ -23,7 +23,7 @@ describe('testStagedKeyset', () => {
   it('fails a keyset whose old primary material changed: the old canary would not decrypt', async () => {
     const next = rotateKeyset(base, { material: m(), now: '2026-04-01T00:00:00.000Z' });
     const altered: Keyset = { ...next, versions: next.versions.map((v) => (v.version === base.primary ? { ...v, material: m() } : v)) };
-    expect(await code(base, altered)).toMatch(/^ROTATION_FAILED: .*earlier version is missing or changed.*AWSCURRENT is unchanged/);
+    expect(await code(base, altered)).toMatch(/^ROTATION_FAILED: .*earlier version is missing or changed.*the current keyset is unchanged/);
   });
 
   it('fails a keyset that dropped a version', async () => {

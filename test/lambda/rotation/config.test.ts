@@ -11,16 +11,15 @@ describe('readRotationConfig', () => {
       rotationPeriodDays: null,
       warningWindowDays: null,
       stage: 'unknown',
-      minRotationIntervalMinutes: 60,
     });
   });
   it('reads every variable', () => {
-    expect(readRotationConfig({ ...env, METRICS_NAMESPACE: 'X/Y', ROTATION_PERIOD_DAYS: '90', WARNING_WINDOW_DAYS: '7', STAGE: 'prod', MIN_ROTATION_INTERVAL_MINUTES: '5' })).toMatchObject({
+    expect(readRotationConfig({ ...env, METRICS_NAMESPACE: 'X/Y', ROTATION_PERIOD_DAYS: '90', WARNING_WINDOW_DAYS: '7', STAGE: 'prod', STORAGE_KEY_ID: 'arn:aws:kms:us-east-1:1:key/k' })).toMatchObject({
       metricsNamespace: 'X/Y',
       rotationPeriodDays: 90,
       warningWindowDays: 7,
       stage: 'prod',
-      minRotationIntervalMinutes: 5,
+      storageKeyId: 'arn:aws:kms:us-east-1:1:key/k',
     });
   });
   it('defaults the warning window to 14 days, kept shorter than the period, and refuses one as long as the period', () => {
@@ -36,7 +35,6 @@ describe('readRotationConfig', () => {
     [{ ROTATION_LOG_SECRET_ID: 'log' }, /KEYSET_SECRET_ID is not set/],
     [{ ...env, ROTATION_PERIOD_DAYS: '400' }, /ROTATION_PERIOD_DAYS must be a whole number from 1 to 365/],
     [{ ...env, ROTATION_PERIOD_DAYS: '9.5' }, /ROTATION_PERIOD_DAYS/],
-    [{ ...env, MIN_ROTATION_INTERVAL_MINUTES: '-1' }, /MIN_ROTATION_INTERVAL_MINUTES/],
   ])('refuses %j', (e, message) => {
     expect(() => readRotationConfig(e)).toThrow(message);
   });

@@ -15,7 +15,7 @@ afterEach(() => sm.restore());
 describe('SecretsManagerRotationLog', () => {
   it('reads an empty secret as an empty log and appends to it', async () => {
     const store = new SecretsManagerRotationLog(new SecretsManagerSecret(LOG));
-    expect((await store.read()).entries).toEqual([]);
+    expect((await store.read()).log.entries).toEqual([]);
     await store.append(entry('a'));
     await store.append(entry('b'));
     expect(parseRotationLog(sm.valueAt(LOG, 'AWSCURRENT')).entries.map((e) => e.rotationId)).toEqual(['a', 'b']);
@@ -31,16 +31,21 @@ describe('SecretsManagerRotationLog', () => {
     expect(sm.calls.some((c) => c.command === 'UpdateSecretVersionStage' && c.outcome === 'InvalidParameterException')).toBe(true);
   });
 
-  it('refuses to overwrite a value that is not a rotation log', async () => {
+  it('sets a value that is not a rotation log aside (it stays, as AWSPREVIOUS) and starts a fresh log, saying where the old one is', async () => {
     sm.createSecret(LOG, 'generated-password-value');
+    const malformed = sm.versionAt(LOG, 'AWSCURRENT')!.id;
     const store = new SecretsManagerRotationLog(new SecretsManagerSecret(LOG));
-    await expect(store.append(entry('a'))).rejects.toThrow(/rotation log is invalid: \(document\) is not valid JSON/);
-    expect(sm.versions(LOG)).toHaveLength(1);
+    expect(await store.read()).toEqual({ log: { schema: 1, entries: [] }, setAside: `version ${malformed}` });
+    const appended = await store.append(entry('a'));
+    expect(appended.setAside).toBe(`version ${malformed}`);
+    expect(parseRotationLog(sm.valueAt(LOG, 'AWSCURRENT')).entries.map((e) => e.rotationId)).toEqual(['a']);
+    expect(sm.versionAt(LOG, 'AWSPREVIOUS')).toMatchObject({ id: malformed, value: 'generated-password-value' });
   });
 
-  it('skips the append when the veto says so', async () => {
-    const store = new SecretsManagerRotationLog(new SecretsManagerSecret(LOG));
-    await store.append(entry('a'), () => false);
-    expect(sm.versions(LOG)).toHaveLength(0);
+  it('sets aside a log with a forged, malformed entry instead of failing on it', async () => {
+    sm.createSecret(LOG, JSON.stringify({ schema: 1, entries: [{ rotationId: 'x', outcome: 'success' }] }));
+    const appended = await new SecretsManagerRotationLog(new SecretsManagerSecret(LOG)).append(entry('a'));
+    expect(appended.log.entries.map((e) => e.rotationId)).toEqual(['a']);
+    expect(appended.setAside).toMatch(/^version /);
   });
 });

@@ -1,4 +1,4 @@
-import { appendRotationLog, EMPTY_ROTATION_LOG, MAX_ROTATION_LOG_ENTRIES, parseRotationLog, type RotationLog, type RotationLogEntry, recordsRotationTo, serializeRotationLog } from '../../../lambda/rotation/rotation-log';
+import { appendRotationLog, EMPTY_ROTATION_LOG, MAX_ROTATION_LOG_ENTRIES, parseRotationLog, type RotationLog, type RotationLogEntry, serializeRotationLog } from '../../../lambda/rotation/rotation-log';
 
 const entry = (id: string, over: Partial<RotationLogEntry> = {}): RotationLogEntry => ({
   rotationId: id,
@@ -52,11 +52,5 @@ describe('appendRotationLog', () => {
     expect(log.entries).toHaveLength(MAX_ROTATION_LOG_ENTRIES);
     expect(log.entries[0].rotationId).toBe('r1');
     expect(log.entries.at(-1)?.rotationId).toBe('newest');
-  });
-
-  it('recordsRotationTo finds a successful rotation to a version', () => {
-    const log = appendRotationLog(appendRotationLog(EMPTY_ROTATION_LOG, entry('a', { toVersion: 3 })), entry('b', { toVersion: 4, outcome: 'failure' }));
-    expect(recordsRotationTo(log, 3)).toBe(true);
-    expect(recordsRotationTo(log, 4)).toBe(false);
   });
 });

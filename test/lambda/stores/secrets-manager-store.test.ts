@@ -56,13 +56,13 @@ describe('SecretsManagerStore.read', () => {
 });
 
 describe('SecretsManagerStore.write (init, expected = null)', () => {
-  it('creates the first version as AWSCURRENT in an empty secret and leaves no AWSPENDING', async () => {
+  it('creates the first version as AWSCURRENT in an empty secret and leaves no staging label of its own', async () => {
     const ks = v1();
     const snap = await store.write(ks, null);
     expect(sm.labels(SECRET)).toEqual({ [snap.handle]: ['AWSCURRENT'] });
     expect((await store.read()).keyset).toEqual(ks);
     const put = sm.calls.find((c) => c.command === 'PutSecretValue');
-    expect(put?.input).toMatchObject({ VersionStages: ['AWSPENDING'], ClientRequestToken: snap.handle });
+    expect(put?.input).toMatchObject({ VersionStages: ['ALPHAPULSE_STAGED'], ClientRequestToken: snap.handle });
   });
 
   it('refuses with KEYSET_EXISTS when a keyset is already current, and changes nothing', async () => {
@@ -99,13 +99,13 @@ describe('SecretsManagerStore.write (init, expected = null)', () => {
 });
 
 describe('SecretsManagerStore.write (compare-and-set)', () => {
-  it('stages AWSPENDING with a token, then moves AWSCURRENT from the version read', async () => {
+  it('stages under its own label (never AWSPENDING, which means a rotation in progress) with a token, then moves AWSCURRENT from the version read', async () => {
     sm.createSecret(SECRET, serializeKeyset(v1()));
     const snap = await store.read();
     const next = rotateKeyset(snap.keyset, { material: material(), now: '2026-02-01T00:00:00.000Z' });
     const written = await store.write(next, snap.handle);
 
-    expect(sm.mock).toHaveReceivedCommandWith(PutSecretValueCommand, { SecretId: SECRET, VersionStages: ['AWSPENDING'], ClientRequestToken: written.handle });
+    expect(sm.mock).toHaveReceivedCommandWith(PutSecretValueCommand, { SecretId: SECRET, VersionStages: ['ALPHAPULSE_STAGED'], ClientRequestToken: written.handle });
     expect(sm.mock).toHaveReceivedCommandWith(UpdateSecretVersionStageCommand, { SecretId: SECRET, VersionStage: 'AWSCURRENT', MoveToVersionId: written.handle, RemoveFromVersionId: snap.handle });
     expect(sm.labels(SECRET)).toEqual({ [snap.handle]: ['AWSPREVIOUS'], [written.handle]: ['AWSCURRENT'] });
     expect((await store.read()).keyset).toEqual(next);
@@ -222,10 +222,8 @@ describe('opening an aws store', () => {
     expect(await client.config.maxAttempts()).toBe(4);
   });
 
-  it('times out a stalled connection or answer instead of waiting forever', async () => {
-    const client = createSecretsManagerClient({ region: 'eu-west-1' });
-    expect(await requestHandlerOptions(client)).toMatchObject(AWS_REQUEST_HANDLER);
-    expect(AWS_REQUEST_HANDLER).toEqual({ connectionTimeout: 3_000, requestTimeout: 10_000 });
+  it('builds its client with the shared connection and request timeouts (their effect: aws-client-options.test.ts)', async () => {
+    expect(await requestHandlerOptions(createSecretsManagerClient({ region: 'eu-west-1' }))).toMatchObject(AWS_REQUEST_HANDLER);
   });
 
   it('takes AWS_ENDPOINT_URL and AWS_REGION from the environment it is given', async () => {
