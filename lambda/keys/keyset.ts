@@ -52,6 +52,12 @@ const VERSION_KEYS = new Set(['version', 'material', 'kdf', 'state', 'createdAt'
 const KEYSET_KEYS = new Set(['schema', 'primary', 'versions', 'pruned']);
 const BASE64 = /^[A-Za-z0-9+/]{43}=$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+/**
+ * Characters a terminal or log viewer acts on instead of showing: C0 controls (newline, escape), DEL, C1
+ * controls, the line and paragraph separators, and the bidirectional marks, embeddings, overrides and
+ * isolates that reorder the text after them. A reason holding one could forge a `status` row or hide text.
+ */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
 
 /** Parses and validates a keyset from its serialized form. Throws `KeysetInvalidError` naming the first bad field. */
 export function parseKeyset(text: string): Keyset {
@@ -134,6 +140,8 @@ function validateVersion(value: unknown, path: string): KeyVersion {
   if (value.reason !== undefined && (typeof value.reason !== 'string' || value.reason.length > MAX_REASON_LENGTH)) {
     throw new KeysetInvalidError(`${path}.reason`, `must be a string of at most ${MAX_REASON_LENGTH} characters`);
   }
+  const control = value.reason === undefined ? undefined : controlCharacter(value.reason as string);
+  if (control !== undefined) throw new KeysetInvalidError(`${path}.reason`, `holds ${control}; it must be one line of plain text`);
   const out: KeyVersion = {
     version: value.version as number,
     ...(value.material !== undefined ? { material: value.material as string } : {}),
@@ -292,9 +300,22 @@ function replaceVersion(keyset: Keyset, next: KeyVersion): Keyset {
 }
 
 function checkReason(reason: string | undefined): void {
-  if (reason !== undefined && reason.length > MAX_REASON_LENGTH) {
+  if (reason === undefined) return;
+  if (reason.length > MAX_REASON_LENGTH) {
     throw new KeyManagementError('INVALID_INPUT', `the reason is ${reason.length} characters; keep it to at most ${MAX_REASON_LENGTH}`);
   }
+  const control = controlCharacter(reason);
+  if (control !== undefined) {
+    throw new KeyManagementError('INVALID_INPUT', `the reason holds ${control}; give it as one line of plain text (no newlines, escape sequences or bidirectional controls)`);
+  }
+}
+
+/** The first control character in `text` (see CONTROL_CHARACTER), described by code point and position; never the text itself. */
+function controlCharacter(text: string): string | undefined {
+  const match = CONTROL_CHARACTER.exec(text);
+  if (match === null) return undefined;
+  const codePoint = match[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+  return `a control character (U+${codePoint}) at character ${match.index + 1}`;
 }
 
 export interface NewVersionInput {

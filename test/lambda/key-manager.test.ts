@@ -219,6 +219,14 @@ describe('KeyManager key management', () => {
     expect(keyset.versions.map((v) => v.version)).toEqual([1, 2]);
   });
 
+  it('refuses a reason with a newline or escape sequence (a forged status row) and writes nothing', async () => {
+    const { km, store } = setup(rotateKeyset(v1(), { material: material(2), now: '2026-01-01T00:00:00.000Z' }));
+    const writes = store.writes;
+    await expect(km.disableVersion(1, 'INC-1\n      3  *        enabled')).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/reason holds a control character \(U\+000A\)/) });
+    await expect(km.rotate({ emergency: true, reason: 'x\u001b[1Ay' })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/U\+001B/) });
+    expect(store.writes).toBe(writes);
+  });
+
   it('audits every operation with actor, store and outcome and never key material', async () => {
     const { km, audit } = setup();
     await km.init();

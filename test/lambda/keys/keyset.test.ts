@@ -107,6 +107,50 @@ describe('parseKeyset', () => {
   });
 });
 
+/** Text a terminal acts on: each could forge a `status` row (a newline and a fake row) or hide or reorder text. */
+const CONTROL_TEXTS: [string, string, string][] = [
+  ['a newline', 'INC-1\n      9  *  enabled', 'U+000A'],
+  ['a carriage return', 'ok\rforged', 'U+000D'],
+  ['an ANSI escape', 'ok\u001b[2Kforged', 'U+001B'],
+  ['a tab', 'a\tb', 'U+0009'],
+  ['NUL', 'a\u0000b', 'U+0000'],
+  ['DEL', 'a\u007fb', 'U+007F'],
+  ['a C1 control (CSI)', 'a\u009b2Kb', 'U+009B'],
+  ['NEL', 'a\u0085b', 'U+0085'],
+  ['the line separator', 'a\u2028b', 'U+2028'],
+  ['the paragraph separator', 'a\u2029b', 'U+2029'],
+  ['a right-to-left override', 'a\u202eb', 'U+202E'],
+  ['a left-to-right embedding', 'a\u202ab', 'U+202A'],
+  ['a first-strong isolate', 'a\u2068b', 'U+2068'],
+  ['a right-to-left mark', 'a\u200fb', 'U+200F'],
+  ['the Arabic letter mark', 'a\u061cb', 'U+061C'],
+];
+
+describe('keyset text fields refuse control characters', () => {
+  const withReason = (reason: string) => {
+    const ks = disableVersion(rotateKeyset(base(), { material: material(2), now: T1 }), 1, { now: T1, reason: 'placeholder' });
+    return JSON.stringify({ ...ks, versions: [{ ...ks.versions[0], reason }, ks.versions[1]] });
+  };
+
+  it.each(CONTROL_TEXTS)('on parse: a reason holding %s is KEYSET_INVALID at versions[i].reason, naming the code point', (_name, reason, codePoint) => {
+    expect(invalidField(withReason(reason))).toBe('versions[0].reason');
+    expect(() => parseKeyset(withReason(reason))).toThrow(expect.objectContaining({ message: expect.stringContaining(codePoint) }));
+  });
+
+  it.each(CONTROL_TEXTS)('on disable and emergency rotation: a reason holding %s is INVALID_INPUT naming the reason', (_name, reason, codePoint) => {
+    const ks = rotateKeyset(base(), { material: material(2), now: T1 });
+    for (const run of [() => disableVersion(ks, 1, { now: T1, reason }), () => rotateKeyset(ks, { material: material(3), now: T1, disablePrevious: true, reason })]) {
+      expect(run).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', message: expect.stringMatching(new RegExp(`^the reason holds a control character \\(${codePoint.replace('+', '\\+')}\\)`)) }));
+    }
+  });
+
+  it('accepts printable text in any script, with emoji and punctuation', () => {
+    const reason = 'INC-1234: clé exposée — 鍵が漏洩 (see #ops) ✓';
+    const ks = disableVersion(rotateKeyset(base(), { material: material(2), now: T1 }), 1, { now: T1, reason });
+    expect(parseKeyset(serializeKeyset(ks)).versions[0].reason).toBe(reason);
+  });
+});
+
 describe('transitions', () => {
   it('rotate adds version latest+1, makes it primary and leaves the input untouched', () => {
     const before = base();
