@@ -27,6 +27,7 @@ import {
 import { errorCode, KeyManagementError } from './keys/errors';
 import {
   ageDays,
+  assertNotAhead,
   assertPreserves,
   createKeyset,
   destroyVersion,
@@ -302,12 +303,16 @@ export class KeyManager {
     return keyset;
   }
 
-  /** Reads the store; concurrent callers share one read. */
+  /**
+   * Reads the store; concurrent callers share one read. Stores validate without a clock, so the timestamps
+   * are checked against ours here: a version stamped in the future would never be due for rotation.
+   */
   private refresh(): Promise<KeysetSnapshot> {
     if (!this.inflight) {
       this.inflight = this.store
         .read()
         .then((snapshot) => {
+          assertNotAhead(snapshot.keyset, this.clock());
           this.adopt(snapshot);
           return snapshot;
         })

@@ -15,6 +15,12 @@ export const MAX_KEYSET_BYTES = 65_536;
 /** Room kept free below the limit so that metadata (reasons, timestamps) on later transitions still fits. */
 export const KEYSET_HEADROOM_BYTES = 1_024;
 export const MAX_REASON_LENGTH = 256;
+/**
+ * How far after the reader's clock a keyset timestamp may lie. A version stamped further ahead would look
+ * young to every rotation check until then. 15 minutes is SigV4's own allowance, so a host whose clock is
+ * off by more than this cannot call AWS anyway.
+ */
+export const MAX_CLOCK_SKEW_MS = 15 * 60_000;
 
 export type KdfName = 'hkdf-sha256' | 'legacy-pbkdf2';
 export type VersionState = 'enabled' | 'disabled' | 'destroyed';
@@ -59,8 +65,16 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
  */
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
 
+export interface ValidateOptions {
+  /**
+   * The reader's clock: a `createdAt`, `disabledAt` or `destroyedAt` more than `MAX_CLOCK_SKEW_MS` after it is
+   * refused. @default no check (validation stays pure; the key manager checks every keyset it reads with its clock)
+   */
+  readonly now?: Date;
+}
+
 /** Parses and validates a keyset from its serialized form. Throws `KeysetInvalidError` naming the first bad field. */
-export function parseKeyset(text: string): Keyset {
+export function parseKeyset(text: string, options: ValidateOptions = {}): Keyset {
   if (Buffer.byteLength(text, 'utf8') > MAX_KEYSET_BYTES) {
     throw new KeysetInvalidError('(document)', `is larger than ${MAX_KEYSET_BYTES} bytes`);
   }
@@ -70,11 +84,11 @@ export function parseKeyset(text: string): Keyset {
   } catch {
     throw new KeysetInvalidError('(document)', 'is not valid JSON');
   }
-  return validateKeyset(value);
+  return validateKeyset(value, options);
 }
 
 /** Validates an already-parsed value and returns it typed. */
-export function validateKeyset(value: unknown): Keyset {
+export function validateKeyset(value: unknown, options: ValidateOptions = {}): Keyset {
   if (!isPlainObject(value)) throw new KeysetInvalidError('(document)', 'must be a JSON object');
   for (const key of Object.keys(value)) {
     if (!KEYSET_KEYS.has(key)) throw new KeysetInvalidError(key, 'is not a known field');
@@ -94,7 +108,28 @@ export function validateKeyset(value: unknown): Keyset {
   if (!primary) throw new KeysetInvalidError('primary', `names version ${value.primary}, which is not in versions`);
   if (primary.state !== 'enabled') throw new KeysetInvalidError('primary', `names version ${primary.version}, which is ${primary.state}; the primary must be enabled`);
   const pruned = value.pruned === undefined ? [] : validatePruned(value.pruned, versions);
-  return { schema: KEYSET_SCHEMA, primary: value.primary, versions, ...(pruned.length > 0 ? { pruned } : {}) };
+  const keyset: Keyset = { schema: KEYSET_SCHEMA, primary: value.primary, versions, ...(pruned.length > 0 ? { pruned } : {}) };
+  return options.now === undefined ? keyset : assertNotAhead(keyset, options.now);
+}
+
+/**
+ * Refuses a keyset with a timestamp more than `MAX_CLOCK_SKEW_MS` after `now`: a `createdAt` far ahead would
+ * keep its version from ever looking due for rotation. Throws `KeysetInvalidError` naming the field.
+ */
+export function assertNotAhead(keyset: Keyset, now: Date): Keyset {
+  const limit = now.getTime() + MAX_CLOCK_SKEW_MS;
+  keyset.versions.forEach((v, i) => {
+    for (const field of ['createdAt', 'disabledAt', 'destroyedAt'] as const) {
+      const at = v[field];
+      if (at !== undefined && Date.parse(at) > limit) {
+        throw new KeysetInvalidError(
+          `versions[${i}].${field}`,
+          `is ${at}, more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes after this host's clock (${now.toISOString()}); a version stamped in the future is never due for rotation — check this host's clock and the clock of whoever wrote the keyset`,
+        );
+      }
+    }
+  });
+  return keyset;
 }
 
 function validatePruned(value: unknown, versions: readonly KeyVersion[]): VersionRange[] {

@@ -36,7 +36,7 @@ describe('KeyManager data path', () => {
   it('refetches after the TTL and picks up a rotation made elsewhere', async () => {
     const { km, store, clock } = setup(v1());
     await km.encrypt('a', 'trading_data');
-    const other = new KeyManager({ store, random: new SeededRandom('other') });
+    const other = new KeyManager({ store, clock: clock.now, random: new SeededRandom('other') });
     await other.rotate();
     expect((await km.encrypt('b', 'trading_data')).key_version).toBe(1);
     clock.advance(300_001);
@@ -47,7 +47,7 @@ describe('KeyManager data path', () => {
   it('refreshes ahead in the background in the last fifth of the TTL, so steady traffic never waits on the store', async () => {
     const { km, store, clock } = setup(v1());
     await km.encrypt('a', 'trading_data');
-    const other = new KeyManager({ store, random: new SeededRandom('other') });
+    const other = new KeyManager({ store, clock: clock.now, random: new SeededRandom('other') });
     await other.rotate();
     const readsBefore = store.reads;
     clock.advance(250_000);
@@ -61,9 +61,9 @@ describe('KeyManager data path', () => {
   });
 
   it('decrypts data written under a version newer than its cache with one shared refetch', async () => {
-    const { km, store } = setup(v1());
+    const { km, store, clock } = setup(v1());
     await km.encrypt('warm', 'trading_data');
-    const other = new KeyManager({ store, random: new SeededRandom('other') });
+    const other = new KeyManager({ store, clock: clock.now, random: new SeededRandom('other') });
     await other.rotate();
     const envelopes = await Promise.all(Array.from({ length: 50 }, (_, i) => other.encrypt(`x${i}`, 'trading_data')));
     const readsBefore = store.reads;
@@ -86,7 +86,7 @@ describe('KeyManager data path', () => {
   });
 
   it('refuses to decrypt a ciphertext moved to another context or version', async () => {
-    const { km } = setup(rotateKeyset(v1(), { material: material(2), now: '2026-01-02T00:00:00.000Z' }));
+    const { km } = setup(rotateKeyset(v1(), { material: material(2), now: '2026-01-01T00:00:00.000Z' }));
     const env = await km.encrypt('secret', 'user_pii');
     await expect(km.decrypt({ ...env, context: 'trading_data' })).rejects.toMatchObject({ code: 'DECRYPT_FAILED' });
     await expect(km.decrypt({ ...env, key_version: 1 })).rejects.toMatchObject({ code: 'DECRYPT_FAILED' });
@@ -241,6 +241,22 @@ describe('KeyManager key management', () => {
     const text = JSON.stringify(audit.events);
     const { keyset } = await km.readFresh();
     for (const v of keyset.versions) expect(text).not.toContain(v.material as string);
+  });
+});
+
+describe('KeyManager refuses a keyset stamped ahead of its clock', () => {
+  it('a createdAt far in the future (which would skip every scheduled rotation) fails reads, status and health, naming the field', async () => {
+    const future = rotateKeyset(v1(), { material: material(2), now: '2030-01-01T00:00:00.000Z' });
+    const { km, metrics } = setup(future);
+    await expect(km.encrypt('x', 'trading_data')).rejects.toMatchObject({ code: 'KEYSET_INVALID', field: 'versions[1].createdAt' });
+    await expect(km.status()).rejects.toMatchObject({ code: 'KEYSET_INVALID', message: expect.stringMatching(/2030-01-01T00:00:00.000Z, more than 15 minutes after this host's clock/) });
+    expect((await km.health()).checks[0]).toMatchObject({ name: 'keyset readable', ok: false, detail: expect.stringMatching(/^KEYSET_INVALID: .*versions\[1\]\.createdAt/) });
+    expect(metrics.total('KeyRetrievalFailures')).toBe(3);
+  });
+
+  it('accepts a writer whose clock is a few minutes ahead', async () => {
+    const { km } = setup(rotateKeyset(v1(), { material: material(2), now: '2026-01-01T00:10:00.000Z' }));
+    expect((await km.encrypt('x', 'trading_data')).key_version).toBe(2);
   });
 });
 

@@ -1,6 +1,7 @@
 import { KeyManagementError, KeysetInvalidError } from '../../../lambda/keys/errors';
 import {
   addVersion,
+  assertNotAhead,
   assertPreserves,
   createKeyset,
   destroyVersion,
@@ -10,6 +11,7 @@ import {
   type Keyset,
   keysetCapacity,
   latestVersion,
+  MAX_CLOCK_SKEW_MS,
   MAX_KEYSET_BYTES,
   parseKeyset,
   preservesVersions,
@@ -17,6 +19,7 @@ import {
   rotateKeyset,
   serializeKeyset,
   setPrimary,
+  validateKeyset,
 } from '../../../lambda/keys/keyset';
 import { material } from '../../support/fixed';
 
@@ -148,6 +151,28 @@ describe('keyset text fields refuse control characters', () => {
     const reason = 'INC-1234: clé exposée — 鍵が漏洩 (see #ops) ✓';
     const ks = disableVersion(rotateKeyset(base(), { material: material(2), now: T1 }), 1, { now: T1, reason });
     expect(parseKeyset(serializeKeyset(ks)).versions[0].reason).toBe(reason);
+  });
+});
+
+describe('timestamps ahead of the reader\'s clock', () => {
+  const now = new Date(T1);
+  const ahead = (ms: number) => new Date(now.getTime() + ms).toISOString();
+
+  it.each([
+    ['createdAt', (at: string) => rotateKeyset(base(), { material: material(2), now: at }), 'versions[1].createdAt'],
+    ['disabledAt', (at: string) => disableVersion(rotateKeyset(base(), { material: material(2), now: T0 }), 1, { now: at }), 'versions[0].disabledAt'],
+    ['destroyedAt', (at: string) => destroyVersion(disableVersion(rotateKeyset(base(), { material: material(2), now: T0 }), 1, { now: T0 }), 1, { now: at }), 'versions[0].destroyedAt'],
+  ])('refuses a %s more than the clock-skew allowance after now, naming the field', (_name, build, field) => {
+    const text = serializeKeyset(build(ahead(MAX_CLOCK_SKEW_MS + 1_000)));
+    expect(() => parseKeyset(text, { now })).toThrow(expect.objectContaining({ code: 'KEYSET_INVALID', field, message: expect.stringMatching(/more than 15 minutes after this host's clock/) }));
+    expect(() => assertNotAhead(parseKeyset(text), now)).toThrow(expect.objectContaining({ field }));
+    expect(parseKeyset(serializeKeyset(build(ahead(MAX_CLOCK_SKEW_MS))), { now })).toBeDefined();
+  });
+
+  it('checks only when given a clock: validation without one is unchanged for callers that have none', () => {
+    const far = rotateKeyset(base(), { material: material(2), now: '2099-01-01T00:00:00.000Z' });
+    expect(validateKeyset(JSON.parse(serializeKeyset(far)))).toEqual(far);
+    expect(() => validateKeyset(JSON.parse(serializeKeyset(far)), { now })).toThrow(expect.objectContaining({ field: 'versions[1].createdAt' }));
   });
 });
 
