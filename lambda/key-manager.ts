@@ -258,7 +258,7 @@ export class KeyManager {
     // The undimensioned total feeds the unusual-access anomaly alarm, which needs one plain metric.
     this.metrics.count('KeyDerivations');
     let derived = false;
-    const key = this.keys.get(keyset, version, context, () => {
+    const key = this.keys.get(v, context, () => {
       derived = true;
     });
     if (derived) await this.recordQuietly('derive_key', 'success', { version, context });
@@ -329,8 +329,12 @@ export class KeyManager {
 
   private adopt(snapshot: KeysetSnapshot): void {
     this.cached = { snapshot, fetchedAt: this.clock().getTime() };
-    // Keys of versions that are no longer usable are dropped and zeroed at once.
-    this.keys.retain((version) => findVersion(snapshot.keyset, version)?.state === 'enabled');
+    // Keys of versions that are no longer usable, or whose material was replaced (recover --force), are
+    // dropped and zeroed at once.
+    this.keys.retain((version, material) => {
+      const v = findVersion(snapshot.keyset, version);
+      return v?.state === 'enabled' && v.material === material;
+    });
   }
 
   /** Drops the cached keyset and zeroes every cached data key. */

@@ -160,6 +160,19 @@ describe('KeyManager data path', () => {
     expect(metrics.total('KeyRetrievalFailures')).toBe(1);
   });
 
+  it('after a version\'s material is replaced (recover --force), encrypts under the new material once it refreshes', async () => {
+    const { km, store, clock } = setup(v1());
+    await km.encrypt('before', 'trading_data'); // caches version 1's data key
+    const snap = await store.read();
+    const replaced = createKeyset({ material: material(9), now: '2026-01-01T00:00:00.000Z' }); // version 1 again, other material
+    await store.write(replaced, snap.handle);
+    clock.advance(300_001);
+    const after = await km.encrypt('after', 'trading_data');
+    expect(after.key_version).toBe(1);
+    const fresh = new KeyManager({ store, clock: clock.now });
+    expect((await fresh.decrypt(after)).toString()).toBe('after');
+  });
+
   it('bounds the derived-key cache and re-derives evicted keys to the same value', async () => {
     const { km } = setup(v1(), { maxCachedKeys: 4 });
     const first = await km.deriveDataKey('c0');
