@@ -45,7 +45,7 @@ import {
 } from './keys/keyset';
 import { freshMaterial, PooledRandom, type RandomSource } from './keys/random';
 import type { KeysetSnapshot, KeysetStore } from './stores/store';
-import { auditEvent, type AuditFields, type AuditOutcome, type AuditSink, noopAudit } from './telemetry/audit';
+import { auditEvent, type AuditFields, type AuditOutcome, AuditRateLimit, type AuditSink, noopAudit } from './telemetry/audit';
 import { type MetricsSink, noopMetrics } from './telemetry/metrics';
 
 export const DEFAULT_KEYSET_TTL_MS = 300_000;
@@ -53,6 +53,11 @@ export const DEFAULT_MAX_CACHED_KEYS = 1_024;
 export const DEFAULT_ROTATION_PERIOD_DAYS = 90;
 /** Fraction of the keyset TTL after which a call also starts a background refresh. */
 const REFRESH_AHEAD_FRACTION = 0.8;
+/**
+ * Legacy derivations audited one by one per minute; past that, one summary and then only the metric. Any
+ * context named on a legacy record is derived for before the record can be authenticated.
+ */
+export const LEGACY_DERIVATION_AUDITS_PER_MINUTE = 20;
 
 export interface KeyManagerOptions {
   readonly store: KeysetStore;
@@ -175,6 +180,7 @@ export class KeyManager {
   private inflight?: Promise<KeysetSnapshot>;
   private lastUnknownRefetch = Number.NEGATIVE_INFINITY;
   private readonly keys: DataKeyCache;
+  private readonly legacyDerivationAudits = new AuditRateLimit(LEGACY_DERIVATION_AUDITS_PER_MINUTE, 60_000);
 
   constructor(options: KeyManagerOptions) {
     this.store = options.store;
@@ -257,11 +263,22 @@ export class KeyManager {
     this.metrics.count('KeyDerivations', 1, { KeyVersion: String(version), Context: context });
     // The undimensioned total feeds the unusual-access anomaly alarm, which needs one plain metric.
     this.metrics.count('KeyDerivations');
-    let derived = false;
-    const key = this.keys.get(v, context, () => {
-      derived = true;
-    });
-    if (derived) await this.recordQuietly('derive_key', 'success', { version, context });
+    // Warm path: a cache hit returns without awaiting anything.
+    return this.keys.cached(v, context) ?? this.deriveMissing(v, context);
+  }
+
+  /** A cache miss: derives (legacy PBKDF2 off the event loop) and audits the derivation, legacy ones rate-limited. */
+  private async deriveMissing(v: KeyVersion, context: string): Promise<Buffer> {
+    const { key, derived } = await this.keys.derive(v, context);
+    if (!derived) return key;
+    const admitted = v.kdf === 'legacy-pbkdf2' ? this.legacyDerivationAudits.admit(this.clock().getTime()) : 'record';
+    if (admitted === 'record') await this.recordQuietly('derive_key', 'success', { version: v.version, context });
+    if (admitted === 'summarize') {
+      const until = new Date(this.legacyDerivationAudits.windowEndMs).toISOString();
+      await this.recordQuietly('audit_rate_limited', 'skipped', {
+        detail: `over ${LEGACY_DERIVATION_AUDITS_PER_MINUTE} legacy key derivations in a minute; until ${until} the rest count in KeyDerivations but are not audited one by one (many new contexts on legacy records can be forged input)`,
+      });
+    }
     return key;
   }
 

@@ -1,13 +1,18 @@
 /**
  * Derived data keys by (version, context), bounded: past `maxEntries` the least recently used key is
  * zeroed and dropped. Legacy PBKDF2 costs ~40 ms a derivation, so every pair is derived once per holder.
- * Holders: the key manager (the data path) and the rewrapper (`reencrypt`).
+ * Holders: the key manager (the data path, `cached` then `derive`) and the rewrapper (`reencrypt`, a
+ * synchronous batch, `get`).
+ *
+ * `derive` runs legacy PBKDF2 on libuv's threadpool, at most `maxConcurrentLegacy` at once (the pool has 4
+ * threads by default and file I/O and DNS need them too), and callers missing the same key meanwhile share
+ * one derivation. HKDF (~8 µs) stays synchronous.
  *
  * A key is served only for the material it was derived from. A version's material can be replaced under
  * the same number (`recover --force` from another keyset's backup), and a key of the old material would go
  * on encrypting data that no one holding the new keyset can decrypt.
  */
-import { deriveKey } from './derive';
+import { deriveKey, deriveLegacyPbkdf2Async } from './derive';
 import { KeyManagementError } from './errors';
 import { findVersion, isPruned, type Keyset, type KeyVersion } from './keyset';
 
@@ -17,43 +22,57 @@ interface CachedKey {
   readonly material: string;
 }
 
+/** How many legacy derivations one cache runs at once; the rest wait their turn, in order. */
+export const MAX_CONCURRENT_LEGACY_DERIVATIONS = 2;
+
 export class DataKeyCache {
   private readonly keys = new Map<string, CachedKey>();
+  /** Legacy derivations under way by cache key, each shared by the callers that miss it meanwhile. */
+  private readonly pending = new Map<string, { readonly material: string; readonly key: Promise<Buffer> }>();
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
 
-  constructor(readonly maxEntries: number) {}
+  constructor(
+    readonly maxEntries: number,
+    readonly maxConcurrentLegacy = MAX_CONCURRENT_LEGACY_DERIVATIONS,
+  ) {}
 
   get size(): number {
     return this.keys.size;
   }
 
   /**
-   * The key for `context` under `v` (a version with material: see `requireMaterial`), derived on a miss.
-   * `onDerive` runs after a real derivation (audit). Whether a disabled version may be used is the
-   * caller's decision, made before calling.
+   * The cached key for `context` under `v` (a version with material: see `requireMaterial`), or undefined:
+   * the warm path, which never derives. Whether a disabled version may be used is the caller's decision.
    */
-  get(v: KeyVersion, context: string, onDerive?: (v: KeyVersion) => void): Buffer {
+  cached(v: KeyVersion, context: string): Buffer | undefined {
+    return this.lookup(`${v.version}|${context}`, v);
+  }
+
+  /** The key, derived synchronously on a miss (legacy PBKDF2 included: for batch callers, not services). */
+  get(v: KeyVersion, context: string): Buffer {
     const cacheKey = `${v.version}|${context}`;
-    const hit = this.keys.get(cacheKey);
-    if (hit && hit.material === v.material) {
-      this.keys.delete(cacheKey);
-      this.keys.set(cacheKey, hit);
-      return hit.key;
-    }
-    if (hit) this.drop(cacheKey, hit);
-    const material = Buffer.from(v.material as string, 'base64');
-    let key: Buffer;
+    return this.lookup(cacheKey, v) ?? this.insert(cacheKey, v, deriveNow(v, context));
+  }
+
+  /**
+   * The key, derived on a miss (legacy PBKDF2 on the threadpool, see above). `derived` is true for the one
+   * caller whose call derived it, so a derivation is audited once however many callers waited for it.
+   */
+  async derive(v: KeyVersion, context: string): Promise<{ key: Buffer; derived: boolean }> {
+    const cacheKey = `${v.version}|${context}`;
+    const hit = this.lookup(cacheKey, v);
+    if (hit) return { key: hit, derived: false };
+    if (v.kdf !== 'legacy-pbkdf2') return { key: this.insert(cacheKey, v, deriveNow(v, context)), derived: true };
+    const shared = this.pending.get(cacheKey);
+    if (shared && shared.material === v.material) return { key: await shared.key, derived: false };
+    const run = { material: v.material as string, key: this.limited(() => deriveLegacy(v, context)).then((key) => this.insert(cacheKey, v, key)) };
+    this.pending.set(cacheKey, run);
     try {
-      key = deriveKey(v.kdf, material, context, v.version);
+      return { key: await run.key, derived: true };
     } finally {
-      material.fill(0);
+      if (this.pending.get(cacheKey) === run) this.pending.delete(cacheKey);
     }
-    this.keys.set(cacheKey, { key, material: v.material as string });
-    if (this.keys.size > this.maxEntries) {
-      const [oldestKey, oldest] = this.keys.entries().next().value as [string, CachedKey];
-      this.drop(oldestKey, oldest);
-    }
-    onDerive?.(v);
-    return key;
   }
 
   /** Zeroes and drops the keys `keep` says no to, given their version and the material they were derived from. */
@@ -69,9 +88,64 @@ export class DataKeyCache {
     this.keys.clear();
   }
 
+  /** A hit only for `v`'s current material; a key of other material is zeroed and dropped. */
+  private lookup(cacheKey: string, v: KeyVersion): Buffer | undefined {
+    const hit = this.keys.get(cacheKey);
+    if (hit === undefined) return undefined;
+    if (hit.material !== v.material) {
+      this.drop(cacheKey, hit);
+      return undefined;
+    }
+    this.keys.delete(cacheKey);
+    this.keys.set(cacheKey, hit);
+    return hit.key;
+  }
+
+  private insert(cacheKey: string, v: KeyVersion, key: Buffer): Buffer {
+    const existing = this.keys.get(cacheKey);
+    if (existing) this.drop(cacheKey, existing);
+    this.keys.set(cacheKey, { key, material: v.material as string });
+    if (this.keys.size > this.maxEntries) {
+      const [oldestKey, oldest] = this.keys.entries().next().value as [string, CachedKey];
+      this.drop(oldestKey, oldest);
+    }
+    return key;
+  }
+
   private drop(cacheKey: string, entry: CachedKey): void {
     entry.key.fill(0);
     this.keys.delete(cacheKey);
+  }
+
+  /** Runs `work` once fewer than `maxConcurrentLegacy` are running; a finishing run hands its slot to the next in line. */
+  private async limited<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running < this.maxConcurrentLegacy) this.running++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
+
+function deriveNow(v: KeyVersion, context: string): Buffer {
+  const material = Buffer.from(v.material as string, 'base64');
+  try {
+    return deriveKey(v.kdf, material, context, v.version);
+  } finally {
+    material.fill(0);
+  }
+}
+
+async function deriveLegacy(v: KeyVersion, context: string): Promise<Buffer> {
+  const material = Buffer.from(v.material as string, 'base64');
+  try {
+    return await deriveLegacyPbkdf2Async(material, context, v.version);
+  } finally {
+    material.fill(0);
   }
 }
 

@@ -46,6 +46,36 @@ export function auditEvent(base: Pick<AuditEvent, 'time' | 'action' | 'actor' | 
   };
 }
 
+/**
+ * At most `limit` events of one kind per fixed window of `windowMs`, for events whose number a caller
+ * chooses (a legacy key derivation for every made-up context on a forged record): the trail keeps the first
+ * ones and one summary, not one line per forged input. Pure: the caller passes the time.
+ */
+export class AuditRateLimit {
+  private windowStart = Number.NEGATIVE_INFINITY;
+  private seen = 0;
+
+  constructor(
+    readonly limit: number,
+    readonly windowMs: number,
+  ) {}
+
+  /** `record` within the limit, `summarize` for the first event past it in a window, `drop` for the rest. */
+  admit(nowMs: number): 'record' | 'summarize' | 'drop' {
+    if (nowMs - this.windowStart >= this.windowMs) {
+      this.windowStart = nowMs;
+      this.seen = 0;
+    }
+    this.seen++;
+    return this.seen <= this.limit ? 'record' : this.seen === this.limit + 1 ? 'summarize' : 'drop';
+  }
+
+  /** When the current window ends (ms since the epoch). */
+  get windowEndMs(): number {
+    return this.windowStart + this.windowMs;
+  }
+}
+
 export interface AuditSink {
   write(event: AuditEvent): Promise<void>;
 }

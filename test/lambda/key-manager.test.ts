@@ -1,4 +1,5 @@
-import { KeyManager } from '../../lambda/key-manager';
+import { KeyManager, LEGACY_DERIVATION_AUDITS_PER_MINUTE } from '../../lambda/key-manager';
+import { MAX_CONCURRENT_LEGACY_DERIVATIONS } from '../../lambda/keys/data-key-cache';
 import { KeyManagementError } from '../../lambda/keys/errors';
 import { createKeyset, type Keyset, rotateKeyset } from '../../lambda/keys/keyset';
 import { legacyKeyset } from '../../lambda/keys/legacy';
@@ -8,6 +9,7 @@ import { MemoryAuditSink } from '../../lambda/telemetry/audit';
 import { MemoryMetricsSink } from '../../lambda/telemetry/metrics';
 import legacyVectors from '../fixtures/legacy-vectors.json';
 import { material, SeededRandom, TestClock } from '../support/fixed';
+import { trackPbkdf2 } from '../support/pbkdf2';
 
 function setup(initial?: Keyset, extra: Partial<ConstructorParameters<typeof KeyManager>[0]> = {}) {
   const clock = new TestClock();
@@ -178,6 +180,75 @@ describe('KeyManager data path', () => {
     const first = await km.deriveDataKey('c0');
     for (let i = 1; i < 10; i++) await km.deriveDataKey(`c${i}`);
     expect((await km.deriveDataKey('c0')).key.equals(first.key)).toBe(true);
+  });
+});
+
+describe('KeyManager legacy derivations (PBKDF2, ~40 ms each, for any context a legacy record names)', () => {
+  /** Runs `work` while a 5 ms timer measures the longest the event loop went without running it. */
+  async function longestStall<T>(work: () => Promise<T>): Promise<{ result: T; stallMs: number }> {
+    let last = performance.now();
+    let stallMs = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      stallMs = Math.max(stallMs, now - last);
+      last = now;
+    }, 5);
+    try {
+      const result = await work();
+      return { result, stallMs: Math.max(stallMs, performance.now() - last) };
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  it('100 forged records with distinct contexts fail without stalling the event loop, a few derivations at a time, with a bounded audit', async () => {
+    const { km, audit } = setup(legacyKeyset(legacyVectors.master_key_base64, 3));
+    await km.decrypt(JSON.stringify(legacyVectors.records[0].record)); // keyset cached, one real derivation audited
+    const forged = Array.from({ length: 100 }, (_, i) => ({ ciphertext: Buffer.alloc(44, i).toString('base64'), key_version: 1, context: `forged_${i}`, algorithm: 'AES-256-GCM' as const }));
+    const watch = trackPbkdf2();
+    let outcomes: PromiseSettledResult<Buffer>[];
+    let stallMs: number;
+    try {
+      ({ result: outcomes, stallMs } = await longestStall(() => Promise.allSettled(forged.map((r) => km.decrypt(r)))));
+    } finally {
+      watch.restore();
+    }
+    expect(outcomes.every((o) => o.status === 'rejected' && o.reason.code === 'DECRYPT_FAILED')).toBe(true);
+    // Run inline, the 100 derivations held the loop for ~4 s in one go; off it, a turn of the loop is short.
+    expect(stallMs).toBeLessThan(200);
+    expect(watch.calls).toBe(100);
+    expect(watch.peak).toBe(MAX_CONCURRENT_LEGACY_DERIVATIONS);
+    const derivations = audit.events.filter((e) => e.action === 'derive_key');
+    expect(derivations).toHaveLength(LEGACY_DERIVATION_AUDITS_PER_MINUTE);
+    expect(audit.events.filter((e) => e.action === 'audit_rate_limited')).toEqual([
+      expect.objectContaining({ outcome: 'skipped', detail: expect.stringMatching(/^over 20 legacy key derivations in a minute; until 2026-01-01T00:01:00.000Z the rest count in KeyDerivations/) }),
+    ]);
+    expect(audit.events.filter((e) => e.action === 'decrypt' && e.outcome === 'failure')).toHaveLength(100);
+  });
+
+  it('audits legacy derivations one by one again once the minute is over', async () => {
+    const { km, audit, clock } = setup(legacyKeyset(legacyVectors.master_key_base64, 3));
+    const forged = (i: number) => ({ ciphertext: Buffer.alloc(44).toString('base64'), key_version: 2, context: `c_${i}`, algorithm: 'AES-256-GCM' as const });
+    for (let i = 0; i < LEGACY_DERIVATION_AUDITS_PER_MINUTE + 5; i++) await km.decrypt(forged(i)).catch(() => undefined);
+    clock.advance(60_000);
+    await km.decrypt(forged(999)).catch(() => undefined);
+    expect(audit.events.filter((e) => e.action === 'derive_key')).toHaveLength(LEGACY_DERIVATION_AUDITS_PER_MINUTE + 1);
+    expect(audit.events.at(-2)).toMatchObject({ action: 'derive_key', context: 'c_999' });
+  });
+
+  it('concurrent decrypts of one legacy context derive once; warm ones derive nothing', async () => {
+    const { km, audit } = setup(legacyKeyset(legacyVectors.master_key_base64, 3));
+    const { record, plaintext_base64 } = legacyVectors.records[0];
+    const watch = trackPbkdf2();
+    try {
+      const plain = await Promise.all(Array.from({ length: 30 }, () => km.decrypt(JSON.stringify(record))));
+      expect(plain.every((p) => p.toString('base64') === plaintext_base64)).toBe(true);
+      await km.decrypt(JSON.stringify(record));
+      expect(watch.calls).toBe(1);
+    } finally {
+      watch.restore();
+    }
+    expect(audit.events.filter((e) => e.action === 'derive_key')).toHaveLength(1);
   });
 });
 
