@@ -203,9 +203,11 @@ export class KeyManager {
   async deriveDataKey(context: string, version?: number): Promise<DataKey> {
     validateContext(context);
     const keyset = version === undefined ? await this.currentKeyset() : await this.keysetWith(version);
-    const v = version ?? keyset.primary;
-    const key = await this.dataKey(keyset, v, context);
-    return { key: Buffer.from(key), version: v, fingerprint: keyFingerprint(key) };
+    const n = version ?? keyset.primary;
+    const v = this.usableVersion(keyset, n, context);
+    const cached = this.keys.cached(v, context);
+    const key = cached !== undefined ? Buffer.from(cached) : await this.deriveMissing(v, context);
+    return { key, version: n, fingerprint: keyFingerprint(key) };
   }
 
   /** Encrypts under the primary version; returns the JSON record form. */
@@ -231,8 +233,17 @@ export class KeyManager {
       parsed = parseEnvelope(envelope);
       const keyset = await this.keysetWith(parsed.version);
       assertFormatFitsVersion(parsed, findVersion(keyset, parsed.version)?.kdf);
-      const key = await this.dataKey(keyset, parsed.version, parsed.context);
-      const plaintext = openGcm(key, parsed.payload, parsed.kind === 'ap2' ? aad(parsed.version, parsed.context) : undefined);
+      const v = this.usableVersion(keyset, parsed.version, parsed.context);
+      // A cached key is used in the turn it is looked up in (see DataKeyCache); a derived one is our own copy.
+      let key = this.keys.cached(v, parsed.context);
+      let own: Buffer | undefined;
+      if (key === undefined) key = own = await this.deriveMissing(v, parsed.context);
+      let plaintext: Buffer;
+      try {
+        plaintext = openGcm(key, parsed.payload, parsed.kind === 'ap2' ? aad(parsed.version, parsed.context) : undefined);
+      } finally {
+        own?.fill(0);
+      }
       if (this.auditDataOperations) await this.record('decrypt', 'success', { version: parsed.version, context: parsed.context });
       return { plaintext, version: parsed.version, context: parsed.context, kind: parsed.kind };
     } catch (err) {
@@ -248,14 +259,23 @@ export class KeyManager {
     const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
     const keyset = await this.currentKeyset();
     const version = keyset.primary;
-    const key = await this.dataKey(keyset, version, context);
-    const payload = sealGcm(key, this.random.bytes(IV_BYTES), data, aad(version, context));
+    const v = this.usableVersion(keyset, version, context);
+    // A cached key is used in the turn it is looked up in (see DataKeyCache); a derived one is our own copy.
+    let key = this.keys.cached(v, context);
+    let own: Buffer | undefined;
+    if (key === undefined) key = own = await this.deriveMissing(v, context);
+    let payload: Buffer;
+    try {
+      payload = sealGcm(key, this.random.bytes(IV_BYTES), data, aad(version, context));
+    } finally {
+      own?.fill(0);
+    }
     if (this.auditDataOperations) await this.record('encrypt', 'success', { version, context });
     return { version, payload };
   }
 
-  /** The cached data key, deriving (and auditing) it on a miss. Refuses disabled and destroyed versions. */
-  private async dataKey(keyset: Keyset, version: number, context: string): Promise<Buffer> {
+  /** The version a data key may be used under (not disabled, not destroyed); counts the use in KeyDerivations. */
+  private usableVersion(keyset: Keyset, version: number, context: string): KeyVersion {
     const v = requireMaterial(keyset, version);
     if (v.state === 'disabled') {
       throw new KeyManagementError('VERSION_DISABLED', `version ${version} is disabled${v.reason ? ` (${v.reason})` : ''}; data under it cannot be decrypted until an operator runs 'key-manager enable-version --version ${version}'`);
@@ -263,11 +283,13 @@ export class KeyManager {
     this.metrics.count('KeyDerivations', 1, { KeyVersion: String(version), Context: context });
     // The undimensioned total feeds the unusual-access anomaly alarm, which needs one plain metric.
     this.metrics.count('KeyDerivations');
-    // Warm path: a cache hit returns without awaiting anything.
-    return this.keys.cached(v, context) ?? this.deriveMissing(v, context);
+    return v;
   }
 
-  /** A cache miss: derives (legacy PBKDF2 off the event loop) and audits the derivation, legacy ones rate-limited. */
+  /**
+   * A cache miss: derives (legacy PBKDF2 off the event loop) and audits the derivation, legacy ones
+   * rate-limited. Returns the caller's own copy of the key, to zero when done.
+   */
   private async deriveMissing(v: KeyVersion, context: string): Promise<Buffer> {
     const { key, derived } = await this.keys.derive(v, context);
     if (!derived) return key;

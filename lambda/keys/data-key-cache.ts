@@ -11,6 +11,10 @@
  * A key is served only for the material it was derived from. A version's material can be replaced under
  * the same number (`recover --force` from another keyset's backup), and a key of the old material would go
  * on encrypting data that no one holding the new keyset can decrypt.
+ *
+ * Dropping a key zeroes it, so a cached buffer (`cached`, `get`) must be used in the turn it was looked up
+ * in: any await in between lets another caller's miss evict it, and the cipher would run under 32 zero
+ * bytes. `derive`, whose caller awaits, hands out the caller's own copy instead.
  */
 import { deriveKey, deriveLegacyPbkdf2Async } from './derive';
 import { KeyManagementError } from './errors';
@@ -22,15 +26,23 @@ interface CachedKey {
   readonly material: string;
 }
 
+interface PendingDerivation {
+  readonly material: string;
+  /** The derived key, zeroed once every caller waiting for it has taken its copy. */
+  readonly key: Promise<Buffer>;
+  /** Callers awaiting `key` that have not yet taken their copy. */
+  waiting: number;
+}
+
 /** How many legacy derivations one cache runs at once; the rest wait their turn, in order. */
 export const MAX_CONCURRENT_LEGACY_DERIVATIONS = 2;
 
 export class DataKeyCache {
   private readonly keys = new Map<string, CachedKey>();
   /** Legacy derivations under way by cache key, each shared by the callers that miss it meanwhile. */
-  private readonly pending = new Map<string, { readonly material: string; readonly key: Promise<Buffer> }>();
+  private readonly pending = new Map<string, PendingDerivation>();
   private running = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly queue: (() => void)[] = [];
 
   constructor(
     readonly maxEntries: number,
@@ -43,35 +55,45 @@ export class DataKeyCache {
 
   /**
    * The cached key for `context` under `v` (a version with material: see `requireMaterial`), or undefined:
-   * the warm path, which never derives. Whether a disabled version may be used is the caller's decision.
+   * the warm path, which never derives. Use it before the next await. Whether a disabled version may be
+   * used is the caller's decision.
    */
   cached(v: KeyVersion, context: string): Buffer | undefined {
     return this.lookup(`${v.version}|${context}`, v);
   }
 
-  /** The key, derived synchronously on a miss (legacy PBKDF2 included: for batch callers, not services). */
+  /** The key, derived synchronously on a miss (legacy PBKDF2 included: for batch callers, not services). Use it before the next await. */
   get(v: KeyVersion, context: string): Buffer {
     const cacheKey = `${v.version}|${context}`;
     return this.lookup(cacheKey, v) ?? this.insert(cacheKey, v, deriveNow(v, context));
   }
 
   /**
-   * The key, derived on a miss (legacy PBKDF2 on the threadpool, see above). `derived` is true for the one
-   * caller whose call derived it, so a derivation is audited once however many callers waited for it.
+   * A copy of the key, derived on a miss (legacy PBKDF2 on the threadpool, see above), for the caller to
+   * zero when done. `derived` is true for the one caller whose call derived it, so a derivation is audited
+   * once however many callers waited for it.
    */
   async derive(v: KeyVersion, context: string): Promise<{ key: Buffer; derived: boolean }> {
     const cacheKey = `${v.version}|${context}`;
     const hit = this.lookup(cacheKey, v);
-    if (hit) return { key: hit, derived: false };
-    if (v.kdf !== 'legacy-pbkdf2') return { key: this.insert(cacheKey, v, deriveNow(v, context)), derived: true };
+    if (hit) return { key: Buffer.from(hit), derived: false };
+    if (v.kdf !== 'legacy-pbkdf2') {
+      const key = deriveNow(v, context);
+      this.insert(cacheKey, v, Buffer.from(key));
+      return { key, derived: true };
+    }
     const shared = this.pending.get(cacheKey);
-    if (shared && shared.material === v.material) return { key: await shared.key, derived: false };
-    const run = { material: v.material as string, key: this.limited(() => deriveLegacy(v, context)).then((key) => this.insert(cacheKey, v, key)) };
-    this.pending.set(cacheKey, run);
+    const run = shared !== undefined && shared.material === v.material ? shared : this.startLegacy(cacheKey, v, context);
+    run.waiting++;
+    let raw: Buffer | undefined;
     try {
-      return { key: await run.key, derived: true };
+      raw = await run.key;
+      return { key: Buffer.from(raw), derived: run !== shared };
     } finally {
-      if (this.pending.get(cacheKey) === run) this.pending.delete(cacheKey);
+      if (--run.waiting === 0) {
+        if (this.pending.get(cacheKey) === run) this.pending.delete(cacheKey);
+        raw?.fill(0);
+      }
     }
   }
 
@@ -117,14 +139,25 @@ export class DataKeyCache {
     this.keys.delete(cacheKey);
   }
 
+  /** Starts a legacy derivation, registered for later callers to share; the cache gets its own copy of the key. */
+  private startLegacy(cacheKey: string, v: KeyVersion, context: string): PendingDerivation {
+    const key = this.limited(() => deriveLegacy(v, context)).then((derived) => {
+      this.insert(cacheKey, v, Buffer.from(derived));
+      return derived;
+    });
+    const run: PendingDerivation = { material: v.material as string, key, waiting: 0 };
+    this.pending.set(cacheKey, run);
+    return run;
+  }
+
   /** Runs `work` once fewer than `maxConcurrentLegacy` are running; a finishing run hands its slot to the next in line. */
   private async limited<T>(work: () => Promise<T>): Promise<T> {
     if (this.running < this.maxConcurrentLegacy) this.running++;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else await new Promise<void>((resolve) => this.queue.push(resolve));
     try {
       return await work();
     } finally {
-      const next = this.waiting.shift();
+      const next = this.queue.shift();
       if (next) next();
       else this.running--;
     }

@@ -175,6 +175,15 @@ describe('KeyManager data path', () => {
     expect((await fresh.decrypt(after)).toString()).toBe('after');
   });
 
+  it('never encrypts under a cached key that a concurrent miss evicted (and zeroed) while it waited', async () => {
+    const { km, store, clock } = setup(v1(), { maxCachedKeys: 1 });
+    await km.encrypt('warm', 'a');
+    const contexts = ['a', 'b', 'c'];
+    const envelopes = await Promise.all(Array.from({ length: 60 }, (_, i) => km.encrypt(`m${i}`, contexts[i % 3])));
+    const fresh = new KeyManager({ store, clock: clock.now });
+    expect((await Promise.all(envelopes.map((e) => fresh.decrypt(e)))).map(String)).toEqual(envelopes.map((_, i) => `m${i}`));
+  });
+
   it('bounds the derived-key cache and re-derives evicted keys to the same value', async () => {
     const { km } = setup(v1(), { maxCachedKeys: 4 });
     const first = await km.deriveDataKey('c0');

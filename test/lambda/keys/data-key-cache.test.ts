@@ -1,5 +1,5 @@
 import { DataKeyCache, MAX_CONCURRENT_LEGACY_DERIVATIONS, requireMaterial } from '../../../lambda/keys/data-key-cache';
-import { deriveHkdf } from '../../../lambda/keys/derive';
+import { deriveHkdf, deriveLegacyPbkdf2 } from '../../../lambda/keys/derive';
 import { createKeyset, destroyVersion, disableVersion, pruneDestroyed, rotateKeyset } from '../../../lambda/keys/keyset';
 import { legacyKeyset } from '../../../lambda/keys/legacy';
 import legacyVectors from '../../fixtures/legacy-vectors.json';
@@ -16,12 +16,19 @@ describe('DataKeyCache', () => {
     expect(cache.cached(v1, 'trading_data')).toBeUndefined();
     const a = await cache.derive(v1, 'trading_data');
     const b = await cache.derive(v1, 'trading_data');
-    expect(a).toEqual({ key: expect.any(Buffer), derived: true });
-    expect(b.derived).toBe(false);
-    expect(b.key).toBe(a.key);
-    expect(cache.cached(v1, 'trading_data')).toBe(a.key);
-    expect(cache.get(v1, 'trading_data')).toBe(a.key);
-    expect(a.key.equals(deriveHkdf(Buffer.from(material(1), 'base64'), 'trading_data', 1))).toBe(true);
+    expect(a).toEqual({ key: deriveHkdf(Buffer.from(material(1), 'base64'), 'trading_data', 1), derived: true });
+    expect(b).toEqual({ key: a.key, derived: false });
+    const cached = cache.cached(v1, 'trading_data');
+    expect(cached).toEqual(a.key);
+    expect(cache.get(v1, 'trading_data')).toBe(cached);
+  });
+
+  it('derive() hands each caller its own copy, which the cache never zeroes (the caller awaits before using it)', async () => {
+    const cache = new DataKeyCache(1);
+    const { key } = await cache.derive(v1, 'a');
+    await cache.derive(v1, 'b'); // evicts and zeroes the cached 'a'
+    expect(cache.cached(v1, 'a')).toBeUndefined();
+    expect(key.equals(deriveHkdf(Buffer.from(material(1), 'base64'), 'a', 1))).toBe(true);
   });
 
   it('evicts the least recently used key past its bound and zeroes it', () => {
@@ -41,9 +48,7 @@ describe('DataKeyCache', () => {
     const replaced = { ...v1, material: material(9) }; // version 1 recovered from another keyset's backup
     expect(cache.cached(replaced, 'a')).toBeUndefined();
     expect(old.every((byte) => byte === 0)).toBe(true);
-    const fresh = await cache.derive(replaced, 'a');
-    expect(fresh.derived).toBe(true);
-    expect(fresh.key.equals(deriveHkdf(Buffer.from(material(9), 'base64'), 'a', 1))).toBe(true);
+    expect(await cache.derive(replaced, 'a')).toEqual({ key: deriveHkdf(Buffer.from(material(9), 'base64'), 'a', 1), derived: true });
     expect(cache.size).toBe(1);
   });
 
@@ -83,17 +88,23 @@ describe('DataKeyCache legacy derivations', () => {
 
   it('concurrent misses of one key share one derivation, audited (derived: true) by exactly one caller', async () => {
     const cache = new DataKeyCache(10);
-    const results = await Promise.all(Array.from({ length: 20 }, () => cache.derive(l1, 'trading_data')));
-    expect(results.filter((r) => r.derived)).toHaveLength(1);
-    expect(new Set(results.map((r) => r.key)).size).toBe(1);
+    const watch = trackPbkdf2();
+    try {
+      const results = await Promise.all(Array.from({ length: 20 }, () => cache.derive(l1, 'trading_data')));
+      expect(results.filter((r) => r.derived)).toHaveLength(1);
+      expect(results.every((r) => r.key.toString('hex') === legacyVectors.deks[0].dek_hex)).toBe(true);
+      expect(watch.calls).toBe(1);
+    } finally {
+      watch.restore();
+    }
   });
 
-  it('does not share a derivation under way for other material', async () => {
+  it('does not share a derivation under way for other material, and neither caller\'s key is zeroed by the other\'s', async () => {
     const cache = new DataKeyCache(10);
     const replaced = { ...l1, material: material(9) };
     const [a, b] = await Promise.all([cache.derive(l1, 'trading_data'), cache.derive(replaced, 'trading_data')]);
-    expect(a.key.equals(b.key)).toBe(false);
-    expect(cache.cached(replaced, 'trading_data')).toBe(b.key);
+    expect(a.key.toString('hex')).toBe(legacyVectors.deks[0].dek_hex);
+    expect(b.key.equals(deriveLegacyPbkdf2(Buffer.from(material(9), 'base64'), 'trading_data', 1))).toBe(true);
   });
 
   it(`runs at most ${MAX_CONCURRENT_LEGACY_DERIVATIONS} at once (or the bound it is given) and gets through the whole queue`, async () => {
