@@ -20,8 +20,9 @@ export function effectiveUid(): number | undefined {
 }
 
 /**
- * Checks the directory that holds a private file (`role` names the file in messages: "keyset", "audit log"), creating it (mode 0700, parents too) when `create` is set
- * and it is missing. Returns false when it is missing and not created.
+ * Checks the directory that holds a private file (`role` names the file in messages: "keyset", "audit
+ * log"), creating it (mode 0700, parents too) when `create` is set and it is missing. Returns false when
+ * it is missing and not created.
  */
 export async function checkPrivateDirectory(dir: string, role: string, uid: number | undefined, create: boolean): Promise<boolean> {
   let stat: Stats;
