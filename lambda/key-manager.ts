@@ -27,6 +27,7 @@ import {
 import { errorCode, KeyManagementError } from './keys/errors';
 import {
   ageDays,
+  assertNotAhead,
   assertPreserves,
   createKeyset,
   destroyVersion,
@@ -45,7 +46,7 @@ import { freshMaterial, PooledRandom, type RandomSource } from './keys/random';
 import type { RotationLogStore } from './rotation/rotation-log-store';
 import type { RotateOptions, RotateResult } from './rotation/rotator';
 import type { KeysetSnapshot, KeysetStore, ManagedRotationStatus } from './stores/store';
-import { auditEvent, type AuditFields, type AuditOutcome, type AuditSink, noopAudit } from './telemetry/audit';
+import { auditEvent, type AuditFields, type AuditOutcome, AuditRateLimit, type AuditSink, noopAudit } from './telemetry/audit';
 import { type MetricsSink, noopMetrics } from './telemetry/metrics';
 
 export type { RotateOptions, RotateResult } from './rotation/rotator';
@@ -55,6 +56,11 @@ export const DEFAULT_MAX_CACHED_KEYS = 1_024;
 export const DEFAULT_ROTATION_PERIOD_DAYS = 90;
 /** Fraction of the keyset TTL after which a call also starts a background refresh. */
 const REFRESH_AHEAD_FRACTION = 0.8;
+/**
+ * Legacy derivations audited one by one per minute; past that, one summary and then only the metric. Any
+ * context named on a legacy record is derived for before the record can be authenticated.
+ */
+export const LEGACY_DERIVATION_AUDITS_PER_MINUTE = 20;
 
 export interface KeyManagerOptions {
   readonly store: KeysetStore;
@@ -170,6 +176,7 @@ export class KeyManager {
   private inflight?: Promise<KeysetSnapshot>;
   private lastUnknownRefetch = Number.NEGATIVE_INFINITY;
   private readonly keys: DataKeyCache;
+  private readonly legacyDerivationAudits = new AuditRateLimit(LEGACY_DERIVATION_AUDITS_PER_MINUTE, 60_000);
 
   constructor(options: KeyManagerOptions) {
     this.store = options.store;
@@ -193,9 +200,11 @@ export class KeyManager {
   async deriveDataKey(context: string, version?: number): Promise<DataKey> {
     validateContext(context);
     const keyset = version === undefined ? await this.currentKeyset() : await this.keysetWith(version);
-    const v = version ?? keyset.primary;
-    const key = await this.dataKey(keyset, v, context);
-    return { key: Buffer.from(key), version: v, fingerprint: keyFingerprint(key) };
+    const n = version ?? keyset.primary;
+    const v = this.usableVersion(keyset, n, context);
+    const cached = this.keys.cached(v, context);
+    const key = cached !== undefined ? Buffer.from(cached) : await this.deriveMissing(v, context);
+    return { key, version: n, fingerprint: keyFingerprint(key) };
   }
 
   /** Encrypts under the primary version; returns the JSON record form. */
@@ -221,8 +230,17 @@ export class KeyManager {
       parsed = parseEnvelope(envelope);
       const keyset = await this.keysetWith(parsed.version);
       assertFormatFitsVersion(parsed, findVersion(keyset, parsed.version)?.kdf);
-      const key = await this.dataKey(keyset, parsed.version, parsed.context);
-      const plaintext = openGcm(key, parsed.payload, parsed.kind === 'ap2' ? aad(parsed.version, parsed.context) : undefined);
+      const v = this.usableVersion(keyset, parsed.version, parsed.context);
+      // A cached key is used in the turn it is looked up in (see DataKeyCache); a derived one is our own copy.
+      let key = this.keys.cached(v, parsed.context);
+      let own: Buffer | undefined;
+      if (key === undefined) key = own = await this.deriveMissing(v, parsed.context);
+      let plaintext: Buffer;
+      try {
+        plaintext = openGcm(key, parsed.payload, parsed.kind === 'ap2' ? aad(parsed.version, parsed.context) : undefined);
+      } finally {
+        own?.fill(0);
+      }
       if (this.auditDataOperations) await this.record('decrypt', 'success', { version: parsed.version, context: parsed.context });
       return { plaintext, version: parsed.version, context: parsed.context, kind: parsed.kind };
     } catch (err) {
@@ -238,14 +256,23 @@ export class KeyManager {
     const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
     const keyset = await this.currentKeyset();
     const version = keyset.primary;
-    const key = await this.dataKey(keyset, version, context);
-    const payload = sealGcm(key, this.random.bytes(IV_BYTES), data, aad(version, context));
+    const v = this.usableVersion(keyset, version, context);
+    // A cached key is used in the turn it is looked up in (see DataKeyCache); a derived one is our own copy.
+    let key = this.keys.cached(v, context);
+    let own: Buffer | undefined;
+    if (key === undefined) key = own = await this.deriveMissing(v, context);
+    let payload: Buffer;
+    try {
+      payload = sealGcm(key, this.random.bytes(IV_BYTES), data, aad(version, context));
+    } finally {
+      own?.fill(0);
+    }
     if (this.auditDataOperations) await this.record('encrypt', 'success', { version, context });
     return { version, payload };
   }
 
-  /** The cached data key, deriving (and auditing) it on a miss. Refuses disabled and destroyed versions. */
-  private async dataKey(keyset: Keyset, version: number, context: string): Promise<Buffer> {
+  /** The version a data key may be used under (not disabled, not destroyed); counts the use in KeyDerivations. */
+  private usableVersion(keyset: Keyset, version: number, context: string): KeyVersion {
     const v = requireMaterial(keyset, version);
     if (v.state === 'disabled') {
       throw new KeyManagementError('VERSION_DISABLED', `version ${version} is disabled${v.reason ? ` (${v.reason})` : ''}; data under it cannot be decrypted until an operator runs 'key-manager enable-version --version ${version}'`);
@@ -253,11 +280,24 @@ export class KeyManager {
     this.metrics.count('KeyDerivations', 1, { KeyVersion: String(version), Context: context });
     // The undimensioned total feeds the unusual-access anomaly alarm, which needs one plain metric.
     this.metrics.count('KeyDerivations');
-    let derived = false;
-    const key = this.keys.get(keyset, version, context, () => {
-      derived = true;
-    });
-    if (derived) await this.recordQuietly('derive_key', 'success', { version, context });
+    return v;
+  }
+
+  /**
+   * A cache miss: derives (legacy PBKDF2 off the event loop) and audits the derivation, legacy ones
+   * rate-limited. Returns the caller's own copy of the key, to zero when done.
+   */
+  private async deriveMissing(v: KeyVersion, context: string): Promise<Buffer> {
+    const { key, derived } = await this.keys.derive(v, context);
+    if (!derived) return key;
+    const admitted = v.kdf === 'legacy-pbkdf2' ? this.legacyDerivationAudits.admit(this.clock().getTime()) : 'record';
+    if (admitted === 'record') await this.recordQuietly('derive_key', 'success', { version: v.version, context });
+    if (admitted === 'summarize') {
+      const until = new Date(this.legacyDerivationAudits.windowEndMs).toISOString();
+      await this.recordQuietly('audit_rate_limited', 'skipped', {
+        detail: `over ${LEGACY_DERIVATION_AUDITS_PER_MINUTE} legacy key derivations in a minute; until ${until} the rest count in KeyDerivations but are not audited one by one (many new contexts on legacy records can be forged input)`,
+      });
+    }
     return key;
   }
 
@@ -299,12 +339,16 @@ export class KeyManager {
     return keyset;
   }
 
-  /** Reads the store; concurrent callers share one read. */
+  /**
+   * Reads the store; concurrent callers share one read. Stores validate without a clock, so the timestamps
+   * are checked against ours here: a version stamped in the future would never be due for rotation.
+   */
   private refresh(): Promise<KeysetSnapshot> {
     if (!this.inflight) {
       this.inflight = this.store
         .read()
         .then((snapshot) => {
+          assertNotAhead(snapshot.keyset, this.clock());
           this.adopt(snapshot);
           return snapshot;
         })
@@ -321,8 +365,12 @@ export class KeyManager {
 
   private adopt(snapshot: KeysetSnapshot): void {
     this.cached = { snapshot, fetchedAt: this.clock().getTime() };
-    // Keys of versions that are no longer usable are dropped and zeroed at once.
-    this.keys.retain((version) => findVersion(snapshot.keyset, version)?.state === 'enabled');
+    // Keys of versions that are no longer usable, or whose material was replaced (recover --force), are
+    // dropped and zeroed at once.
+    this.keys.retain((version, material) => {
+      const v = findVersion(snapshot.keyset, version);
+      return v?.state === 'enabled' && v.material === material;
+    });
   }
 
   /** Drops the cached keyset and zeroes every cached data key. */

@@ -85,14 +85,14 @@ export function openBackup(token: string, key: FernetKey, options: { now: Date; 
     throw err;
   }
   try {
-    return parseBackupDocument(plaintext.toString('utf8'));
+    return parseBackupDocument(plaintext.toString('utf8'), options.now);
   } finally {
     plaintext.fill(0);
   }
 }
 
-/** Parses the decrypted document, ours or the seed's. */
-export function parseBackupDocument(text: string): RecoveredBackup {
+/** Parses the decrypted document, ours or the seed's; `now` refuses a keyset stamped in the future (see `assertNotAhead`). */
+export function parseBackupDocument(text: string, now?: Date): RecoveredBackup {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -101,12 +101,12 @@ export function parseBackupDocument(text: string): RecoveredBackup {
   }
   if (!isPlainObject(value)) throw backupInvalid('the decrypted backup is not a JSON object');
   const doc = value as Record<string, unknown>;
-  if ('format' in doc) return parseOurs(doc);
+  if ('format' in doc) return parseOurs(doc, now);
   if ('master_key' in doc) return parseSeed(doc);
   throw backupInvalid(`the decrypted backup has neither "format" (${BACKUP_FORMAT}) nor "master_key" (the seed's format)`);
 }
 
-function parseOurs(doc: Record<string, unknown>): RecoveredBackup {
+function parseOurs(doc: Record<string, unknown>, now: Date | undefined): RecoveredBackup {
   const known = new Set(['format', 'formatVersion', 'createdAt', 'source', 'keyset', 'timestamp', 'current_version']);
   const unknown = Object.keys(doc).find((k) => !known.has(k));
   if (unknown !== undefined) throw backupInvalid(`the backup has an unknown field '${unknown.slice(0, 40)}'`);
@@ -117,7 +117,7 @@ function parseOurs(doc: Record<string, unknown>): RecoveredBackup {
   if (typeof source !== 'object' || source === null || typeof source.store !== 'string' || typeof source.location !== 'string') {
     throw backupInvalid('source must be {"store", "location"}');
   }
-  const keyset = keysetInBackup(() => validateKeyset(doc.keyset));
+  const keyset = keysetInBackup(() => validateKeyset(doc.keyset, { now }));
   if (doc.current_version !== keyset.primary) throw backupInvalid(`current_version (${String(doc.current_version).slice(0, 20)}) does not match the keyset's primary (${keyset.primary}); the backup is inconsistent`);
   return { kind: 'alphapulse', keyset, createdAt: doc.createdAt, source: { store: source.store.slice(0, 40), location: source.location.slice(0, 512) } };
 }

@@ -5,9 +5,10 @@
  *   32 uniformly random bytes, RFC 5869 §3.1) and an info string binding the context and the version.
  * - `legacy-pbkdf2` (versions written by the AlphaPulse Python system): PBKDF2-HMAC-SHA256 over the
  *   master key bytes with salt `<context>:v<version>` and 100,000 iterations. It costs ~40 ms per
- *   derivation, so callers must cache the result (the key manager does).
+ *   derivation, so callers must cache the result (the key manager does), and a service runs it off the
+ *   event loop (`deriveLegacyPbkdf2Async`).
  */
-import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
+import { createHash, createHmac, pbkdf2, pbkdf2Sync } from 'node:crypto';
 import { validateContext } from './context';
 import type { KdfName } from './keyset';
 
@@ -44,6 +45,18 @@ export function legacySalt(context: string, version: number): Buffer {
 
 export function deriveLegacyPbkdf2(masterKey: Buffer, context: string, version: number): Buffer {
   return pbkdf2Sync(masterKey, legacySalt(context, version), LEGACY_PBKDF2_ITERATIONS, DATA_KEY_BYTES, 'sha256');
+}
+
+/**
+ * `deriveLegacyPbkdf2` on libuv's threadpool. A legacy record is derived for before it can be authenticated,
+ * so a service must not spend ~40 ms of its event loop on each made-up context a caller sends.
+ * `masterKey` must stay unchanged until the promise settles.
+ */
+export function deriveLegacyPbkdf2Async(masterKey: Buffer, context: string, version: number): Promise<Buffer> {
+  const salt = legacySalt(context, version);
+  return new Promise((resolve, reject) => {
+    pbkdf2(masterKey, salt, LEGACY_PBKDF2_ITERATIONS, DATA_KEY_BYTES, 'sha256', (err, key) => (err ? reject(err) : resolve(key)));
+  });
 }
 
 export function deriveKey(kdf: KdfName, material: Buffer, context: string, version: number): Buffer {

@@ -123,7 +123,12 @@ function decodeBase64(text: string, field: string): Buffer {
 
 /** Parses any supported envelope (record object, record JSON text, compact string). Throws INVALID_ENVELOPE. */
 export function parseEnvelope(input: string | Buffer | object): ParsedEnvelope {
-  if (Buffer.isBuffer(input)) input = input.toString('utf8');
+  if (Buffer.isBuffer(input)) {
+    // Checked before decoding: an envelope is ASCII, so its bytes are its characters, and a Buffer over
+    // V8's string limit (~512 MiB) would make toString throw a raw ERR_STRING_TOO_LONG instead.
+    if (input.length > MAX_ENVELOPE_CHARS) throw invalid(`the envelope is ${input.length} bytes, over the ${MAX_ENVELOPE_CHARS}-character limit`);
+    input = input.toString('utf8');
+  }
   if (typeof input === 'string') {
     if (input.length > MAX_ENVELOPE_CHARS) throw invalid(`the envelope is ${input.length} characters, over the ${MAX_ENVELOPE_CHARS}-character limit`);
     const text = input.trim();

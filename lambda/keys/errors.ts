@@ -22,6 +22,8 @@ export type ErrorCode =
   | 'STORE_READ_ONLY'
   | 'STORE_BUSY'
   | 'STORE_UNAVAILABLE'
+  /** A local store or audit file (or its directory) that another user could have planted, read or changed. */
+  | 'STORE_INSECURE'
   | 'ACCESS_DENIED'
   | 'THROTTLED'
   | 'KMS_FAILURE'

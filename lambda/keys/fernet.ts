@@ -92,10 +92,10 @@ export class FernetKey {
     const stamped = Number(data.readBigUInt64BE(1));
     const nowSeconds = Math.floor(options.now.getTime() / 1000);
     if (stamped > nowSeconds + FERNET_MAX_CLOCK_SKEW_SECONDS) {
-      throw new FernetError('future', `the token is stamped ${new Date(stamped * 1000).toISOString()}, in the future; check this machine's clock`);
+      throw new FernetError('future', `the token is stamped ${describeStamp(stamped)}, in the future; check this machine's clock`);
     }
     if (options.ttlSeconds !== undefined && stamped + options.ttlSeconds < nowSeconds) {
-      throw new FernetError('expired', `the token was made ${new Date(stamped * 1000).toISOString()}, more than ${options.ttlSeconds} s ago (the allowed age)`);
+      throw new FernetError('expired', `the token was made ${describeStamp(stamped)}, more than ${options.ttlSeconds} s ago (the allowed age)`);
     }
     const ciphertext = body.subarray(HEADER_BYTES);
     if (ciphertext.length === 0 || ciphertext.length % BLOCK !== 0) throw new FernetError('malformed', 'the token ciphertext is not a whole number of AES blocks');
@@ -115,6 +115,14 @@ export class FernetKey {
   private mac(body: Buffer): Buffer {
     return createHmac('sha256', this.signing).update(body).digest();
   }
+}
+
+/** Latest instant a JS Date holds (year 275760), in seconds; a signed 64-bit stamp can lie far beyond it. */
+const MAX_DATE_SECONDS = 8.64e12;
+
+/** A token's timestamp for a message: ISO-8601 where a Date can hold it (`toISOString` throws RangeError beyond). */
+function describeStamp(seconds: number): string {
+  return seconds <= MAX_DATE_SECONDS ? new Date(seconds * 1000).toISOString() : `${seconds} s after 1970, past any date`;
 }
 
 /** base64url with `=` padding, as Python's `urlsafe_b64encode` writes it. */

@@ -15,6 +15,12 @@ export const MAX_KEYSET_BYTES = 65_536;
 /** Room kept free below the limit so that metadata (reasons, timestamps) on later transitions still fits. */
 export const KEYSET_HEADROOM_BYTES = 1_024;
 export const MAX_REASON_LENGTH = 256;
+/**
+ * How far after the reader's clock a keyset timestamp may lie. A version stamped further ahead would look
+ * young to every rotation check until then. 15 minutes is SigV4's own allowance, so a host whose clock is
+ * off by more than this cannot call AWS anyway.
+ */
+export const MAX_CLOCK_SKEW_MS = 15 * 60_000;
 
 export type KdfName = 'hkdf-sha256' | 'legacy-pbkdf2';
 export type VersionState = 'enabled' | 'disabled' | 'destroyed';
@@ -52,9 +58,23 @@ const VERSION_KEYS = new Set(['version', 'material', 'kdf', 'state', 'createdAt'
 const KEYSET_KEYS = new Set(['schema', 'primary', 'versions', 'pruned']);
 const BASE64 = /^[A-Za-z0-9+/]{43}=$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+/**
+ * Characters a terminal or log viewer acts on instead of showing: C0 controls (newline, escape), DEL, C1
+ * controls, the line and paragraph separators, and the bidirectional marks, embeddings, overrides and
+ * isolates that reorder the text after them. A reason holding one could forge a `status` row or hide text.
+ */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+
+export interface ValidateOptions {
+  /**
+   * The reader's clock: a `createdAt`, `disabledAt` or `destroyedAt` more than `MAX_CLOCK_SKEW_MS` after it is
+   * refused. @default no check (validation stays pure; the key manager checks every keyset it reads with its clock)
+   */
+  readonly now?: Date;
+}
 
 /** Parses and validates a keyset from its serialized form. Throws `KeysetInvalidError` naming the first bad field. */
-export function parseKeyset(text: string): Keyset {
+export function parseKeyset(text: string, options: ValidateOptions = {}): Keyset {
   if (Buffer.byteLength(text, 'utf8') > MAX_KEYSET_BYTES) {
     throw new KeysetInvalidError('(document)', `is larger than ${MAX_KEYSET_BYTES} bytes`);
   }
@@ -64,11 +84,11 @@ export function parseKeyset(text: string): Keyset {
   } catch {
     throw new KeysetInvalidError('(document)', 'is not valid JSON');
   }
-  return validateKeyset(value);
+  return validateKeyset(value, options);
 }
 
 /** Validates an already-parsed value and returns it typed. */
-export function validateKeyset(value: unknown): Keyset {
+export function validateKeyset(value: unknown, options: ValidateOptions = {}): Keyset {
   if (!isPlainObject(value)) throw new KeysetInvalidError('(document)', 'must be a JSON object');
   for (const key of Object.keys(value)) {
     if (!KEYSET_KEYS.has(key)) throw new KeysetInvalidError(key, 'is not a known field');
@@ -88,7 +108,28 @@ export function validateKeyset(value: unknown): Keyset {
   if (!primary) throw new KeysetInvalidError('primary', `names version ${value.primary}, which is not in versions`);
   if (primary.state !== 'enabled') throw new KeysetInvalidError('primary', `names version ${primary.version}, which is ${primary.state}; the primary must be enabled`);
   const pruned = value.pruned === undefined ? [] : validatePruned(value.pruned, versions);
-  return { schema: KEYSET_SCHEMA, primary: value.primary, versions, ...(pruned.length > 0 ? { pruned } : {}) };
+  const keyset: Keyset = { schema: KEYSET_SCHEMA, primary: value.primary, versions, ...(pruned.length > 0 ? { pruned } : {}) };
+  return options.now === undefined ? keyset : assertNotAhead(keyset, options.now);
+}
+
+/**
+ * Refuses a keyset with a timestamp more than `MAX_CLOCK_SKEW_MS` after `now`: a `createdAt` far ahead would
+ * keep its version from ever looking due for rotation. Throws `KeysetInvalidError` naming the field.
+ */
+export function assertNotAhead(keyset: Keyset, now: Date): Keyset {
+  const limit = now.getTime() + MAX_CLOCK_SKEW_MS;
+  keyset.versions.forEach((v, i) => {
+    for (const field of ['createdAt', 'disabledAt', 'destroyedAt'] as const) {
+      const at = v[field];
+      if (at !== undefined && Date.parse(at) > limit) {
+        throw new KeysetInvalidError(
+          `versions[${i}].${field}`,
+          `is ${at}, more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes after this host's clock (${now.toISOString()}); a version stamped in the future is never due for rotation — check this host's clock and the clock of whoever wrote the keyset`,
+        );
+      }
+    }
+  });
+  return keyset;
 }
 
 function validatePruned(value: unknown, versions: readonly KeyVersion[]): VersionRange[] {
@@ -134,6 +175,8 @@ function validateVersion(value: unknown, path: string): KeyVersion {
   if (value.reason !== undefined && (typeof value.reason !== 'string' || value.reason.length > MAX_REASON_LENGTH)) {
     throw new KeysetInvalidError(`${path}.reason`, `must be a string of at most ${MAX_REASON_LENGTH} characters`);
   }
+  const control = value.reason === undefined ? undefined : controlCharacter(value.reason as string);
+  if (control !== undefined) throw new KeysetInvalidError(`${path}.reason`, `holds ${control}; it must be one line of plain text`);
   const out: KeyVersion = {
     version: value.version as number,
     ...(value.material !== undefined ? { material: value.material as string } : {}),
@@ -292,9 +335,22 @@ function replaceVersion(keyset: Keyset, next: KeyVersion): Keyset {
 }
 
 function checkReason(reason: string | undefined): void {
-  if (reason !== undefined && reason.length > MAX_REASON_LENGTH) {
+  if (reason === undefined) return;
+  if (reason.length > MAX_REASON_LENGTH) {
     throw new KeyManagementError('INVALID_INPUT', `the reason is ${reason.length} characters; keep it to at most ${MAX_REASON_LENGTH}`);
   }
+  const control = controlCharacter(reason);
+  if (control !== undefined) {
+    throw new KeyManagementError('INVALID_INPUT', `the reason holds ${control}; give it as one line of plain text (no newlines, escape sequences or bidirectional controls)`);
+  }
+}
+
+/** The first control character in `text` (see CONTROL_CHARACTER), described by code point and position; never the text itself. */
+function controlCharacter(text: string): string | undefined {
+  const match = CONTROL_CHARACTER.exec(text);
+  if (match === null) return undefined;
+  const codePoint = match[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+  return `a control character (U+${codePoint}) at character ${match.index + 1}`;
 }
 
 export interface NewVersionInput {

@@ -74,7 +74,8 @@ export class Rewrapper {
   }
 
   private key(version: number, context: string): Buffer {
-    if (requireMaterial(this.keyset, version).state === 'disabled') this.disabledVersionsRead.add(version);
-    return this.keys.get(this.keyset, version, context);
+    const v = requireMaterial(this.keyset, version);
+    if (v.state === 'disabled') this.disabledVersionsRead.add(version);
+    return this.keys.get(v, context);
   }
 }

@@ -13,7 +13,7 @@
  * not wait, since the rotation runs in this same function).
  */
 import { errorCode } from '../keys/errors';
-import { type Keyset, primaryVersion } from '../keys/keyset';
+import { assertNotAhead, type Keyset, primaryVersion } from '../keys/keyset';
 import type { KeysetSnapshot, KeysetStore, ManagedRotation, ManagedRotationStatus } from '../stores/store';
 import { emitKeyMetrics, RotationRecorder, type RotatorDeps } from './rotator';
 import type { StorageKey, StorageKeyHealth } from './storage-key';
@@ -92,12 +92,16 @@ async function measureStorageKey(deps: MonitorDeps): Promise<StorageKeyHealth | 
 }
 
 async function readKeyset(deps: MonitorDeps): Promise<KeysetSnapshot> {
+  let snapshot: KeysetSnapshot;
   try {
-    return await deps.store.read();
+    snapshot = await deps.store.read();
   } catch (err) {
     deps.metrics.count('KeyRetrievalFailures');
     throw err;
   }
+  // A primary stamped in the future would read as young for ever, and no deadline would ever come.
+  assertNotAhead(snapshot.keyset, deps.clock());
+  return snapshot;
 }
 
 /** Inside the warning window with no rotation scheduled to land before the deadline, or the one in progress stuck. */

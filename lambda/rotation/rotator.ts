@@ -14,7 +14,7 @@
  * and never turns a rotation into a failure, and nothing reads it to decide anything.
  */
 import { errorCode, KeyManagementError } from '../keys/errors';
-import { ageDays, assertPreserves, findVersion, type Keyset, primaryVersion, rotateKeyset } from '../keys/keyset';
+import { ageDays, assertNotAhead, assertPreserves, findVersion, type Keyset, primaryVersion, rotateKeyset } from '../keys/keyset';
 import { freshMaterial, type RandomSource } from '../keys/random';
 import type { KeysetSnapshot, KeysetStore } from '../stores/store';
 import { auditEvent, type AuditFields, type AuditOutcome, type AuditSink } from '../telemetry/audit';
@@ -189,6 +189,7 @@ export async function rotate(deps: RotatorDeps & { readonly store: KeysetStore }
   let candidate: Keyset | undefined;
   try {
     const current = await store.read();
+    assertNotAhead(current.keyset, deps.clock());
     before = current.keyset;
     if (store.managedRotation) {
       candidate = options.emergency ? buildCandidate(current.keyset, options, deps) : undefined;

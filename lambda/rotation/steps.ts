@@ -23,7 +23,7 @@
  * Manager's reattempts do not loop on it and the next RotateSecret starts afresh.
  */
 import { errorCode, KeyManagementError } from '../keys/errors';
-import type { Keyset } from '../keys/keyset';
+import { assertNotAhead, type Keyset } from '../keys/keyset';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../stores/secrets-manager-labels';
 import type { SecretsManagerStore } from '../stores/secrets-manager-store';
 import { isRotationOf } from './candidate';
@@ -70,6 +70,7 @@ export async function runStep(deps: StepDeps, event: StepEvent): Promise<StepRes
   let record: RotationRecord = { rotationId: event.token, trigger: triggerOfToken(event.token), startedAt, fromVersion: null, toVersion: null };
   try {
     const current = await deps.store.read();
+    assertNotAhead(current.keyset, deps.clock());
     record = { ...record, fromVersion: current.keyset.primary };
     switch (event.step) {
       case 'createSecret': {

@@ -1,4 +1,5 @@
-import { KeyManager } from '../../lambda/key-manager';
+import { KeyManager, LEGACY_DERIVATION_AUDITS_PER_MINUTE } from '../../lambda/key-manager';
+import { MAX_CONCURRENT_LEGACY_DERIVATIONS } from '../../lambda/keys/data-key-cache';
 import { KeyManagementError } from '../../lambda/keys/errors';
 import { createKeyset, type Keyset, rotateKeyset } from '../../lambda/keys/keyset';
 import { legacyKeyset } from '../../lambda/keys/legacy';
@@ -8,6 +9,7 @@ import { MemoryAuditSink } from '../../lambda/telemetry/audit';
 import { MemoryMetricsSink } from '../../lambda/telemetry/metrics';
 import legacyVectors from '../fixtures/legacy-vectors.json';
 import { material, SeededRandom, TestClock } from '../support/fixed';
+import { trackPbkdf2 } from '../support/pbkdf2';
 
 function setup(initial?: Keyset, extra: Partial<ConstructorParameters<typeof KeyManager>[0]> = {}) {
   const clock = new TestClock();
@@ -36,7 +38,7 @@ describe('KeyManager data path', () => {
   it('refetches after the TTL and picks up a rotation made elsewhere', async () => {
     const { km, store, clock } = setup(v1());
     await km.encrypt('a', 'trading_data');
-    const other = new KeyManager({ store, random: new SeededRandom('other') });
+    const other = new KeyManager({ store, clock: clock.now, random: new SeededRandom('other') });
     await other.rotate();
     expect((await km.encrypt('b', 'trading_data')).key_version).toBe(1);
     clock.advance(300_001);
@@ -47,7 +49,7 @@ describe('KeyManager data path', () => {
   it('refreshes ahead in the background in the last fifth of the TTL, so steady traffic never waits on the store', async () => {
     const { km, store, clock } = setup(v1());
     await km.encrypt('a', 'trading_data');
-    const other = new KeyManager({ store, random: new SeededRandom('other') });
+    const other = new KeyManager({ store, clock: clock.now, random: new SeededRandom('other') });
     await other.rotate();
     const readsBefore = store.reads;
     clock.advance(250_000);
@@ -61,9 +63,9 @@ describe('KeyManager data path', () => {
   });
 
   it('decrypts data written under a version newer than its cache with one shared refetch', async () => {
-    const { km, store } = setup(v1());
+    const { km, store, clock } = setup(v1());
     await km.encrypt('warm', 'trading_data');
-    const other = new KeyManager({ store, random: new SeededRandom('other') });
+    const other = new KeyManager({ store, clock: clock.now, random: new SeededRandom('other') });
     await other.rotate();
     const envelopes = await Promise.all(Array.from({ length: 50 }, (_, i) => other.encrypt(`x${i}`, 'trading_data')));
     const readsBefore = store.reads;
@@ -86,7 +88,7 @@ describe('KeyManager data path', () => {
   });
 
   it('refuses to decrypt a ciphertext moved to another context or version', async () => {
-    const { km } = setup(rotateKeyset(v1(), { material: material(2), now: '2026-01-02T00:00:00.000Z' }));
+    const { km } = setup(rotateKeyset(v1(), { material: material(2), now: '2026-01-01T00:00:00.000Z' }));
     const env = await km.encrypt('secret', 'user_pii');
     await expect(km.decrypt({ ...env, context: 'trading_data' })).rejects.toMatchObject({ code: 'DECRYPT_FAILED' });
     await expect(km.decrypt({ ...env, key_version: 1 })).rejects.toMatchObject({ code: 'DECRYPT_FAILED' });
@@ -160,11 +162,102 @@ describe('KeyManager data path', () => {
     expect(metrics.total('KeyRetrievalFailures')).toBe(1);
   });
 
+  it('after a version\'s material is replaced (recover --force), encrypts under the new material once it refreshes', async () => {
+    const { km, store, clock } = setup(v1());
+    await km.encrypt('before', 'trading_data'); // caches version 1's data key
+    const snap = await store.read();
+    const replaced = createKeyset({ material: material(9), now: '2026-01-01T00:00:00.000Z' }); // version 1 again, other material
+    await store.write(replaced, snap.handle);
+    clock.advance(300_001);
+    const after = await km.encrypt('after', 'trading_data');
+    expect(after.key_version).toBe(1);
+    const fresh = new KeyManager({ store, clock: clock.now });
+    expect((await fresh.decrypt(after)).toString()).toBe('after');
+  });
+
+  it('never encrypts under a cached key that a concurrent miss evicted (and zeroed) while it waited', async () => {
+    const { km, store, clock } = setup(v1(), { maxCachedKeys: 1 });
+    await km.encrypt('warm', 'a');
+    const contexts = ['a', 'b', 'c'];
+    const envelopes = await Promise.all(Array.from({ length: 60 }, (_, i) => km.encrypt(`m${i}`, contexts[i % 3])));
+    const fresh = new KeyManager({ store, clock: clock.now });
+    expect((await Promise.all(envelopes.map((e) => fresh.decrypt(e)))).map(String)).toEqual(envelopes.map((_, i) => `m${i}`));
+  });
+
   it('bounds the derived-key cache and re-derives evicted keys to the same value', async () => {
     const { km } = setup(v1(), { maxCachedKeys: 4 });
     const first = await km.deriveDataKey('c0');
     for (let i = 1; i < 10; i++) await km.deriveDataKey(`c${i}`);
     expect((await km.deriveDataKey('c0')).key.equals(first.key)).toBe(true);
+  });
+});
+
+describe('KeyManager legacy derivations (PBKDF2, ~40 ms each, for any context a legacy record names)', () => {
+  /** Runs `work` while a 5 ms timer measures the longest the event loop went without running it. */
+  async function longestStall<T>(work: () => Promise<T>): Promise<{ result: T; stallMs: number }> {
+    let last = performance.now();
+    let stallMs = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      stallMs = Math.max(stallMs, now - last);
+      last = now;
+    }, 5);
+    try {
+      const result = await work();
+      return { result, stallMs: Math.max(stallMs, performance.now() - last) };
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  it('100 forged records with distinct contexts fail without stalling the event loop, a few derivations at a time, with a bounded audit', async () => {
+    const { km, audit } = setup(legacyKeyset(legacyVectors.master_key_base64, 3));
+    await km.decrypt(JSON.stringify(legacyVectors.records[0].record)); // keyset cached, one real derivation audited
+    const forged = Array.from({ length: 100 }, (_, i) => ({ ciphertext: Buffer.alloc(44, i).toString('base64'), key_version: 1, context: `forged_${i}`, algorithm: 'AES-256-GCM' as const }));
+    const watch = trackPbkdf2();
+    let outcomes: PromiseSettledResult<Buffer>[];
+    let stallMs: number;
+    try {
+      ({ result: outcomes, stallMs } = await longestStall(() => Promise.allSettled(forged.map((r) => km.decrypt(r)))));
+    } finally {
+      watch.restore();
+    }
+    expect(outcomes.every((o) => o.status === 'rejected' && o.reason.code === 'DECRYPT_FAILED')).toBe(true);
+    // Run inline, the 100 derivations held the loop for ~4 s in one go; off it, a turn of the loop is short.
+    expect(stallMs).toBeLessThan(200);
+    expect(watch.calls).toBe(100);
+    expect(watch.peak).toBe(MAX_CONCURRENT_LEGACY_DERIVATIONS);
+    const derivations = audit.events.filter((e) => e.action === 'derive_key');
+    expect(derivations).toHaveLength(LEGACY_DERIVATION_AUDITS_PER_MINUTE);
+    expect(audit.events.filter((e) => e.action === 'audit_rate_limited')).toEqual([
+      expect.objectContaining({ outcome: 'skipped', detail: expect.stringMatching(/^over 20 legacy key derivations in a minute; until 2026-01-01T00:01:00.000Z the rest count in KeyDerivations/) }),
+    ]);
+    expect(audit.events.filter((e) => e.action === 'decrypt' && e.outcome === 'failure')).toHaveLength(100);
+  });
+
+  it('audits legacy derivations one by one again once the minute is over', async () => {
+    const { km, audit, clock } = setup(legacyKeyset(legacyVectors.master_key_base64, 3));
+    const forged = (i: number) => ({ ciphertext: Buffer.alloc(44).toString('base64'), key_version: 2, context: `c_${i}`, algorithm: 'AES-256-GCM' as const });
+    for (let i = 0; i < LEGACY_DERIVATION_AUDITS_PER_MINUTE + 5; i++) await km.decrypt(forged(i)).catch(() => undefined);
+    clock.advance(60_000);
+    await km.decrypt(forged(999)).catch(() => undefined);
+    expect(audit.events.filter((e) => e.action === 'derive_key')).toHaveLength(LEGACY_DERIVATION_AUDITS_PER_MINUTE + 1);
+    expect(audit.events.at(-2)).toMatchObject({ action: 'derive_key', context: 'c_999' });
+  });
+
+  it('concurrent decrypts of one legacy context derive once; warm ones derive nothing', async () => {
+    const { km, audit } = setup(legacyKeyset(legacyVectors.master_key_base64, 3));
+    const { record, plaintext_base64 } = legacyVectors.records[0];
+    const watch = trackPbkdf2();
+    try {
+      const plain = await Promise.all(Array.from({ length: 30 }, () => km.decrypt(JSON.stringify(record))));
+      expect(plain.every((p) => p.toString('base64') === plaintext_base64)).toBe(true);
+      await km.decrypt(JSON.stringify(record));
+      expect(watch.calls).toBe(1);
+    } finally {
+      watch.restore();
+    }
+    expect(audit.events.filter((e) => e.action === 'derive_key')).toHaveLength(1);
   });
 });
 
@@ -219,6 +312,14 @@ describe('KeyManager key management', () => {
     expect(keyset.versions.map((v) => v.version)).toEqual([1, 2]);
   });
 
+  it('refuses a reason with a newline or escape sequence (a forged status row) and writes nothing', async () => {
+    const { km, store } = setup(rotateKeyset(v1(), { material: material(2), now: '2026-01-01T00:00:00.000Z' }));
+    const writes = store.writes;
+    await expect(km.disableVersion(1, 'INC-1\n      3  *        enabled')).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/reason holds a control character \(U\+000A\)/) });
+    await expect(km.rotate({ emergency: true, reason: 'x\u001b[1Ay' })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/U\+001B/) });
+    expect(store.writes).toBe(writes);
+  });
+
   it('audits every operation with actor, store and outcome and never key material', async () => {
     const { km, audit } = setup();
     await km.init();
@@ -233,6 +334,22 @@ describe('KeyManager key management', () => {
     const text = JSON.stringify(audit.events);
     const { keyset } = await km.readFresh();
     for (const v of keyset.versions) expect(text).not.toContain(v.material as string);
+  });
+});
+
+describe('KeyManager refuses a keyset stamped ahead of its clock', () => {
+  it('a createdAt far in the future (which would skip every scheduled rotation) fails reads, status and health, naming the field', async () => {
+    const future = rotateKeyset(v1(), { material: material(2), now: '2030-01-01T00:00:00.000Z' });
+    const { km, metrics } = setup(future);
+    await expect(km.encrypt('x', 'trading_data')).rejects.toMatchObject({ code: 'KEYSET_INVALID', field: 'versions[1].createdAt' });
+    await expect(km.status()).rejects.toMatchObject({ code: 'KEYSET_INVALID', message: expect.stringMatching(/2030-01-01T00:00:00.000Z, more than 15 minutes after this host's clock/) });
+    expect((await km.health()).checks[0]).toMatchObject({ name: 'keyset readable', ok: false, detail: expect.stringMatching(/^KEYSET_INVALID: .*versions\[1\]\.createdAt/) });
+    expect(metrics.total('KeyRetrievalFailures')).toBe(3);
+  });
+
+  it('accepts a writer whose clock is a few minutes ahead', async () => {
+    const { km } = setup(rotateKeyset(v1(), { material: material(2), now: '2026-01-01T00:10:00.000Z' }));
+    expect((await km.encrypt('x', 'trading_data')).key_version).toBe(2);
   });
 });
 

@@ -37,6 +37,12 @@ describe('keyset backup', () => {
     expect(opened).toEqual({ kind: 'alphapulse', keyset: ks, createdAt: now.toISOString(), source });
   });
 
+  it('refuses a backup whose keyset is stamped after the time it is opened, naming the field', () => {
+    const ks = rotateKeyset(keysetWith(1), { material: material(2), now: '2030-01-01T00:00:00.000Z' });
+    const token = sealBackup(ks, { source, key: key(), now: new Date('2026-02-01T00:00:00Z'), iv: Buffer.alloc(16, 1) });
+    expect(() => openBackup(token, key(), { now: new Date('2026-02-01T00:00:00Z') })).toThrow(expect.objectContaining({ code: 'BACKUP_INVALID', message: expect.stringMatching(/invalid at versions\[1\]\.createdAt/) }));
+  });
+
   it('carries the seed\'s field names (timestamp, current_version) so its Python recovery reads them', () => {
     const ks = keysetWith(2);
     const now = new Date('2026-02-01T00:00:00Z');

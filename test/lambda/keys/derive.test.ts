@@ -1,5 +1,5 @@
 import { hkdfSync } from 'node:crypto';
-import { deriveHkdf, deriveKey, deriveLegacyPbkdf2, keyFingerprint } from '../../../lambda/keys/derive';
+import { deriveHkdf, deriveKey, deriveLegacyPbkdf2, deriveLegacyPbkdf2Async, keyFingerprint } from '../../../lambda/keys/derive';
 import hkdfVectors from '../../fixtures/hkdf-vectors.json';
 import legacyVectors from '../../fixtures/legacy-vectors.json';
 
@@ -27,6 +27,10 @@ describe('HKDF-SHA256', () => {
 describe('legacy PBKDF2', () => {
   it.each(legacyVectors.deks)('derives the data key the AlphaPulse Python system derived for $context v$version', (v) => {
     expect(deriveLegacyPbkdf2(Buffer.from(legacyVectors.master_key_base64, 'base64'), v.context, v.version).toString('hex')).toBe(v.dek_hex);
+  });
+
+  it.each(legacyVectors.deks)('derives the same key off the event loop (async) for $context v$version', async (v) => {
+    expect((await deriveLegacyPbkdf2Async(Buffer.from(legacyVectors.master_key_base64, 'base64'), v.context, v.version)).toString('hex')).toBe(v.dek_hex);
   });
 
   it('is chosen by the kdf name', () => {

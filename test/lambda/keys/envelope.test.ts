@@ -73,6 +73,12 @@ describe('parseEnvelope', () => {
     expect(codeOf(() => parseEnvelope(input))).toBe('INVALID_ENVELOPE');
   });
 
+  it('refuses a Buffer over the envelope limit before decoding it, even one past the string limit (~512 MiB)', () => {
+    // Buffer.alloc maps zero pages lazily: refused unread, this costs no memory.
+    const huge = Buffer.alloc(513 * 1024 * 1024);
+    expect(() => parseEnvelope(huge)).toThrow(expect.objectContaining({ code: 'INVALID_ENVELOPE', message: expect.stringMatching(/the envelope is 537919488 bytes, over the \d+-character limit/) }));
+  });
+
   it('accepts a record object and a string key_version from older writers', () => {
     expect(parseEnvelope({ ...good, key_version: '7' }).version).toBe(7);
   });

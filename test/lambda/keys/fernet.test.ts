@@ -1,3 +1,4 @@
+import { createCipheriv, createHmac } from 'node:crypto';
 import { FernetError, FernetKey } from '../../../lambda/keys/fernet';
 import generate from '../../fixtures/fernet-spec/generate.json';
 import invalid from '../../fixtures/fernet-spec/invalid.json';
@@ -41,6 +42,22 @@ describe('Fernet (github.com/fernet/spec vectors)', () => {
       expect(reason('far-future TS (unacceptable clock skew)')).toBe('future');
       expect(reason('too short')).toBe('malformed');
     });
+  });
+
+  it('refuses a correctly signed token stamped past any Date (2^64-1 s) as "future", not a RangeError', () => {
+    // Built by hand: FernetKey.encrypt takes a Date, which cannot hold such a stamp.
+    const keyBytes = Buffer.alloc(32, 4);
+    const header = Buffer.alloc(25);
+    header[0] = 0x80;
+    header.writeBigUInt64BE(2n ** 64n - 1n, 1);
+    const cipher = createCipheriv('aes-128-cbc', keyBytes.subarray(16), header.subarray(9));
+    const body = Buffer.concat([header, cipher.update('backup'), cipher.final()]);
+    const token = Buffer.concat([body, createHmac('sha256', keyBytes.subarray(0, 16)).update(body).digest()]).toString('base64url');
+    const key = FernetKey.parse(keyBytes.toString('base64url'));
+    const padded = token + '='.repeat((4 - (token.length % 4)) % 4);
+    expect(() => key.decrypt(padded, { now: new Date('2026-01-01T00:00:00Z') })).toThrow(
+      expect.objectContaining({ reason: 'future', code: 'DECRYPT_FAILED', message: expect.stringMatching(/stamped 18446744073709552000 s after 1970, past any date, in the future/) }),
+    );
   });
 
   it('without a TTL accepts a token of any age', () => {

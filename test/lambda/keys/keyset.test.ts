@@ -1,6 +1,7 @@
 import { KeyManagementError, KeysetInvalidError } from '../../../lambda/keys/errors';
 import {
   addVersion,
+  assertNotAhead,
   assertPreserves,
   createKeyset,
   destroyVersion,
@@ -10,6 +11,7 @@ import {
   type Keyset,
   keysetCapacity,
   latestVersion,
+  MAX_CLOCK_SKEW_MS,
   MAX_KEYSET_BYTES,
   parseKeyset,
   preservesVersions,
@@ -17,6 +19,7 @@ import {
   rotateKeyset,
   serializeKeyset,
   setPrimary,
+  validateKeyset,
 } from '../../../lambda/keys/keyset';
 import { material } from '../../support/fixed';
 
@@ -104,6 +107,72 @@ describe('parseKeyset', () => {
     const secret = material(7);
     const bad = { schema: 1, primary: 1, versions: [{ ...base().versions[0], material: secret, kdf: 'nope' }] };
     expect(() => parseKeyset(JSON.stringify(bad))).toThrow(expect.objectContaining({ message: expect.not.stringContaining(secret) }));
+  });
+});
+
+/** Text a terminal acts on: each could forge a `status` row (a newline and a fake row) or hide or reorder text. */
+const CONTROL_TEXTS: [string, string, string][] = [
+  ['a newline', 'INC-1\n      9  *  enabled', 'U+000A'],
+  ['a carriage return', 'ok\rforged', 'U+000D'],
+  ['an ANSI escape', 'ok\u001b[2Kforged', 'U+001B'],
+  ['a tab', 'a\tb', 'U+0009'],
+  ['NUL', 'a\u0000b', 'U+0000'],
+  ['DEL', 'a\u007fb', 'U+007F'],
+  ['a C1 control (CSI)', 'a\u009b2Kb', 'U+009B'],
+  ['NEL', 'a\u0085b', 'U+0085'],
+  ['the line separator', 'a\u2028b', 'U+2028'],
+  ['the paragraph separator', 'a\u2029b', 'U+2029'],
+  ['a right-to-left override', 'a\u202eb', 'U+202E'],
+  ['a left-to-right embedding', 'a\u202ab', 'U+202A'],
+  ['a first-strong isolate', 'a\u2068b', 'U+2068'],
+  ['a right-to-left mark', 'a\u200fb', 'U+200F'],
+  ['the Arabic letter mark', 'a\u061cb', 'U+061C'],
+];
+
+describe('keyset text fields refuse control characters', () => {
+  const withReason = (reason: string) => {
+    const ks = disableVersion(rotateKeyset(base(), { material: material(2), now: T1 }), 1, { now: T1, reason: 'placeholder' });
+    return JSON.stringify({ ...ks, versions: [{ ...ks.versions[0], reason }, ks.versions[1]] });
+  };
+
+  it.each(CONTROL_TEXTS)('on parse: a reason holding %s is KEYSET_INVALID at versions[i].reason, naming the code point', (_name, reason, codePoint) => {
+    expect(invalidField(withReason(reason))).toBe('versions[0].reason');
+    expect(() => parseKeyset(withReason(reason))).toThrow(expect.objectContaining({ message: expect.stringContaining(codePoint) }));
+  });
+
+  it.each(CONTROL_TEXTS)('on disable and emergency rotation: a reason holding %s is INVALID_INPUT naming the reason', (_name, reason, codePoint) => {
+    const ks = rotateKeyset(base(), { material: material(2), now: T1 });
+    for (const run of [() => disableVersion(ks, 1, { now: T1, reason }), () => rotateKeyset(ks, { material: material(3), now: T1, disablePrevious: true, reason })]) {
+      expect(run).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', message: expect.stringMatching(new RegExp(`^the reason holds a control character \\(${codePoint.replace('+', '\\+')}\\)`)) }));
+    }
+  });
+
+  it('accepts printable text in any script, with emoji and punctuation', () => {
+    const reason = 'INC-1234: clé exposée — 鍵が漏洩 (see #ops) ✓';
+    const ks = disableVersion(rotateKeyset(base(), { material: material(2), now: T1 }), 1, { now: T1, reason });
+    expect(parseKeyset(serializeKeyset(ks)).versions[0].reason).toBe(reason);
+  });
+});
+
+describe('timestamps ahead of the reader\'s clock', () => {
+  const now = new Date(T1);
+  const ahead = (ms: number) => new Date(now.getTime() + ms).toISOString();
+
+  it.each([
+    ['createdAt', (at: string) => rotateKeyset(base(), { material: material(2), now: at }), 'versions[1].createdAt'],
+    ['disabledAt', (at: string) => disableVersion(rotateKeyset(base(), { material: material(2), now: T0 }), 1, { now: at }), 'versions[0].disabledAt'],
+    ['destroyedAt', (at: string) => destroyVersion(disableVersion(rotateKeyset(base(), { material: material(2), now: T0 }), 1, { now: T0 }), 1, { now: at }), 'versions[0].destroyedAt'],
+  ])('refuses a %s more than the clock-skew allowance after now, naming the field', (_name, build, field) => {
+    const text = serializeKeyset(build(ahead(MAX_CLOCK_SKEW_MS + 1_000)));
+    expect(() => parseKeyset(text, { now })).toThrow(expect.objectContaining({ code: 'KEYSET_INVALID', field, message: expect.stringMatching(/more than 15 minutes after this host's clock/) }));
+    expect(() => assertNotAhead(parseKeyset(text), now)).toThrow(expect.objectContaining({ field }));
+    expect(parseKeyset(serializeKeyset(build(ahead(MAX_CLOCK_SKEW_MS))), { now })).toBeDefined();
+  });
+
+  it('checks only when given a clock: validation without one is unchanged for callers that have none', () => {
+    const far = rotateKeyset(base(), { material: material(2), now: '2099-01-01T00:00:00.000Z' });
+    expect(validateKeyset(JSON.parse(serializeKeyset(far)))).toEqual(far);
+    expect(() => validateKeyset(JSON.parse(serializeKeyset(far)), { now })).toThrow(expect.objectContaining({ field: 'versions[1].createdAt' }));
   });
 });
 

@@ -446,6 +446,16 @@ describe('monitor', () => {
     expect(world.audit.events.at(-1)).toMatchObject({ action: 'monitor', outcome: 'failure', code: 'ACCESS_DENIED' });
   });
 
+  it('refuses a keyset whose primary is stamped in the future (it would never come due), naming the field, and a rotation on it fails', async () => {
+    world = setup({ keyset: createKeyset({ material: randomBytes(32).toString('base64'), now: '2030-01-01T00:00:00.000Z' }) });
+    const err = await monitor().catch((e: Error & { code: string }) => e);
+    expect(err).toMatchObject({ code: 'KEYSET_INVALID' });
+    expect((err as Error).message).toMatch(/versions\[0\]\.createdAt/);
+    await scheduledRotation();
+    expect(world.sm.model.eventNames(KEYSET)).toEqual(['RotationStarted', 'RotationFailed']);
+    expect(keysetVersions()).toHaveLength(1);
+  });
+
   it('takes the {"action":"monitor"} an operator sends', async () => {
     world = setup();
     expect(await world.handle({ action: 'monitor' })).toMatchObject({ action: 'monitor', primary: 1 });

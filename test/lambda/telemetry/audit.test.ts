@@ -33,6 +33,45 @@ describe('FileAuditSink', () => {
     expect((await readAuditFile(path.join(dir, 'audit.jsonl'))).events.map((e) => e.action)).toEqual(['y']);
   });
 
+  it('refuses an audit log that is a symlink and appends nothing through it', async () => {
+    const ours = path.join(dir, 'ours.jsonl');
+    await fs.writeFile(ours, 'mine\n', { mode: 0o600 });
+    const link = path.join(dir, 'audit.jsonl');
+    await fs.symlink(ours, link);
+    await expect(new FileAuditSink(link).write(event('x'))).rejects.toMatchObject({ code: 'STORE_INSECURE', message: expect.stringMatching(/audit log .* is a symbolic link/) });
+    await expect(readAuditFile(link)).rejects.toMatchObject({ code: 'STORE_INSECURE' });
+    expect(await fs.readFile(ours, 'utf8')).toBe('mine\n');
+  });
+
+  it('refuses an audit log in a symlinked directory', async () => {
+    const real = path.join(dir, 'real');
+    await fs.mkdir(real, { mode: 0o700 });
+    await fs.symlink(real, path.join(dir, 'logs'));
+    await expect(new FileAuditSink(path.join(dir, 'logs', 'audit.jsonl')).write(event('x'))).rejects.toMatchObject({
+      code: 'STORE_INSECURE',
+      message: expect.stringMatching(/audit log directory .* is a symbolic link/),
+    });
+    expect(await fs.readdir(real)).toEqual([]);
+  });
+
+  it('refuses an audit log group or other can write (they could rewrite the trail), saying chmod 600', async () => {
+    const file = path.join(dir, 'audit.jsonl');
+    await fs.writeFile(file, '', { mode: 0o600 });
+    await fs.chmod(file, 0o662);
+    await expect(new FileAuditSink(file).write(event('x'))).rejects.toMatchObject({ code: 'STORE_INSECURE', message: expect.stringMatching(/mode 0662: group and other can write it .*chmod 600/) });
+    expect(await fs.readFile(file, 'utf8')).toBe('');
+  });
+
+  it('refuses an audit log owned by another user', async () => {
+    const file = path.join(dir, 'audit.jsonl');
+    await new FileAuditSink(file).write(event('a'));
+    // As root the file is handed to another uid; otherwise the sink acts as a uid that does not own it.
+    const root = process.getuid?.() === 0;
+    if (root) await fs.chown(file, 4242, 4242);
+    const options = root ? {} : { uid: (process.getuid?.() ?? 0) + 1 };
+    await expect(new FileAuditSink(file, options).write(event('x'))).rejects.toMatchObject({ code: 'STORE_INSECURE', message: expect.stringMatching(/belongs to uid \d+/) });
+  });
+
   it('reads back events and reports malformed lines by number', async () => {
     const file = path.join(dir, 'audit.jsonl');
     await fs.writeFile(file, `${JSON.stringify(event('a'))}\nnot json\n{"x":1}\n${JSON.stringify(event('b'))}\n`);
