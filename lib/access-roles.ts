@@ -1,21 +1,26 @@
-import { Duration } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { acknowledge, nagAttRef } from './acknowledge';
 import { BackupBucket } from './backup-bucket';
 import { KeyStorage } from './key-storage';
 import { METRICS_NAMESPACE, RotationFunction } from './rotation-function';
+import { secretAccessStatements } from './secret-access-policy';
 
-/** Who may assume each role. */
+/**
+ * Who may assume each role: IAM role or user ARNs, `*` allowed within a name (IAM Identity Center's
+ * `AWSReservedSSO_<set>_*`). The trust policy names their accounts and admits only these ARNs
+ * (`aws:PrincipalArn`); a role with none trusts no one.
+ */
 export interface AccessRoleTrust {
-  /** @default - the stack's account (its IAM policies then decide who) */
-  readonly keyAdministrator?: iam.IPrincipal;
-  /** @default - the stack's account */
-  readonly applicationService?: iam.IPrincipal;
-  /** @default - the stack's account */
-  readonly backupService?: iam.IPrincipal;
-  /** @default - the stack's account */
-  readonly auditService?: iam.IPrincipal;
+  /** @default - no one */
+  readonly keyAdministrator?: readonly string[];
+  /** @default - no one */
+  readonly applicationService?: readonly string[];
+  /** @default - no one */
+  readonly backupService?: readonly string[];
+  /** @default - no one */
+  readonly auditService?: readonly string[];
 }
 
 export interface AccessRolesProps {
@@ -24,8 +29,22 @@ export interface AccessRolesProps {
   readonly backup: BackupBucket;
   /** Prefix of the role names, e.g. `AlphaPulseKeys-prod`. */
   readonly roleNamePrefix: string;
-  /** @default - every role trusts the stack's account */
+  /** @default - every role trusts no one (synth warns, naming `settingName`) */
   readonly trust?: AccessRoleTrust;
+  /**
+   * Where an operator sets the trust, for the warning when none is set.
+   * @default 'roleTrust'
+   */
+  readonly settingName?: string;
+  /**
+   * Require MFA (`aws:MultiFactorAuthPresent`) to assume the Key Administrator role.
+   * @default true
+   */
+  readonly keyAdministratorMfa?: boolean;
+  /** Principals that deploy the stack (its CloudFormation execution role): they manage the secrets and keys. */
+  readonly deploymentPrincipals: readonly string[];
+  /** @default - none */
+  readonly breakGlassPrincipalArn?: string;
   /**
    * Longest session of each role. Short, because these roles reach key material.
    * @default Duration.hours(1)
@@ -59,16 +78,20 @@ export class AccessRoles extends Construct {
   constructor(scope: Construct, id: string, props: AccessRolesProps) {
     super(scope, id);
     const trust = props.trust ?? {};
-    const role = (name: string, principal: iam.IPrincipal | undefined, description: string) =>
-      new iam.Role(this, name, {
+    const untrusted: string[] = [];
+    const role = (name: string, field: keyof AccessRoleTrust, description: string, mfa = false) => {
+      const created = new iam.Role(this, name, {
         roleName: `${props.roleNamePrefix}-${name}`,
-        assumedBy: principal ?? new iam.AccountRootPrincipal(),
+        assumedBy: new iam.AccountRootPrincipal(),
         description,
         maxSessionDuration: props.maxSessionDuration ?? Duration.hours(1),
       });
+      if (!conditionTrust(created, trust[field] ?? [], mfa)) untrusted.push(`${name} (${props.settingName ?? 'roleTrust'}.${field})`);
+      return created;
+    };
     const { storage, rotation, backup } = props;
 
-    this.keyAdministrator = role('KeyAdministrator', trust.keyAdministrator, 'AlphaPulse keys: rotate (through Secrets Manager), disable versions, recover');
+    this.keyAdministrator = role('KeyAdministrator', 'keyAdministrator', 'AlphaPulse keys: rotate (through Secrets Manager), disable versions, recover', props.keyAdministratorMfa ?? true);
     storage.grantWriteKeyset(this.keyAdministrator);
     storage.grantRotateKeyset(this.keyAdministrator);
     storage.grantReadRotationLog(this.keyAdministrator);
@@ -77,11 +100,11 @@ export class AccessRoles extends Construct {
     backup.grantRead(this.keyAdministrator);
     grantPutMetrics(this.keyAdministrator);
 
-    this.applicationService = role('ApplicationService', trust.applicationService, 'AlphaPulse keys: read the keyset to derive data keys');
+    this.applicationService = role('ApplicationService', 'applicationService', 'AlphaPulse keys: read the current keyset to derive data keys');
     storage.grantReadKeyset(this.applicationService);
     grantPutMetrics(this.applicationService);
 
-    this.backupService = role('BackupService', trust.backupService, 'AlphaPulse keys: copy the keyset into the backup bucket (write-only)');
+    this.backupService = role('BackupService', 'backupService', 'AlphaPulse keys: copy the current keyset into the backup bucket (write-only)');
     storage.grantReadKeyset(this.backupService);
     backup.grantWrite(this.backupService);
     this.backupService.addToPrincipalPolicy(
@@ -93,7 +116,7 @@ export class AccessRoles extends Construct {
       }),
     );
 
-    this.auditService = role('AuditService', trust.auditService, 'AlphaPulse keys: logs, metrics, secret metadata and rotation log; never the keyset value');
+    this.auditService = role('AuditService', 'auditService', 'AlphaPulse keys: logs, metrics, secret metadata and rotation log; never the keyset value');
     storage.grantDescribe(this.auditService);
     storage.grantListVersions(this.auditService);
     storage.grantReadRotationLog(this.auditService);
@@ -115,20 +138,36 @@ export class AccessRoles extends Construct {
       }),
     );
 
-    // Separation of duties beyond the roles' own policies: no other principal of the account (an over-broad admin
-    // or developer policy, a future role) reads or writes the keyset value, whatever its identity policy says.
-    // PutResourcePolicy/DeleteResourcePolicy stay undenied, so an account administrator can never be locked out.
+    if (untrusted.length > 0) {
+      Annotations.of(this).addWarningV2(
+        'alphapulse:trust-not-configured',
+        `these roles trust no one until their principals are set: ${untrusted.join(', ')} — add the IAM role ARNs that may assume each (cdk.json context, or -c; docs/cdk.md)`,
+      );
+    }
+
+    // Separation of duties beyond the roles' own policies: whatever an identity policy elsewhere in the account says
+    // (an over-broad admin or developer policy, a future role), only these principals act on the two secrets.
     this.keysetAccessors = [rotation.role, this.keyAdministrator, this.applicationService, this.backupService];
-    storage.keysetSecret.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'OnlyTheKeyRolesTouchTheKeysetValue',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: KEYSET_VALUE_ACTIONS,
-        resources: ['*'],
-        conditions: { ArnNotEquals: { 'aws:PrincipalArn': this.keysetAccessors.map((r) => r.roleArn) } },
-      }),
-    );
+    const arns = (...roles: iam.IRole[]) => roles.map((r) => r.roleArn);
+    const administrators = [...props.deploymentPrincipals];
+    for (const statement of secretAccessStatements({
+      readers: arns(this.applicationService, this.backupService),
+      writers: arns(rotation.role, this.keyAdministrator),
+      rotators: arns(rotation.role, this.keyAdministrator),
+      administrators,
+      ...(props.breakGlassPrincipalArn ? { breakGlass: props.breakGlassPrincipalArn } : {}),
+    })) {
+      storage.keysetSecret.addToResourcePolicy(statement);
+    }
+    for (const statement of secretAccessStatements({
+      readers: arns(this.keyAdministrator, this.auditService),
+      writers: arns(rotation.role),
+      rotators: [],
+      administrators,
+      ...(props.breakGlassPrincipalArn ? { breakGlass: props.breakGlassPrincipalArn } : {}),
+    })) {
+      storage.rotationLogSecret.addToResourcePolicy(statement);
+    }
 
     const backupObjects = `AwsSolutions-IAM5[Resource::${nagAttRef(backup.bucket.node.defaultChild!)}/*]`;
     acknowledge(this.keyAdministrator, [`AwsSolutions-IAM5[Resource::${nagAttRef(rotation.function.node.defaultChild!)}:*]`], 'lambda:InvokeFunction on the rotation function and its versions/aliases only (a manual or emergency rotation).');
@@ -148,8 +187,33 @@ export class AccessRoles extends Construct {
   }
 }
 
-/** Denied on the keyset secret to every principal but `keysetAccessors`. */
-export const KEYSET_VALUE_ACTIONS = ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'];
+/**
+ * Makes `role` assumable by `principals` only: their accounts in the trust policy, their ARNs as `aws:PrincipalArn`
+ * (ArnLike, so a `*` within a name works), MFA when asked. With no principals the role trusts no one (an explicit deny
+ * beside the account principal CDK requires). Returns whether principals were configured.
+ */
+function conditionTrust(role: iam.Role, principals: readonly string[], mfa: boolean): boolean {
+  if (principals.length === 0) {
+    (role.assumeRolePolicy as iam.PolicyDocument).addStatements(
+      new iam.PolicyStatement({ sid: 'TrustNotConfigured', effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions: ['sts:AssumeRole'] }),
+    );
+    return false;
+  }
+  // arn:<partition>:iam::<account>:role/<name>; a token (another construct's role) is in this stack's account.
+  const accounts = [...new Set(principals.map((arn) => (Token.isUnresolved(arn) ? Stack.of(role).account : arn.split(':')[4])))];
+  // Replaces the unconditioned account statement CDK writes for `assumedBy`.
+  (role.node.defaultChild as iam.CfnRole).assumeRolePolicyDocument = new iam.PolicyDocument({
+    statements: [
+      new iam.PolicyStatement({
+        sid: 'OnlyTheConfiguredPrincipals',
+        actions: ['sts:AssumeRole'],
+        principals: accounts.map((a) => new iam.AccountPrincipal(a)),
+        conditions: { ArnLike: { 'aws:PrincipalArn': [...principals] }, ...(mfa ? { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } : {}) },
+      }),
+    ],
+  });
+  return true;
+}
 
 function grantPutMetrics(grantee: iam.IGrantable): void {
   grantee.grantPrincipal.addToPrincipalPolicy(

@@ -6,16 +6,19 @@
 export const STAGES = ['prod', 'staging', 'dev'] as const;
 export type StageName = (typeof STAGES)[number];
 
-/** Trust of the four access roles; each value is a principal ARN or a 12-digit account id. */
+/**
+ * Who may assume each of the four access roles: IAM role or user ARNs (a `*` may stand for part of a name, as in
+ * IAM Identity Center's `AWSReservedSSO_KeyAdmin_*`). A role with none configured trusts no one.
+ */
 export interface RoleTrust {
-  /** @default - the stack's account */
-  readonly keyAdministrator?: string;
-  /** @default - the stack's account */
-  readonly applicationService?: string;
-  /** @default - the stack's account */
-  readonly backupService?: string;
-  /** @default - the stack's account */
-  readonly auditService?: string;
+  /** @default - no one (synth warns) */
+  readonly keyAdministrator?: readonly string[];
+  /** @default - no one (synth warns) */
+  readonly applicationService?: readonly string[];
+  /** @default - no one (synth warns) */
+  readonly backupService?: readonly string[];
+  /** @default - no one (synth warns) */
+  readonly auditService?: readonly string[];
 }
 
 /** What an operator may set per stage (cdk.json context `alphapulse:<stage>`); everything has a default. */
@@ -69,8 +72,27 @@ export interface StageConfigOptions {
    * @default 365
    */
   readonly logRetentionDays?: number;
-  /** @default - every role trusts the stack's account */
+  /** @default - every role trusts no one until its principals are set (synth warns, naming the setting) */
   readonly roleTrust?: RoleTrust;
+  /**
+   * Require MFA (`aws:MultiFactorAuthPresent`) of principals assuming the Key Administrator role. Principals of IAM
+   * Identity Center carry no such key: turn this off for them and require MFA in Identity Center instead.
+   * @default true
+   */
+  readonly keyAdministratorMfa?: boolean;
+  /**
+   * The one principal (an IAM role ARN) that may, beside the stack's CloudFormation execution role, delete or restore
+   * the secrets, change their resource policies, cancel rotation, and disable or schedule the deletion of the KMS keys
+   * (RUNBOOK.md, Break glass).
+   * @default - none: only a stack deployment can
+   */
+  readonly breakGlassPrincipalArn?: string;
+  /**
+   * The role CloudFormation deploys the stack with, which manages the secrets and keys (rotation configuration,
+   * tags, policies). Set it when deploying with a synthesizer other than CDK's default bootstrap.
+   * @default - the CDK bootstrap's CloudFormation execution role (`cdk-<qualifier>-cfn-exec-role-<account>-<region>`)
+   */
+  readonly deploymentRoleArn?: string;
 }
 
 export interface StageConfig {
@@ -85,6 +107,9 @@ export interface StageConfig {
   readonly reservedConcurrency: boolean;
   readonly logRetentionDays: number;
   readonly roleTrust: RoleTrust;
+  readonly keyAdministratorMfa: boolean;
+  readonly breakGlassPrincipalArn?: string;
+  readonly deploymentRoleArn?: string;
 }
 
 /** A setting that cannot be deployed; `field` names it (as in `alphapulse:<stage>.<field>`). */
@@ -110,7 +135,9 @@ const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 /** Secrets Manager appends `-XXXXXX` to ARNs; a name ending like that confuses partial-ARN lookups. */
 const SECRET_NAME_AMBIGUOUS_SUFFIX = /-[A-Za-z0-9]{6}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const PRINCIPAL = /^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|role\/[\w+=,.@/-]+|user\/[\w+=,.@/-]+))$/;
+/** An IAM role or user ARN; `*` may stand for part of the name (ArnLike), never for the account. */
+const PRINCIPAL = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/*-]+$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 const KNOWN_FIELDS: readonly (keyof StageConfigOptions)[] = [
   'rotationPeriodDays',
   'warningWindowDays',
@@ -122,6 +149,9 @@ const KNOWN_FIELDS: readonly (keyof StageConfigOptions)[] = [
   'reservedConcurrency',
   'logRetentionDays',
   'roleTrust',
+  'keyAdministratorMfa',
+  'breakGlassPrincipalArn',
+  'deploymentRoleArn',
 ];
 const ROLE_TRUST_FIELDS: readonly (keyof RoleTrust)[] = ['keyAdministrator', 'applicationService', 'backupService', 'auditService'];
 
@@ -170,6 +200,9 @@ export function resolveStageConfig(stage: StageName, options: unknown = {}): Sta
     reservedConcurrency: (o.reservedConcurrency as boolean | undefined) ?? true,
     logRetentionDays: (o.logRetentionDays as number | undefined) ?? 365,
     roleTrust: (o.roleTrust as RoleTrust | undefined) ?? {},
+    keyAdministratorMfa: (o.keyAdministratorMfa as boolean | undefined) ?? true,
+    ...(o.breakGlassPrincipalArn !== undefined ? { breakGlassPrincipalArn: o.breakGlassPrincipalArn as string } : {}),
+    ...(o.deploymentRoleArn !== undefined ? { deploymentRoleArn: o.deploymentRoleArn as string } : {}),
   };
   validateStageConfig(config);
   return config;
@@ -208,13 +241,26 @@ export function validateStageConfig(c: StageConfig): void {
   if (c.roleTrust === null || typeof c.roleTrust !== 'object' || Array.isArray(c.roleTrust)) {
     throw new ConfigError('roleTrust', `must be an object keyed by role, got ${describe(c.roleTrust)}`);
   }
-  for (const [role, principal] of Object.entries(c.roleTrust)) {
+  for (const [role, principals] of Object.entries(c.roleTrust)) {
     if (!(ROLE_TRUST_FIELDS as readonly string[]).includes(role)) {
       throw new ConfigError(`roleTrust.${role}`, `is not a role; expected one of ${ROLE_TRUST_FIELDS.join(', ')}`);
     }
-    if (typeof principal !== 'string' || !PRINCIPAL.test(principal)) {
-      throw new ConfigError(`roleTrust.${role}`, `must be a 12-digit account id or an IAM root/role/user ARN, got ${describe(principal)}`);
-    }
+    if (!Array.isArray(principals)) throw new ConfigError(`roleTrust.${role}`, `must be a list of IAM role or user ARNs, got ${describe(principals)}`);
+    principals.forEach((principal: unknown, i) => {
+      if (typeof principal !== 'string' || !PRINCIPAL.test(principal)) {
+        throw new ConfigError(
+          `roleTrust.${role}[${i}]`,
+          `must be an IAM role or user ARN (arn:aws:iam::<account>:role/<name>); a whole account or its root is not accepted, since any principal there could then assume the role — got ${describe(principal)}`,
+        );
+      }
+    });
+  }
+  if (typeof c.keyAdministratorMfa !== 'boolean') throw new ConfigError('keyAdministratorMfa', `must be true or false, got ${describe(c.keyAdministratorMfa)}`);
+  if (c.breakGlassPrincipalArn !== undefined && (typeof c.breakGlassPrincipalArn !== 'string' || !ROLE_ARN.test(c.breakGlassPrincipalArn))) {
+    throw new ConfigError('breakGlassPrincipalArn', `must be one IAM role ARN (arn:aws:iam::<account>:role/<name>, no wildcard), got ${describe(c.breakGlassPrincipalArn)}`);
+  }
+  if (c.deploymentRoleArn !== undefined && (typeof c.deploymentRoleArn !== 'string' || !ROLE_ARN.test(c.deploymentRoleArn))) {
+    throw new ConfigError('deploymentRoleArn', `must be one IAM role ARN (arn:aws:iam::<account>:role/<name>, no wildcard), got ${describe(c.deploymentRoleArn)}`);
   }
 }
 

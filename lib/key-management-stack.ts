@@ -1,11 +1,11 @@
-import { CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import { CfnOutput, CfnResource, DefaultStackSynthesizer, Duration, Fn, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { AccessRoles, AccessRoleTrust } from './access-roles';
+import { AccessRoles } from './access-roles';
 import { BackupBucket } from './backup-bucket';
-import { RoleTrust, StageConfig } from './config';
+import { StageConfig } from './config';
+import { denyKeyTakedown } from './key-protection';
 import { KeyStorage } from './key-storage';
 import { KeysetInitializer } from './keyset-initializer';
 import { KeyMonitoring } from './monitoring';
@@ -48,6 +48,7 @@ export class KeyManagementStack extends Stack {
     const c = props.config;
     const removalPolicy = c.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const logRetention = c.logRetentionDays as logs.RetentionDays;
+    const deployment = c.deploymentRoleArn ?? cloudFormationExecutionRoleArn(this);
     Tags.of(this).add('Project', 'AlphaPulse');
     Tags.of(this).add('Component', 'key-management');
     Tags.of(this).add('Stage', c.stage);
@@ -95,8 +96,17 @@ export class KeyManagementStack extends Stack {
       rotation: this.rotation,
       backup: this.backup,
       roleNamePrefix: stackName(c.stage),
-      trust: trustPrincipals(c.roleTrust),
+      trust: c.roleTrust,
+      settingName: `alphapulse:${c.stage}.roleTrust`,
+      keyAdministratorMfa: c.keyAdministratorMfa,
+      deploymentPrincipals: [deployment],
+      ...(c.breakGlassPrincipalArn ? { breakGlassPrincipalArn: c.breakGlassPrincipalArn } : {}),
     });
+
+
+    const spared = { administrators: [deployment], ...(c.breakGlassPrincipalArn ? { breakGlass: c.breakGlassPrincipalArn } : {}) };
+    denyKeyTakedown(this.storage.key, spared);
+    denyKeyTakedown(this.backup.key, spared);
 
     this.monitoring = new KeyMonitoring(this, 'Monitoring', {
       stage: c.stage,
@@ -129,13 +139,13 @@ export class KeyManagementStack extends Stack {
   }
 }
 
-function trustPrincipals(trust: RoleTrust): AccessRoleTrust {
-  const principal = (value: string | undefined) =>
-    value === undefined ? undefined : /^\d{12}$/.test(value) ? new iam.AccountPrincipal(value) : new iam.ArnPrincipal(value);
-  return {
-    keyAdministrator: principal(trust.keyAdministrator),
-    applicationService: principal(trust.applicationService),
-    backupService: principal(trust.backupService),
-    auditService: principal(trust.auditService),
-  };
+/**
+ * The role CloudFormation deploys the stack with: the CDK bootstrap's execution role (`cdk bootstrap`, default
+ * qualifier unless the synthesizer names another). It alone, beside the break-glass principal, may manage the
+ * secrets and keys, since deployments configure rotation, tags and policies.
+ */
+function cloudFormationExecutionRoleArn(stack: Stack): string {
+  const synthesizer = stack.synthesizer;
+  const qualifier = (synthesizer instanceof DefaultStackSynthesizer ? synthesizer.bootstrapQualifier : undefined) ?? DefaultStackSynthesizer.DEFAULT_QUALIFIER;
+  return Fn.sub(DefaultStackSynthesizer.DEFAULT_CLOUDFORMATION_ROLE_ARN.replace('${Qualifier}', qualifier));
 }

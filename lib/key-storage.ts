@@ -66,9 +66,19 @@ export class KeyStorage extends Construct {
     );
   }
 
-  /** Read the keyset value (services deriving data keys). */
+  /**
+   * Read the current keyset value (services deriving data keys; backups): GetSecretValue of AWSCURRENT only
+   * (`secretsmanager:VersionStage`), so a version whose material was destroyed since is out of reach.
+   */
   grantReadKeyset(grantee: iam.IGrantable): iam.Grant {
-    return this.grantSecret(grantee, this.keysetSecret, ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], ['kms:Decrypt']);
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['secretsmanager:GetSecretValue'],
+      resourceArns: [this.keysetSecret.secretArn],
+      conditions: { StringEquals: { 'secretsmanager:VersionStage': 'AWSCURRENT' } },
+    });
+    grant.combine(this.grantSecret(grantee, this.keysetSecret, ['secretsmanager:DescribeSecret'], ['kms:Decrypt']));
+    return grant;
   }
 
   /**

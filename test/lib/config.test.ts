@@ -56,8 +56,9 @@ describe('resolveStageConfig', () => {
   });
 
   it('applies overrides', () => {
-    const c = resolveStageConfig('prod', { rotationPeriodDays: 60, alarmEmails: ['oncall@example.com'], reservedConcurrency: false, roleTrust: { auditService: '123456789012' } });
-    expect(c).toMatchObject({ rotationPeriodDays: 60, alarmEmails: ['oncall@example.com'], reservedConcurrency: false, roleTrust: { auditService: '123456789012' } });
+    const auditors = ['arn:aws:iam::123456789012:role/auditors'];
+    const c = resolveStageConfig('prod', { rotationPeriodDays: 60, alarmEmails: ['oncall@example.com'], reservedConcurrency: false, roleTrust: { auditService: auditors }, keyAdministratorMfa: false, breakGlassPrincipalArn: 'arn:aws:iam::123456789012:role/break-glass' });
+    expect(c).toMatchObject({ rotationPeriodDays: 60, alarmEmails: ['oncall@example.com'], reservedConcurrency: false, roleTrust: { auditService: auditors }, keyAdministratorMfa: false, breakGlassPrincipalArn: 'arn:aws:iam::123456789012:role/break-glass' });
   });
 
   it('fails a period over 365 days citing PCI DSS 3.6.4', () => {
@@ -88,11 +89,21 @@ describe('resolveStageConfig', () => {
     [{ rotationWindowHours: 25 }, 'rotationWindowHours'],
     [{ logRetentionDays: 30 }, 'logRetentionDays'],
     [{ logRetentionDays: 366 }, 'logRetentionDays'],
-    [{ roleTrust: { auditService: 'arn:aws:iam::12:root' } }, 'roleTrust.auditService'],
-    [{ roleTrust: { operator: '123456789012' } }, 'roleTrust.operator'],
+    [{ roleTrust: { auditService: 'arn:aws:iam::123456789012:role/auditors' } }, 'roleTrust.auditService'],
+    [{ roleTrust: { auditService: ['123456789012'] } }, 'roleTrust.auditService[0]'],
+    [{ roleTrust: { auditService: ['arn:aws:iam::123456789012:root'] } }, 'roleTrust.auditService[0]'],
+    [{ roleTrust: { auditService: ['arn:aws:iam::*:role/auditors'] } }, 'roleTrust.auditService[0]'],
+    [{ roleTrust: { operator: ['arn:aws:iam::123456789012:role/x'] } }, 'roleTrust.operator'],
+    [{ keyAdministratorMfa: 'no' }, 'keyAdministratorMfa'],
+    [{ breakGlassPrincipalArn: 'arn:aws:iam::123456789012:role/break-*' }, 'breakGlassPrincipalArn'],
+    [{ deploymentRoleArn: '123456789012' }, 'deploymentRoleArn'],
     [{ rotationPeriod: 90 }, 'rotationPeriod'],
   ])('rejects %j naming %s', (options, field) => {
     expect(configError(() => resolveStageConfig('prod', options)).field).toBe(field);
+  });
+
+  it('refuses a whole account as a trusted principal and says why', () => {
+    expect(configError(() => resolveStageConfig('prod', { roleTrust: { keyAdministrator: ['123456789012'] } })).message).toMatch(/a whole account or its root is not accepted, since any principal there could then assume the role/);
   });
 
   it('says a removed setting was removed, and why, rather than that it is unknown', () => {

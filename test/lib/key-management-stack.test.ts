@@ -271,11 +271,14 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
       expect(wildcardSecretOrKmsGrants(template, JUSTIFIED_WILDCARD_SIDS)).toEqual([]);
     });
 
-    it('lets the application service read the keyset and nothing else of the key material', () => {
+    it('lets the application and backup services read the current keyset (AWSCURRENT only) and nothing else of the key material', () => {
       const template = t(stage);
       const { keyset, role, keysetKey } = ids(template);
+      for (const reader of ['ApplicationService', 'BackupService']) {
+        const reads = allowsOf(roleStatements(template, role(reader)), 'secretsmanager:GetSecretValue');
+        expect(reads.map((x) => [x.Resource, x.Condition])).toEqual([[[ref(keyset)], { StringEquals: { 'secretsmanager:VersionStage': 'AWSCURRENT' } }]]);
+      }
       const s = roleStatements(template, role('ApplicationService'));
-      expect(allowsOf(s, 'secretsmanager:GetSecretValue').flatMap((x) => x.Resource)).toEqual([ref(keyset)]);
       expect(allowsOf(s, 'secretsmanager:DescribeSecret').flatMap((x) => x.Resource)).toEqual([ref(keyset)]);
       const decrypt = allowsOf(s, 'kms:Decrypt');
       expect(decrypt).toHaveLength(1);
@@ -339,33 +342,22 @@ describe.each(['prod', 'staging', 'dev'] as StageName[])('stage %s', (stage) => 
       }
     });
 
-    it('denies the keyset value to every principal but the rotation, key administrator, application and backup roles', () => {
+    it('puts resource policies on both secrets (what they deny, request by request: access-roles.test.ts)', () => {
       const template = t(stage);
-      const { keyset, role, fnRole } = ids(template);
-      const policies = Object.values(template.findResources('AWS::SecretsManager::ResourcePolicy')).map((p) => p.Properties);
-      expect(policies).toHaveLength(1);
-      expect(policies[0].SecretId).toEqual(ref(keyset));
-      const statements = policies[0].ResourcePolicy.Statement as Record<string, unknown>[];
-      expect(statements).toHaveLength(1);
-      const deny = statements[0];
-      expect(deny).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Resource: '*' });
-      expect([...(deny.Action as string[])].sort()).toEqual(['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage']);
-      const allowed = (deny.Condition as Record<string, Record<string, unknown[]>>).ArnNotEquals['aws:PrincipalArn'];
-      expect(allowed).toEqual(expect.arrayContaining([fnRole, role('KeyAdministrator'), role('ApplicationService'), role('BackupService')].map(arnOf)));
-      expect(allowed).toHaveLength(4);
-      expect(allowed).not.toContainEqual(arnOf(role('AuditService')));
-      // An account administrator must always be able to repair the policy itself.
-      for (const never of ['secretsmanager:PutResourcePolicy', 'secretsmanager:DeleteResourcePolicy', 'secretsmanager:*', '*']) expect(deny.Action).not.toContain(never);
+      const { keyset, rotationLog } = ids(template);
+      const policies = Object.values(template.findResources('AWS::SecretsManager::ResourcePolicy')).map((p) => p.Properties.SecretId);
+      expect(policies).toEqual(expect.arrayContaining([ref(keyset), ref(rotationLog)]));
+      expect(policies).toHaveLength(2);
     });
 
-    it('trusts the stack account for every access role by default, with one-hour sessions', () => {
+    it('names the access roles for the stage, with one-hour sessions, trusting no one until principals are configured', () => {
       const template = t(stage);
       const { role } = ids(template);
       for (const name of ['KeyAdministrator', 'ApplicationService', 'BackupService', 'AuditService']) {
         const r = template.findResources('AWS::IAM::Role')[role(name)].Properties;
         expect(r.RoleName).toBe(`AlphaPulseKeys-${stage}-${name}`);
         expect(r.MaxSessionDuration).toBe(3600);
-        expect(JSON.stringify(r.AssumeRolePolicyDocument)).toContain(':root');
+        expect(r.AssumeRolePolicyDocument.Statement).toContainEqual({ Sid: 'TrustNotConfigured', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' });
       }
     });
   });
