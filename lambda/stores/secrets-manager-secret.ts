@@ -163,7 +163,7 @@ export class SecretsManagerSecret {
    * A rejection is checked against where the label now is: when the SDK retries a move whose first
    * attempt landed but whose answer was lost, the retry is rejected because the label is already ours.
    */
-  private async moveStage(stage: string, versionId: string, from: string | null): Promise<StageMoveResult> {
+  async moveStage(stage: string, versionId: string, from: string | null): Promise<StageMoveResult> {
     try {
       await this.call('UpdateSecretVersionStage', () =>
         this.client.send(
@@ -221,6 +221,12 @@ export class SecretsManagerSecret {
     } catch {
       /* see above */
     }
+  }
+
+  /** Stores `text` as a new version that carries no label (labelled while it is put, so it never becomes AWSCURRENT). */
+  async putUnlabelled(text: string, token: string): Promise<void> {
+    const staged = await this.putVersion(text, token, STAGED_WRITE);
+    await this.removeStage(STAGED_WRITE, staged.versionId);
   }
 
   /** DescribeSecret: the rotation configuration and the labelled versions. */

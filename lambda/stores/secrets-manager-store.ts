@@ -15,6 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, KeyManagementError, KeysetInvalidError } from '../keys/errors';
 import { type Keyset, parseKeyset, serializeKeyset } from '../keys/keyset';
+import { afterDestroyingWrite, type PurgeResult, purgeHistory } from './secrets-manager-history';
 import { SecretsManagerRotation, type SecretsManagerRotationOptions } from './secrets-manager-rotation';
 import { AWSCURRENT, AWSPENDING, type SecretsManagerClientOptions, SecretsManagerSecret, type StageMoveResult } from './secrets-manager-secret';
 import type { KeysetSnapshot, KeysetStore } from './store';
@@ -24,6 +25,8 @@ export interface SecretsManagerStoreOptions extends SecretsManagerClientOptions 
   readonly secretId: string;
   /** How a requested rotation is waited for. @default poll every 2 s */
   readonly rotation?: SecretsManagerRotationOptions;
+  /** @default () => new Date() */
+  readonly clock?: () => Date;
 }
 
 /** A version of the keyset secret as found, valid or not: the rotation Lambda decides what to do with it. */
@@ -41,10 +44,12 @@ export class SecretsManagerStore implements KeysetStore {
   readonly location: string;
   readonly secret: SecretsManagerSecret;
   readonly managedRotation: SecretsManagerRotation;
+  private readonly clock: () => Date;
 
   constructor(options: SecretsManagerStoreOptions) {
     this.secret = new SecretsManagerSecret(options.secretId, options);
     this.location = options.secretId;
+    this.clock = options.clock ?? (() => new Date());
     this.managedRotation = new SecretsManagerRotation(this.secret, () => this.read(), options.rotation);
   }
 
@@ -66,7 +71,20 @@ export class SecretsManagerStore implements KeysetStore {
     }
     const written = await this.secret.writeStaged(text, expected, randomUUID());
     if (written === 'rejected') throw expected === null ? this.exists() : this.conflict(expected);
-    return { keyset: next, handle: written.versionId };
+    // The keyset is written whatever happens next: what older versions still hold is a warning to act on.
+    const warnings =
+      expected === null
+        ? []
+        : await afterDestroyingWrite(this.secret, next, expected, written.versionId, this.clock()).catch((err: unknown) => {
+            if (!(err instanceof KeyManagementError)) throw err;
+            return [`[${err.code}] ${err.message}; whether older versions of secret ${this.location} still hold the destroyed material is unknown — check with: key-manager --store aws:${this.location} purge-history --confirm`];
+          });
+    return { keyset: next, handle: written.versionId, ...(warnings.length > 0 ? { warnings } : {}) };
+  }
+
+  /** Removes destroyed material from the secret's older versions (see secrets-manager-history.ts). */
+  async purgeHistory(onProgress?: (message: string) => void): Promise<PurgeResult> {
+    return purgeHistory(this.secret, await this.read(), this.clock(), onProgress);
   }
 
   /** The version holding `stage`, parsed if it is a valid keyset; undefined when no version holds it. */
