@@ -113,7 +113,7 @@ export function createHandler(input: HandlerDeps): (event: unknown, context?: un
         return { PhysicalResourceId: deps.config.keysetSecretId, Data: { Primary: String(done.primary) } };
       }
     }
-  });
+  }, { remainingTimeMarginMs: 1_000 });
 }
 
 /**
