@@ -3,7 +3,7 @@
  * (0 ok, 1 the operation failed, 2 usage error).
  */
 import { Command, CommanderError } from 'commander';
-import { isKeyManagementError, KeyManagementError } from '../lambda/keys/errors';
+import { isKeyManagementError } from '../lambda/keys/errors';
 import { registerAudit } from './commands/audit';
 import { registerDestroyVersion } from './commands/destroy-version';
 import { registerDisableVersion } from './commands/disable-version';
@@ -20,7 +20,9 @@ import { registerHealth } from './commands/health';
 import { registerInit } from './commands/init';
 import { registerRotate } from './commands/rotate';
 import { registerStatus } from './commands/status';
-import { type CliIo, type CommandRegistrar, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type GlobalOptions, openRuntime, type Runtime, type RunWith } from './runtime';
+import { printError } from './output';
+import { CliFailure, EXIT_FAILED, EXIT_OK, EXIT_USAGE, usageError } from './failure';
+import { type CliIo, type CommandRegistrar, type GlobalOptions, openRuntime, type Runtime, type RunWith } from './runtime';
 
 const registrars: CommandRegistrar[] = [
   registerGenerate,
@@ -41,19 +43,20 @@ const registrars: CommandRegistrar[] = [
   registerAudit,
 ];
 
-/** A KeyManagementError found while reading the command line and its settings: exit 2, not 1. */
-class UsageError extends KeyManagementError {
-  constructor(cause: KeyManagementError) {
-    super(cause.code, cause.message, { cause });
-    this.name = 'UsageError';
-  }
-}
-
 export function processIo(): CliIo {
   return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, isTTY: Boolean(process.stdout.isTTY) };
 }
 
-export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+/** CloudWatch gets this long after a command; its result is printed before, whatever CloudWatch does. */
+export const METRICS_FLUSH_TIMEOUT_MS = 3_000;
+
+/** What a run leaves for main(): its exit code and, once the command opened one, its runtime. */
+interface Session {
+  exitCode: number;
+  runtime?: Runtime;
+}
+
+export function buildProgram(io: CliIo, session: Session): Command {
   const program = new Command('key-manager')
     .description('AlphaPulse key management: versioned master keys, data-key derivation, envelopes, rotation')
     .option('--store <uri>', 'keyset store: file:PATH | env: | aws:SECRET_ID | vault:MOUNT/PATH (default: $KEY_MANAGER_STORE or file:.alphapulse/keyset.json)')
@@ -76,15 +79,12 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       rt = await openRuntime(program.opts<GlobalOptions>(), io);
     } catch (err) {
       // A bad --store, --rotation-days or store setting is found before anything is touched: a usage error.
-      if (isKeyManagementError(err) && err.code === 'INVALID_INPUT') throw new UsageError(err);
+      if (isKeyManagementError(err) && err.code === 'INVALID_INPUT') throw usageError(err);
       throw err;
     }
-    try {
-      const code = await body(rt);
-      setExit(typeof code === 'number' ? code : EXIT_OK);
-    } finally {
-      await rt.metrics.flush();
-    }
+    session.runtime = rt;
+    const code = await body(rt);
+    session.exitCode = typeof code === 'number' ? code : EXIT_OK;
   };
   for (const register of registrars) register(program, run, io);
   return program;
@@ -92,30 +92,36 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
 
 /** Parses `argv` (as process.argv: node, script, ...args), runs the command, returns the exit code. */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
-  let exitCode = EXIT_OK;
-  const program = buildProgram(io, (code) => {
-    exitCode = code;
-  });
+  const session: Session = { exitCode: EXIT_OK };
+  const program = buildProgram(io, session);
+  const code = await runProgram(program, argv, io, session);
+  // Only now, with the command's output and error line already out: metrics must never hold up or hide
+  // the result. The flush is bounded; what it could not send is a warning line (the sink's onError).
+  await session.runtime?.metrics.flush({ timeoutMs: METRICS_FLUSH_TIMEOUT_MS });
+  return code;
+}
+
+async function runProgram(program: Command, argv: string[], io: CliIo, session: Session): Promise<number> {
   try {
     await program.parseAsync(argv);
-    return exitCode;
+    return session.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
       return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
-    const debug = program.opts<GlobalOptions>().debug;
-    if (err instanceof UsageError) {
-      io.stderr.write(`error [${err.code}]: ${err.message}\n`);
-      return EXIT_USAGE;
+    const options = program.opts<GlobalOptions>();
+    if (err instanceof CliFailure) {
+      printError(options, io, err.code, err.message);
+      return err.exitCode;
     }
     if (isKeyManagementError(err)) {
-      io.stderr.write(`error [${err.code}]: ${err.message}\n`);
+      printError(options, io, err.code, err.message);
     } else {
       const code = (err as NodeJS.ErrnoException).code;
-      io.stderr.write(`error [INTERNAL]: ${err instanceof Error ? err.name : 'unexpected failure'}${code ? ` (${code})` : ''}; rerun with --debug for details\n`);
+      printError(options, io, 'INTERNAL', `${err instanceof Error ? err.name : 'unexpected failure'}${code ? ` (${code})` : ''}; rerun with --debug for details`);
     }
-    if (debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
+    if (options.debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
     return EXIT_FAILED;
   }
 }

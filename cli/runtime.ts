@@ -13,10 +13,6 @@ import { type AuditSink, FileAuditSink } from '../lambda/telemetry/audit';
 import { type MetricsSink, noopMetrics } from '../lambda/telemetry/metrics';
 import { awsActor, awsMetrics } from './aws-runtime';
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
-
 /** Runs one command's body with a runtime built from the global options; a returned number is the exit code. */
 export type RunWith = (body: (rt: Runtime) => Promise<number | void>) => Promise<void>;
 

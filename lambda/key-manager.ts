@@ -132,7 +132,10 @@ export interface KeysetStatus {
 export interface HealthCheck {
   readonly name: string;
   readonly ok: boolean;
+  /** What was found, or on failure the error's message. */
   readonly detail: string;
+  /** On failure, the error's code (`INTERNAL` for an unexpected error). */
+  readonly code?: string;
 }
 
 export interface HealthReport {
@@ -456,7 +459,7 @@ export class KeyManager {
         checks.push({ name, ok: true, detail: await run() });
         return true;
       } catch (err) {
-        checks.push({ name, ok: false, detail: err instanceof KeyManagementError ? `${err.code}: ${err.message}` : 'unexpected error' });
+        checks.push({ name, ok: false, detail: err instanceof KeyManagementError ? err.message : 'unexpected error', code: errorCode(err) });
         return false;
       }
     };

@@ -4,7 +4,8 @@
  * and appends the destruction record (`destroy_version`) to the audit log.
  */
 import { parseVersionArg } from '../parse';
-import { type CommandRegistrar, emit, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../runtime';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../failure';
+import { type CommandRegistrar, emit } from '../runtime';
 
 export const registerDestroyVersion: CommandRegistrar = (program, run) => {
   const command = program

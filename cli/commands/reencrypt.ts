@@ -22,7 +22,8 @@ import { syncDirectory } from '../../lambda/stores/sync-directory';
 import { audited } from '../audited';
 import { findValueSpan, parseFieldPath } from '../json-field';
 import { parsePositiveWholeNumber } from '../parse';
-import { type CommandRegistrar, emit, EXIT_FAILED, EXIT_OK } from '../runtime';
+import { EXIT_FAILED, EXIT_OK } from '../failure';
+import { type CommandRegistrar, emit } from '../runtime';
 
 /** Default longest line: far above any row of envelopes, low enough that one line cannot exhaust memory. */
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;

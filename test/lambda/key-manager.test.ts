@@ -249,6 +249,6 @@ describe('KeyManager status and health', () => {
     expect((await setup(v1()).km.health()).ok).toBe(true);
     const missing = await setup().km.health();
     expect(missing.ok).toBe(false);
-    expect(missing.checks[0]).toMatchObject({ name: 'keyset readable', ok: false, detail: expect.stringMatching(/KEYSET_NOT_FOUND/) });
+    expect(missing.checks[0]).toMatchObject({ name: 'keyset readable', ok: false, code: 'KEYSET_NOT_FOUND', detail: expect.stringMatching(/no keyset/) });
   });
 });
