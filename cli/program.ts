@@ -2,7 +2,8 @@
  * The `key-manager` command line: global options, command registration, error handling and exit codes
  * (0 ok, 1 the operation failed, 2 usage error).
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, Option } from 'commander';
+import { version } from '../package.json';
 import { isKeyManagementError } from '../lambda/keys/errors';
 import { registerAudit } from './commands/audit';
 import { registerDestroyVersion } from './commands/destroy-version';
@@ -50,9 +51,16 @@ export function processIo(): CliIo {
 /** CloudWatch gets this long after a command; its result is printed before, whatever CloudWatch does. */
 export const METRICS_FLUSH_TIMEOUT_MS = 3_000;
 
-/** What a run leaves for main(): its exit code and, once the command opened one, its runtime. */
+/**
+ * `-V, --version`, shown in the top-level help but read by main() itself, only before the command name:
+ * registered with commander it would also swallow the `--version N` of derive, disable-version and the rest.
+ */
+const VERSION_OPTION = new Option('-V, --version', 'print the version of key-manager');
+
+/** What a run leaves for main(): its exit code, the command that ran, and once it opened one, its runtime. */
 interface Session {
   exitCode: number;
+  command?: Command;
   runtime?: Runtime;
 }
 
@@ -60,17 +68,28 @@ export function buildProgram(io: CliIo, session: Session): Command {
   const program = new Command('key-manager')
     .description('AlphaPulse key management: versioned master keys, data-key derivation, envelopes, rotation')
     .option('--store <uri>', 'keyset store: file:PATH | env: | aws:SECRET_ID | vault:MOUNT/PATH (default: $KEY_MANAGER_STORE or file:.alphapulse/keyset.json)')
-    .option('--json', 'machine-readable output')
+    .option('--json', 'machine-readable output: one JSON object on stdout, errors as {"error":{"code","message"}} on stderr')
     .option('--debug', 'print stack traces on failure')
     .option('--audit-log <file>', 'audit log file (default: audit.jsonl beside a file keyset, else ./.alphapulse/audit.jsonl)')
     .option('--region <region>', 'AWS region for the aws store')
     .option('--endpoint-url <url>', 'AWS-compatible endpoint for Secrets Manager (the aws store; else $AWS_ENDPOINT_URL); other services follow AWS_ENDPOINT_URL_<SERVICE>')
     .option('--rotation-days <days>', 'rotation period used for deadlines')
-    .showHelpAfterError()
-    .exitOverride()
+    .configureHelp({
+      showGlobalOptions: true,
+      visibleOptions(cmd) {
+        const options = Help.prototype.visibleOptions.call(this, cmd);
+        return cmd.parent ? options : [VERSION_OPTION, ...options];
+      },
+      optionDescription(option) {
+        const text = Help.prototype.optionDescription.call(this, option);
+        return option.mandatory ? `${text} (required)` : text;
+      },
+    })
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+      // main() reports every error itself: one line (or JSON object) and a pointer to --help.
+      outputError: () => undefined,
     });
 
   const run: RunWith = async (body) => {
@@ -87,6 +106,16 @@ export function buildProgram(io: CliIo, session: Session): Command {
     session.exitCode = typeof code === 'number' ? code : EXIT_OK;
   };
   for (const register of registrars) register(program, run, io);
+  // Remember which command a parse error or action belongs to, so its usage error can point at its help.
+  for (const command of [program, ...program.commands]) {
+    command.exitOverride((err) => {
+      session.command ??= command;
+      throw err;
+    });
+  }
+  program.hook('preAction', (_program, action) => {
+    session.command = action;
+  });
   return program;
 }
 
@@ -94,6 +123,11 @@ export function buildProgram(io: CliIo, session: Session): Command {
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   const session: Session = { exitCode: EXIT_OK };
   const program = buildProgram(io, session);
+  const args = argv.slice(2);
+  if (asksForVersion(program, args)) {
+    io.stdout.write(args.includes('--json') ? `${JSON.stringify({ version })}\n` : `${version}\n`);
+    return EXIT_OK;
+  }
   const code = await runProgram(program, argv, io, session);
   // Only now, with the command's output and error line already out: metrics must never hold up or hide
   // the result. The flush is bounded; what it could not send is a warning line (the sink's onError).
@@ -101,27 +135,51 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   return code;
 }
 
+/** True when -V/--version comes before any command name, after global options only. */
+function asksForVersion(program: Command, args: readonly string[]): boolean {
+  const named = (o: Option, arg: string) => arg === o.long || arg === o.short;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (named(VERSION_OPTION, arg)) return true;
+    const option = program.options.find((o) => named(o, arg.split('=')[0]));
+    if (!option) return false;
+    if ((option.required || option.optional) && !arg.includes('=')) i++;
+  }
+  return false;
+}
+
 async function runProgram(program: Command, argv: string[], io: CliIo, session: Session): Promise<number> {
+  const options = (): GlobalOptions => ({ ...program.opts<GlobalOptions>(), json: program.opts<GlobalOptions>().json || argv.slice(2).includes('--json') });
   try {
     await program.parseAsync(argv);
     return session.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
-      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.exitCode === 0) return EXIT_OK;
+      return reportUsage(options(), io, session, 'USAGE', err.message.replace(/^error: /, ''));
     }
-    const options = program.opts<GlobalOptions>();
     if (err instanceof CliFailure) {
-      printError(options, io, err.code, err.message);
+      if (err.exitCode === EXIT_USAGE) return reportUsage(options(), io, session, err.code, err.message);
+      printError(options(), io, err.code, err.message);
       return err.exitCode;
     }
     if (isKeyManagementError(err)) {
-      printError(options, io, err.code, err.message);
+      printError(options(), io, err.code, err.message);
     } else {
       const code = (err as NodeJS.ErrnoException).code;
-      printError(options, io, 'INTERNAL', `${err instanceof Error ? err.name : 'unexpected failure'}${code ? ` (${code})` : ''}; rerun with --debug for details`);
+      printError(options(), io, 'INTERNAL', `${err instanceof Error ? err.name : 'unexpected failure'}${code ? ` (${code})` : ''}; rerun with --debug for details`);
     }
-    if (options.debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
+    if (options().debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
     return EXIT_FAILED;
   }
+}
+
+/** A usage error: its line, then (as text) where the command's help is. */
+function reportUsage(options: GlobalOptions, io: CliIo, session: Session, code: string, message: string): number {
+  printError(options, io, code, message);
+  if (!options.json) {
+    const command = session.command?.parent ? `key-manager ${session.command.name()} --help` : 'key-manager --help';
+    io.stderr.write(`see '${command}'\n`);
+  }
+  return EXIT_USAGE;
 }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { DEFAULT_ROTATION_PERIOD_DAYS, KeyManager } from '../lambda/key-manager';
 import { KeyManagementError } from '../lambda/keys/errors';
 import { MAX_ROTATION_PERIOD_DAYS } from '../lambda/rotation/config';
-import { openStore, parseStoreUri, resolveStoreUri } from '../lambda/stores/open-store';
+import { openStore, parseStoreUri, resolveStoreUri, STORE_ENV_VAR } from '../lambda/stores/open-store';
 import type { KeysetStore } from '../lambda/stores/store';
 import { type AuditSink, FileAuditSink } from '../lambda/telemetry/audit';
 import { type MetricsSink, noopMetrics } from '../lambda/telemetry/metrics';
@@ -82,8 +82,20 @@ export function rotationDays(options: GlobalOptions): number {
   return n;
 }
 
+/** The store URI to use; a bad one from KEY_MANAGER_STORE says so, since the command line shows none. */
+function storeUriOf(options: GlobalOptions, env: NodeJS.ProcessEnv): string {
+  const uri = resolveStoreUri(options.store, env);
+  try {
+    parseStoreUri(uri);
+  } catch (err) {
+    if (options.store !== undefined || !env[STORE_ENV_VAR] || !(err instanceof KeyManagementError)) throw err;
+    throw new KeyManagementError(err.code, `${STORE_ENV_VAR}='${uri.slice(0, 100)}' is not a store: ${err.message}; fix or unset ${STORE_ENV_VAR}, or pass --store`);
+  }
+  return uri;
+}
+
 export async function openRuntime(options: GlobalOptions, io: CliIo): Promise<Runtime> {
-  const storeUri = resolveStoreUri(options.store, io.env);
+  const storeUri = storeUriOf(options, io.env);
   const store = openStore(storeUri, { env: io.env, region: options.region, endpointUrl: options.endpointUrl });
   const audit = new FileAuditSink(auditLogPath(options, io.env, storeUri));
   const metrics = factories.metrics?.(options, io) ?? noopMetrics;

@@ -384,20 +384,24 @@ export class KeyManager {
   /**
    * Removes a disabled version's material for good and zeroes any cached key derived from it. Returns the
    * store's warnings: work it could not finish that still holds the material somewhere (empty when none).
+   * `reason` goes into the audit trail; only a destruction that landed is recorded as "material destroyed".
    */
-  async destroyVersion(version: number): Promise<readonly string[]> {
-    return (await this.transition('destroy_version', (ks) => destroyVersion(ks, version, { now: this.nowIso() }), { version, detail: 'material destroyed' })).warnings;
+  async destroyVersion(version: number, reason?: string): Promise<readonly string[]> {
+    const change = (ks: Keyset) => destroyVersion(ks, version, { now: this.nowIso() });
+    return (await this.transition('destroy_version', change, { version, detail: reason }, reason === undefined ? 'material destroyed' : `material destroyed: ${reason}`)).warnings;
   }
 
   /**
    * Reads the keyset fresh (never from cache), applies `change`, checks that no version was lost or
    * altered, and writes it back with compare-and-set. Audited as `action`; throws CONFLICT if another
-   * writer got there first. The building block for every keyset change.
+   * writer got there first. The building block for every keyset change. `auditFields` are recorded whatever
+   * the outcome; `doneDetail`, when given, replaces their detail once the change was written.
    */
   async transition(
     action: string,
     change: (keyset: Keyset) => Keyset,
     auditFields: { version?: number; detail?: string } = {},
+    doneDetail?: string,
   ): Promise<{ before: Keyset; after: Keyset; warnings: readonly string[] }> {
     return this.audited(action, async () => {
       const snapshot = await this.readFresh();
@@ -406,7 +410,7 @@ export class KeyManager {
       const written = await this.store.write(after, snapshot.handle);
       this.adopt(written);
       const warnings = written.warnings ?? [];
-      const detail = [auditFields.detail, ...warnings.map((w) => `warning: ${w}`)].filter(Boolean).join('; ') || undefined;
+      const detail = [doneDetail ?? auditFields.detail, ...warnings.map((w) => `warning: ${w}`)].filter(Boolean).join('; ') || undefined;
       return { result: { before: snapshot.keyset, after, warnings }, version: auditFields.version ?? after.primary, detail };
     }, auditFields);
   }

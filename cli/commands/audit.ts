@@ -8,6 +8,7 @@ import { KeyManagementError } from '../../lambda/keys/errors';
 import { AWS_REQUEST_HANDLER } from '../../lambda/stores/aws-client-options';
 import { type AuditEvent, readAuditFile } from '../../lambda/telemetry/audit';
 import { audited } from '../audited';
+import { parseIsoTime, usage } from '../parse';
 import { auditLogPath, type CommandRegistrar, emit, type Runtime } from '../runtime';
 
 /** Events read from CloudWatch Logs at most, so a wide --since cannot run unbounded. */
@@ -94,30 +95,21 @@ async function readCloudWatch(rt: Runtime, logGroup: string, query: AuditQuery):
   return { events, skipped, truncated: nextToken !== undefined };
 }
 
-function parseSince(value: string): Date {
-  const t = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t)) {
-    throw new KeyManagementError('INVALID_INPUT', `--since must be an ISO-8601 date or time such as 2026-01-31 or 2026-01-31T12:00:00Z, got '${value.slice(0, 40)}'`);
-  }
-  return new Date(t);
+function parseAction(value: string): string {
+  if (!ACTION_PATTERN.test(value)) throw new KeyManagementError('INVALID_INPUT', `--action must be an action name such as emergency_rotate (lowercase letters, digits, '_')`);
+  return value;
 }
 
 export const registerAudit: CommandRegistrar = (program, run) => {
   program
     .command('audit')
     .description('show the audit log: "timestamp: action - secret" with version, context, outcome and actor')
-    .option('--since <iso>', 'only events at or after this time')
-    .option('--action <name>', 'only this action (e.g. emergency_rotate, disable_version, destroy_version, reencrypt)')
+    .option('--since <iso>', 'only events at or after this time (a time without a zone is UTC)', usage((v) => parseIsoTime(v, '--since')))
+    .option('--action <name>', 'only this action (e.g. emergency_rotate, disable_version, destroy_version, reencrypt)', usage(parseAction))
     .option('--log-group <name>', 'read CloudWatch Logs (the Lambda\'s audit events) instead of the local audit file')
-    .action((opts: { since?: string; action?: string; logGroup?: string }) =>
+    .action((opts: { since?: Date; action?: string; logGroup?: string }) =>
       run(async (rt) => {
-        const query: AuditQuery = {
-          since: opts.since === undefined ? undefined : parseSince(opts.since),
-          action: opts.action,
-        };
-        if (query.action !== undefined && !ACTION_PATTERN.test(query.action)) {
-          throw new KeyManagementError('INVALID_INPUT', `--action must be an action name such as emergency_rotate (lowercase letters, digits, '_')`);
-        }
+        const query: AuditQuery = { since: opts.since, action: opts.action };
         const source = opts.logGroup !== undefined ? `cloudwatch:${opts.logGroup}` : auditLogPath(rt.options, rt.io.env, rt.storeUri);
         const found = await audited(rt, 'audit_read', { detail: `from ${source}` }, async () => {
           let events: AuditEvent[];

@@ -1,12 +1,13 @@
 import { Option } from 'commander';
 import { MAX_PLAINTEXT_BYTES } from '../../lambda/keys/envelope';
+import { parseContext, usage } from '../parse';
 import { type CommandRegistrar, readInput } from '../runtime';
 
 export const registerEncrypt: CommandRegistrar = (program, run) => {
   program
     .command('encrypt')
     .description('encrypt stdin (or --in FILE) under the primary version; prints the envelope')
-    .requiredOption('--context <name>', 'e.g. trading_data, user_pii, api_credentials')
+    .requiredOption('--context <name>', 'e.g. trading_data, user_pii, api_credentials', usage(parseContext))
     .option('--in <file>', 'read the plaintext from a file instead of stdin')
     .addOption(new Option('--format <form>', 'envelope form').choices(['record', 'compact']).default('record'))
     .action((opts: { context: string; in?: string; format: 'record' | 'compact' }) =>

@@ -12,6 +12,7 @@ import { FernetKey } from '../../lambda/keys/fernet';
 import { systemRandom } from '../../lambda/keys/random';
 import { AWS_REQUEST_HANDLER } from '../../lambda/stores/aws-client-options';
 import { audited } from '../audited';
+import { hiddenAlias, usage } from '../parse';
 import { readKeyFile } from '../secret-file';
 import { type CommandRegistrar, emit, type Runtime } from '../runtime';
 
@@ -26,6 +27,12 @@ export function parseS3Uri(uri: string): S3Location | undefined {
   const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+)$/.exec(uri);
   if (!match) throw new KeyManagementError('INVALID_INPUT', `'${uri.slice(0, 200)}' is not an S3 location; write s3://BUCKET/KEY`);
   return { bucket: match[1], key: match[2] };
+}
+
+/** `--out`: an S3 location must be well formed; checked while the command line is read. */
+function checkDestination(value: string): string {
+  parseS3Uri(value);
+  return value;
 }
 
 /** Where a generated backup key goes: beside a local output, or in the working directory for S3. */
@@ -75,56 +82,57 @@ async function putS3(rt: Runtime, target: S3Location, body: string): Promise<voi
 }
 
 export const registerExport: CommandRegistrar = (program, run) => {
-  program
+  const command = program
     .command('export')
     .description('back up the whole keyset as a Fernet token (readable by the seed\'s Python recovery) to FILE or s3://BUCKET/KEY')
-    .requiredOption('--output <file|s3://bucket/key>', 'where the encrypted backup goes (never overwritten)')
-    .option('--backup-key-file <file>', 'an existing backup key (Fernet key); default: generate one into a new 0600 file beside the output')
-    .action((opts: { output: string; backupKeyFile?: string }) =>
-      run(async (rt) => {
-        const s3 = parseS3Uri(opts.output);
-        const outputPath = s3 ? undefined : path.resolve(opts.output);
-        const given = opts.backupKeyFile !== undefined;
-        const keyFile = path.resolve(opts.backupKeyFile ?? defaultKeyFile(opts.output, s3));
-        if (keyFile === outputPath) {
-          throw new KeyManagementError('INVALID_INPUT', 'the backup key file and the backup are the same file; keep the key apart from the backup it opens');
+    .requiredOption('--out <file|s3://bucket/key>', 'where the encrypted backup goes (never overwritten)', usage(checkDestination))
+    .option('--backup-key-file <file>', 'an existing backup key (Fernet key); default: generate one into a new 0600 file beside the output');
+  hiddenAlias(command, '--output <file|s3://bucket/key>', 'out');
+  command.action((opts: { out: string; backupKeyFile?: string }) =>
+    run(async (rt) => {
+      const s3 = parseS3Uri(opts.out);
+      const outputPath = s3 ? undefined : path.resolve(opts.out);
+      const given = opts.backupKeyFile !== undefined;
+      const keyFile = path.resolve(opts.backupKeyFile ?? defaultKeyFile(opts.out, s3));
+      if (keyFile === outputPath) {
+        throw new KeyManagementError('INVALID_INPUT', 'the backup key file and the backup are the same file; keep the key apart from the backup it opens');
+      }
+      const destination = s3 ? `s3://${s3.bucket}/${s3.key}` : (outputPath as string);
+      const keyset = await audited(rt, 'export', { detail: `to ${destination}` }, async () => {
+        let keyText: string | undefined;
+        let key: FernetKey;
+        if (given) {
+          key = await readBackupKey(keyFile);
+        } else {
+          keyText = FernetKey.generate(systemRandom);
+          key = FernetKey.parse(keyText);
         }
-        const destination = s3 ? `s3://${s3.bucket}/${s3.key}` : (outputPath as string);
-        const keyset = await audited(rt, 'export', { detail: `to ${destination}` }, async () => {
-          let keyText: string | undefined;
-          let key: FernetKey;
-          if (given) {
-            key = await readBackupKey(keyFile);
-          } else {
-            keyText = FernetKey.generate(systemRandom);
-            key = FernetKey.parse(keyText);
-          }
-          const { keyset } = await rt.manager.readFresh();
-          let token: string;
-          try {
-            token = sealBackup(keyset, { source: { store: rt.store.kind, location: rt.store.location }, key, now: new Date(), iv: randomBytes(16) });
-          } finally {
-            key.destroy();
-          }
-          // The key first: a backup whose key failed to land would open for nobody.
-          if (keyText !== undefined) await writeNewFile(keyFile, `${keyText}\n`);
-          try {
-            if (s3) await putS3(rt, s3, token);
-            else await writeNewFile(outputPath as string, token);
-          } catch (err) {
-            if (keyText !== undefined) await fs.rm(keyFile, { force: true });
-            throw err;
-          }
-          return { result: keyset, audit: { version: keyset.primary, detail: `to ${destination}, ${keyset.versions.length} versions, backup key ${given ? 'given' : 'generated'}` } };
-        });
-        emit(
-          rt,
-          { exported: true, output: destination, backupKeyFile: keyFile, backupKeyGenerated: !given, versions: keyset.versions.length, primary: keyset.primary },
-          [
-            `exported ${keyset.versions.length} versions (primary ${keyset.primary}) to ${destination}`,
-            `backup key: ${keyFile}${given ? '' : ' (new, mode 0600)'} — store it apart from the backup; without it the backup cannot be opened`,
-          ],
-        );
-      }),
-    );
+        const { keyset } = await rt.manager.readFresh();
+        let token: string;
+        try {
+          token = sealBackup(keyset, { source: { store: rt.store.kind, location: rt.store.location }, key, now: new Date(), iv: randomBytes(16) });
+        } finally {
+          key.destroy();
+        }
+        // The key first: a backup whose key failed to land would open for nobody.
+        if (keyText !== undefined) await writeNewFile(keyFile, `${keyText}\n`);
+        try {
+          if (s3) await putS3(rt, s3, token);
+          else await writeNewFile(outputPath as string, token);
+        } catch (err) {
+          if (keyText !== undefined) await fs.rm(keyFile, { force: true });
+          throw err;
+        }
+        return { result: keyset, audit: { version: keyset.primary, detail: `to ${destination}, ${keyset.versions.length} versions, backup key ${given ? 'given' : 'generated'}` } };
+      });
+      emit(
+        rt,
+        { exported: true, output: destination, backupKeyFile: keyFile, backupKeyGenerated: !given, versions: keyset.versions.length, primary: keyset.primary },
+        [
+          `exported ${keyset.versions.length} versions (primary ${keyset.primary}) to ${destination}`,
+          `backup key: ${keyFile}${given ? '' : ' (new, mode 0600)'} — store it apart from the backup; without it the backup cannot be opened`,
+        ],
+      );
+    }),
+  );
 };

@@ -9,6 +9,7 @@ import type { Keyset } from '../../lambda/keys/keyset';
 import { legacyKeyset } from '../../lambda/keys/legacy';
 import { EnvStore, KEY_VERSION_VAR, MASTER_KEY_VAR } from '../../lambda/stores/env-store';
 import { audited } from '../audited';
+import { usageError } from '../failure';
 import { parseVersionArg } from '../parse';
 import { type CommandRegistrar, emit } from '../runtime';
 import { readKeyFile } from '../secret-file';
@@ -26,9 +27,9 @@ export const registerImportLegacy: CommandRegistrar = (program, run) => {
     .option('--version <n>', 'the Python system\'s current key version (with --master-key-file)', parseVersionArg);
   command.action((opts: { fromEnv?: boolean; masterKeyFile?: string; version?: number }) => {
     const fromFile = opts.masterKeyFile !== undefined;
-    if (Boolean(opts.fromEnv) === fromFile) command.error('error: give exactly one of --from-env or --master-key-file FILE --version N', { exitCode: 2, code: 'key-manager.usage' });
-    if (fromFile && opts.version === undefined) command.error('error: --master-key-file needs --version N (the Python system\'s ALPHAPULSE_ENCRYPTION_KEY_VERSION)', { exitCode: 2, code: 'key-manager.usage' });
-    if (!fromFile && opts.version !== undefined) command.error(`error: --version goes with --master-key-file; with --from-env the version comes from ${KEY_VERSION_VAR}`, { exitCode: 2, code: 'key-manager.usage' });
+    if (Boolean(opts.fromEnv) === fromFile) throw usageError('USAGE', 'give exactly one of --from-env or --master-key-file FILE --version N');
+    if (fromFile && opts.version === undefined) throw usageError('USAGE', `--master-key-file needs --version N (the Python system's ${KEY_VERSION_VAR})`);
+    if (!fromFile && opts.version !== undefined) throw usageError('USAGE', `--version goes with --master-key-file; with --from-env the version comes from ${KEY_VERSION_VAR}`);
     return run(async (rt) => {
       const source = fromFile ? `file ${opts.masterKeyFile}` : 'environment';
       const keyset = await audited(rt, 'import_legacy', { detail: `from ${source}` }, async () => {

@@ -9,7 +9,7 @@ import { KeyManagementError } from '../../lambda/keys/errors';
 import { serializeKeyset } from '../../lambda/keys/keyset';
 import type { KeysetSnapshot } from '../../lambda/stores/store';
 import { audited } from '../audited';
-import { parsePositiveWholeNumber } from '../parse';
+import { hiddenAlias, parsePositiveWholeNumber, usage } from '../parse';
 import { type CommandRegistrar, emit } from '../runtime';
 import { readBackupKey } from './export';
 
@@ -36,62 +36,63 @@ function describeLosses(l: RecoveryLosses): string {
 }
 
 export const registerRecover: CommandRegistrar = (program, run) => {
-  program
+  const command = program
     .command('recover')
     .description('verify a backup (from export, or the seed\'s Python procedure) and write its keyset to the store')
-    .requiredOption('--backup-file <file>', 'the encrypted backup')
+    .requiredOption('--in <file>', 'the encrypted backup')
     .requiredOption('--backup-key-file <file>', 'the backup key written by export (or the seed\'s Fernet key)')
-    .option('--max-age-days <days>', 'refuse a backup older than this')
-    .option('--force', 'write even if versions in the store would be lost, replaced or brought back')
-    .action((opts: { backupFile: string; backupKeyFile: string; maxAgeDays?: string; force?: boolean }) =>
-      run(async (rt) => {
-        const force = Boolean(opts.force);
-        const out = await audited(rt, 'recover', { detail: `from ${opts.backupFile}` }, async () => {
-          const maxAgeSeconds = opts.maxAgeDays === undefined ? undefined : parsePositiveWholeNumber(opts.maxAgeDays, '--max-age-days', 5, ' of days') * 86_400;
-          const token = await readToken(opts.backupFile);
-          const key = await readBackupKey(opts.backupKeyFile);
-          let backup;
-          try {
-            backup = openBackup(token, key, { now: new Date(), maxAgeSeconds });
-          } finally {
-            key.destroy();
-          }
-          if (!rt.store.writable) {
-            throw new KeyManagementError('STORE_READ_ONLY', `the ${rt.store.kind} store is read-only; recover into a writable store (--store file:PATH, aws:SECRET_ID or vault:MOUNT/PATH)`);
-          }
-          let current: KeysetSnapshot | undefined;
-          try {
-            current = await rt.store.read();
-          } catch (err) {
-            if (!(err instanceof KeyManagementError) || err.code !== 'KEYSET_NOT_FOUND') throw err;
-          }
-          const losses = current ? recoveryLosses(current.keyset, backup.keyset) : { missing: [], differing: [], resurrected: [], reenabled: [] };
-          if (!isSafeRecovery(losses) && !force) {
-            throw new KeyManagementError('INVALID_TRANSITION', `refusing to recover: ${describeLosses(losses)}; nothing was written — rerun with --force only if those keys are meant to go`);
-          }
-          const unchanged = current !== undefined && serializeKeyset(current.keyset) === serializeKeyset(backup.keyset);
-          if (!unchanged) await rt.store.write(backup.keyset, current?.handle ?? null);
-          rt.manager.clearCache();
-          const summary = {
-            recovered: true,
-            unchanged,
-            format: backup.kind,
-            backupCreatedAt: backup.createdAt,
-            primary: backup.keyset.primary,
-            versions: backup.keyset.versions.map((v) => v.version),
-            forced: force && !isSafeRecovery(losses),
-            overridden: losses,
-          };
-          const detail = `${backup.kind} backup of ${backup.createdAt.slice(0, 40)}, ${backup.keyset.versions.length} versions${summary.forced ? `, forced over: ${describeLosses(losses)}` : ''}${unchanged ? ', store already held it' : ''}`;
-          return { result: summary, audit: { version: backup.keyset.primary, detail: detail.slice(0, 500) }, outcome: unchanged ? ('skipped' as const) : ('success' as const) };
-        });
-        const lines = [
-          out.unchanged
-            ? `the store already holds this keyset (primary ${out.primary}); nothing was written`
-            : `recovered ${out.versions.length} versions (primary ${out.primary}) from a ${out.format === 'seed' ? "seed-format (Python) " : ''}backup dated ${out.backupCreatedAt} into ${rt.store.location}`,
-        ];
-        if (out.forced) lines.push(`forced: ${describeLosses(out.overridden)}`);
-        emit(rt, out, lines);
-      }),
-    );
+    .option('--max-age-days <days>', 'refuse a backup older than this', usage((v) => parsePositiveWholeNumber(v, '--max-age-days', 5, ' of days')))
+    .option('--force', 'write even if versions in the store would be lost, replaced or brought back');
+  hiddenAlias(command, '--backup-file <file>', 'in');
+  command.action((opts: { in: string; backupKeyFile: string; maxAgeDays?: number; force?: boolean }) =>
+    run(async (rt) => {
+      const force = Boolean(opts.force);
+      const out = await audited(rt, 'recover', { detail: `from ${opts.in}` }, async () => {
+        const maxAgeSeconds = opts.maxAgeDays === undefined ? undefined : opts.maxAgeDays * 86_400;
+        const token = await readToken(opts.in);
+        const key = await readBackupKey(opts.backupKeyFile);
+        let backup;
+        try {
+          backup = openBackup(token, key, { now: new Date(), maxAgeSeconds });
+        } finally {
+          key.destroy();
+        }
+        if (!rt.store.writable) {
+          throw new KeyManagementError('STORE_READ_ONLY', `the ${rt.store.kind} store is read-only; recover into a writable store (--store file:PATH, aws:SECRET_ID or vault:MOUNT/PATH)`);
+        }
+        let current: KeysetSnapshot | undefined;
+        try {
+          current = await rt.store.read();
+        } catch (err) {
+          if (!(err instanceof KeyManagementError) || err.code !== 'KEYSET_NOT_FOUND') throw err;
+        }
+        const losses = current ? recoveryLosses(current.keyset, backup.keyset) : { missing: [], differing: [], resurrected: [], reenabled: [] };
+        if (!isSafeRecovery(losses) && !force) {
+          throw new KeyManagementError('INVALID_TRANSITION', `refusing to recover: ${describeLosses(losses)}; nothing was written — rerun with --force only if those keys are meant to go`);
+        }
+        const unchanged = current !== undefined && serializeKeyset(current.keyset) === serializeKeyset(backup.keyset);
+        if (!unchanged) await rt.store.write(backup.keyset, current?.handle ?? null);
+        rt.manager.clearCache();
+        const summary = {
+          recovered: true,
+          unchanged,
+          format: backup.kind,
+          backupCreatedAt: backup.createdAt,
+          primary: backup.keyset.primary,
+          versions: backup.keyset.versions.map((v) => v.version),
+          forced: force && !isSafeRecovery(losses),
+          overridden: losses,
+        };
+        const detail = `${backup.kind} backup of ${backup.createdAt.slice(0, 40)}, ${backup.keyset.versions.length} versions${summary.forced ? `, forced over: ${describeLosses(losses)}` : ''}${unchanged ? ', store already held it' : ''}`;
+        return { result: summary, audit: { version: backup.keyset.primary, detail: detail.slice(0, 500) }, outcome: unchanged ? ('skipped' as const) : ('success' as const) };
+      });
+      const lines = [
+        out.unchanged
+          ? `the store already holds this keyset (primary ${out.primary}); nothing was written`
+          : `recovered ${out.versions.length} versions (primary ${out.primary}) from a ${out.format === 'seed' ? "seed-format (Python) " : ''}backup dated ${out.backupCreatedAt} into ${rt.store.location}`,
+      ];
+      if (out.forced) lines.push(`forced: ${describeLosses(out.overridden)}`);
+      emit(rt, out, lines);
+    }),
+  );
 };

@@ -21,8 +21,8 @@ import { Rewrapper } from '../../lambda/keys/rewrap';
 import { syncDirectory } from '../../lambda/stores/sync-directory';
 import { audited } from '../audited';
 import { findValueSpan, parseFieldPath } from '../json-field';
-import { parsePositiveWholeNumber } from '../parse';
-import { EXIT_FAILED, EXIT_OK } from '../failure';
+import { parsePositiveWholeNumber, usage } from '../parse';
+import { EXIT_FAILED, EXIT_OK, usageError } from '../failure';
 import { type CommandRegistrar, emit } from '../runtime';
 
 /** Default longest line: far above any row of envelopes, low enough that one line cannot exhaust memory. */
@@ -173,27 +173,28 @@ export const registerReencrypt: CommandRegistrar = (program, run) => {
     .description('rewrap every envelope in a JSON Lines file that is not under the primary (legacy and disabled versions included); other lines pass through')
     .requiredOption('--in <file>', 'JSON Lines input (never modified)')
     .requiredOption('--out <file>', 'JSON Lines output (must not exist; written to a temp file, then linked into place)')
-    .option('--field <jsonpath>', 'where the envelope sits in each line, e.g. $.payload.secret (default: the whole line)')
-    .option('--max-line-bytes <n>', `longest line accepted (default ${DEFAULT_MAX_LINE_BYTES})`)
-    .action((opts: { in: string; out: string; field?: string; maxLineBytes?: string }) =>
-      run(async (rt) => {
-        const input = path.resolve(opts.in);
-        const output = path.resolve(opts.out);
+    .option('--field <jsonpath>', 'where the envelope sits in each line, e.g. $.payload.secret (default: the whole line)', usage(parseFieldPath))
+    .option('--max-line-bytes <n>', `longest line accepted (default ${DEFAULT_MAX_LINE_BYTES})`, usage((v) => parsePositiveWholeNumber(v, '--max-line-bytes', 10)))
+    .action(async (opts: { in: string; out: string; field?: string[]; maxLineBytes?: number }) => {
+      const input = path.resolve(opts.in);
+      const output = path.resolve(opts.out);
+      // Usage errors (exit 2), found before the store is opened or anything is audited.
+      let size: number;
+      try {
+        size = (await fs.stat(input)).size;
+      } catch (err) {
+        throw usageError('INVALID_INPUT', `cannot read --in ${input}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : ((err as NodeJS.ErrnoException).code ?? 'read error')}`);
+      }
+      if (input === output || (await sameFile(input, output))) {
+        throw usageError('INVALID_INPUT', 'reencrypt never writes in place: give --out a new file, then swap it in once checked');
+      }
+      if (await fs.lstat(output).then(() => true, () => false)) {
+        throw usageError('INVALID_INPUT', `${output} already exists; it was not overwritten — choose a new --out`);
+      }
+      return run(async (rt) => {
         const summary = await audited(rt, 'reencrypt', { detail: `${input} -> ${output}` }, async () => {
-          const fieldPath = opts.field === undefined ? [] : parseFieldPath(opts.field);
-          const maxLine = opts.maxLineBytes === undefined ? DEFAULT_MAX_LINE_BYTES : parsePositiveWholeNumber(opts.maxLineBytes, '--max-line-bytes', 10);
-          let size: number;
-          try {
-            size = (await fs.stat(input)).size;
-          } catch (err) {
-            throw new KeyManagementError('INVALID_INPUT', `cannot read ${input}: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`);
-          }
-          if (input === output || (await sameFile(input, output))) {
-            throw new KeyManagementError('INVALID_INPUT', 'reencrypt never writes in place: give --out a new file, then swap it in once checked');
-          }
-          if (await fs.stat(output).then(() => true, () => false)) {
-            throw new KeyManagementError('INVALID_INPUT', `${output} already exists; it was not overwritten — choose a new --out`);
-          }
+          const fieldPath = opts.field ?? [];
+          const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
           const { keyset } = await rt.manager.readFresh();
           const rewrapper = new Rewrapper(keyset, new PooledRandom());
           const tmp = path.join(path.dirname(output), `.${path.basename(output)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -292,6 +293,6 @@ export const registerReencrypt: CommandRegistrar = (program, run) => {
           `wrote ${summary.output}`,
         ]);
         return summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
-      }),
-    );
+      });
+    });
 };

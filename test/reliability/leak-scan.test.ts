@@ -145,8 +145,8 @@ describe('leak scan over the whole CLI lifecycle', () => {
     await cli(['--store', S, 'disable-version', '--version', '1', '--reason', 'again'], 1);
     await cli(['--store', S, 'enable-version', '--version', '1'], 0);
     await cli(['--store', S, 'enable-version', '--version', '1'], 1);
-    await cli(['--store', S, 'destroy-version', '--version', '2', '--confirm'], 1);
-    await cli(['--store', S, 'destroy-version', '--version', '2'], 2);
+    await cli(['--store', S, 'destroy-version', '--version', '2', '--reason', 'retired', '--confirm'], 1);
+    await cli(['--store', S, 'destroy-version', '--version', '2', '--reason', 'retired'], 2);
 
     // Backups: export (generated key, given key), refusals, recover into an empty store, refusals.
     const backup = path.join(dir, 'backup.fernet');
@@ -183,7 +183,7 @@ describe('leak scan over the whole CLI lifecycle', () => {
 
     // Destroy after re-encryption; a destroyed version's data is refused.
     await cli(['--store', S, 'disable-version', '--version', '1', '--reason', 're-encrypted'], 0);
-    await cli(['--store', S, 'destroy-version', '--version', '1', '--confirm'], 0);
+    await cli(['--store', S, 'destroy-version', '--version', '1', '--reason', 'retired', '--confirm'], 0);
     await cli(['--store', S, 'decrypt'], 1, { stdin: recordV1 });
 
     // Legacy import: the Python system's master key must not be echoed either.

@@ -177,7 +177,7 @@ describe('recover', () => {
     await ws.km(['rotate']);
     const { out, key } = await exportTo('pre-destroy.fernet');
     await ws.km(['disable-version', '--version', '1', '--reason', 'compromised']);
-    await ws.km(['destroy-version', '--version', '1', '--confirm']);
+    await ws.km(['destroy-version', '--version', '1', '--reason', 'retired', '--confirm']);
     const before = await ws.keysetBytes();
     const r = await ws.km(['recover', '--backup-file', out, '--backup-key-file', key]);
     expect(r.code).toBe(1);
