@@ -111,9 +111,12 @@ export async function openRuntime(options: GlobalOptions, io: CliIo): Promise<Ru
   return { options, io, storeUri, store, manager, audit, metrics };
 }
 
-/** Prints a result: `json` as one JSON document with --json, else the human lines. */
-export function emit(rt: Pick<Runtime, 'options' | 'io'>, json: unknown, human: string | string[]): void {
-  if (rt.options.json) rt.io.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+/**
+ * Prints a result: with --json one JSON object on one line (every command alike, so scripts can read any
+ * of them the same way, and several runs make JSON Lines), else the human lines.
+ */
+export function emit(rt: Pick<Runtime, 'options' | 'io'>, json: Record<string, unknown> | object, human: string | string[]): void {
+  if (rt.options.json) rt.io.stdout.write(`${JSON.stringify(json)}\n`);
   else rt.io.stdout.write(`${Array.isArray(human) ? human.join('\n') : human}\n`);
 }
 

@@ -1,5 +1,5 @@
 import { MAX_ENVELOPE_CHARS } from '../../lambda/keys/envelope';
-import { type CommandRegistrar, readInput } from '../runtime';
+import { type CommandRegistrar, emit, readInput } from '../runtime';
 
 export const registerDecrypt: CommandRegistrar = (program, run) => {
   program
@@ -10,11 +10,9 @@ export const registerDecrypt: CommandRegistrar = (program, run) => {
       run(async (rt) => {
         const envelope = await readInput(rt.io, opts.in, MAX_ENVELOPE_CHARS);
         const result = await rt.manager.decryptDetailed(envelope);
-        if (rt.options.json) {
-          rt.io.stdout.write(`${JSON.stringify({ version: result.version, context: result.context, kind: result.kind, plaintextBase64: result.plaintext.toString('base64') })}\n`);
-        } else {
-          rt.io.stdout.write(result.plaintext);
-        }
+        // The plaintext's bytes exactly as they were, so not through emit's lines.
+        if (rt.options.json) emit(rt, { version: result.version, context: result.context, kind: result.kind, plaintextBase64: result.plaintext.toString('base64') }, []);
+        else rt.io.stdout.write(result.plaintext);
       }),
     );
 };

@@ -1,7 +1,7 @@
 import { Option } from 'commander';
-import { MAX_PLAINTEXT_BYTES } from '../../lambda/keys/envelope';
+import { MAX_PLAINTEXT_BYTES, parseEnvelope } from '../../lambda/keys/envelope';
 import { parseContext, usage } from '../parse';
-import { type CommandRegistrar, readInput } from '../runtime';
+import { type CommandRegistrar, emit, readInput } from '../runtime';
 
 export const registerEncrypt: CommandRegistrar = (program, run) => {
   program
@@ -13,9 +13,11 @@ export const registerEncrypt: CommandRegistrar = (program, run) => {
     .action((opts: { context: string; in?: string; format: 'record' | 'compact' }) =>
       run(async (rt) => {
         const plaintext = await readInput(rt.io, opts.in, MAX_PLAINTEXT_BYTES);
-        const out = opts.format === 'compact' ? await rt.manager.encryptCompact(plaintext, opts.context) : JSON.stringify(await rt.manager.encrypt(plaintext, opts.context));
+        const envelope = opts.format === 'compact' ? await rt.manager.encryptCompact(plaintext, opts.context) : await rt.manager.encrypt(plaintext, opts.context);
         plaintext.fill(0);
-        rt.io.stdout.write(`${out}\n`);
+        const version = typeof envelope === 'string' ? parseEnvelope(envelope).version : envelope.key_version;
+        // Without --json the envelope itself is the output (`encrypt > a.json`); with it, the envelope is one field.
+        emit(rt, { version, context: opts.context, format: opts.format, envelope }, typeof envelope === 'string' ? envelope : JSON.stringify(envelope));
       }),
     );
 };
