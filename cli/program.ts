@@ -70,7 +70,7 @@ export function buildProgram(io: CliIo, session: Session): Command {
     .option('--store <uri>', 'keyset store: file:PATH | env: | aws:SECRET_ID | vault:MOUNT/PATH (default: $KEY_MANAGER_STORE or file:.alphapulse/keyset.json)')
     .option('--json', 'machine-readable output: one JSON object on stdout, errors as {"error":{"code","message"}} on stderr')
     .option('--debug', 'print stack traces on failure')
-    .option('--audit-log <file>', 'audit log file (default: audit.jsonl beside a file keyset, else ./.alphapulse/audit.jsonl)')
+    .option('--audit-log <file>', 'audit log file (default: audit.jsonl beside a file keyset, else a file named for the store under $XDG_STATE_HOME/alphapulse-keys/audit)')
     .option('--region <region>', 'AWS region for the aws store')
     .option('--endpoint-url <url>', 'AWS-compatible endpoint for Secrets Manager (the aws store; else $AWS_ENDPOINT_URL); other services follow AWS_ENDPOINT_URL_<SERVICE>')
     .option('--rotation-days <days>', 'rotation period used for deadlines')

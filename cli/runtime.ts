@@ -3,15 +3,17 @@
  * audit and metrics sinks, and output helpers that honour --json.
  */
 import type { Command } from 'commander';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_ROTATION_PERIOD_DAYS, KeyManager } from '../lambda/key-manager';
 import { KeyManagementError } from '../lambda/keys/errors';
 import { MAX_ROTATION_PERIOD_DAYS } from '../lambda/rotation/config';
 import { openStore, parseStoreUri, resolveStoreUri, STORE_ENV_VAR } from '../lambda/stores/open-store';
 import type { KeysetStore } from '../lambda/stores/store';
-import { type AuditSink, FileAuditSink } from '../lambda/telemetry/audit';
+import { type AuditEvent, type AuditSink, FileAuditSink } from '../lambda/telemetry/audit';
 import { type MetricsSink, noopMetrics } from '../lambda/telemetry/metrics';
 import { awsActor, awsMetrics } from './aws-runtime';
+import { CliFailure, EXIT_FAILED } from './failure';
 
 /** Runs one command's body with a runtime built from the global options; a returned number is the exit code. */
 export type RunWith = (body: (rt: Runtime) => Promise<number | void>) => Promise<void>;
@@ -20,7 +22,6 @@ export type RunWith = (body: (rt: Runtime) => Promise<number | void>) => Promise
 export type CommandRegistrar = (program: Command, run: RunWith, io: CliIo) => void;
 
 export const AUDIT_LOG_ENV_VAR = 'KEY_MANAGER_AUDIT_LOG';
-export const DEFAULT_AUDIT_LOG = path.join('.alphapulse', 'audit.jsonl');
 
 export interface GlobalOptions {
   readonly store?: string;
@@ -61,16 +62,39 @@ export interface RuntimeFactories {
 export const factories: RuntimeFactories = { actor: awsActor, metrics: awsMetrics };
 
 /**
- * The audit log: --audit-log, else KEY_MANAGER_AUDIT_LOG, else `audit.jsonl` beside a file keyset,
- * else `./.alphapulse/audit.jsonl`. The CLI always audits to a local file so stdout stays clean for
- * data (`encrypt > out.json`); the Lambda audits to stdout, which CloudWatch Logs keeps.
+ * The audit log: --audit-log, else KEY_MANAGER_AUDIT_LOG, else `audit.jsonl` beside a file keyset, else
+ * (env, aws, vault stores) a file named for the store under the user's state directory,
+ * `$XDG_STATE_HOME/alphapulse-keys/audit/aws-alphapulse%2Fencryption%2Fmaster_key.jsonl` (XDG_STATE_HOME
+ * defaults to ~/.local/state): one operator's record of one store, wherever the command is run from,
+ * and never a stray `.alphapulse/` in whatever directory that is. The CLI always audits to a local file
+ * so stdout stays clean for data (`encrypt > out.json`); the Lambda audits to stdout, which CloudWatch
+ * Logs keeps.
  */
 export function auditLogPath(options: GlobalOptions, env: NodeJS.ProcessEnv, storeUri: string): string {
   if (options.auditLog) return options.auditLog;
   if (env[AUDIT_LOG_ENV_VAR]) return env[AUDIT_LOG_ENV_VAR] as string;
   const parsed = parseStoreUri(storeUri);
   if (parsed.kind === 'file') return path.join(path.dirname(parsed.target), 'audit.jsonl');
-  return DEFAULT_AUDIT_LOG;
+  const state = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), '.local', 'state');
+  return path.join(state, 'alphapulse-keys', 'audit', `${parsed.kind}${parsed.target ? `-${encodeURIComponent(parsed.target)}` : ''}.jsonl`);
+}
+
+/** The audit file, failing with which file it is and what to do (the file system's own error names neither). */
+class AuditLog implements AuditSink {
+  private readonly file: FileAuditSink;
+
+  constructor(readonly filePath: string) {
+    this.file = new FileAuditSink(filePath);
+  }
+
+  async write(event: AuditEvent): Promise<void> {
+    try {
+      await this.file.write(event);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'write error';
+      throw new CliFailure('AUDIT_UNAVAILABLE', `cannot append to the audit log ${this.filePath} (${code}), so '${event.action}' has no audit record; pass --audit-log FILE or set ${AUDIT_LOG_ENV_VAR} to a writable file`, EXIT_FAILED, { cause: err });
+    }
+  }
 }
 
 export function rotationDays(options: GlobalOptions): number {
@@ -97,7 +121,7 @@ function storeUriOf(options: GlobalOptions, env: NodeJS.ProcessEnv): string {
 export async function openRuntime(options: GlobalOptions, io: CliIo): Promise<Runtime> {
   const storeUri = storeUriOf(options, io.env);
   const store = openStore(storeUri, { env: io.env, region: options.region, endpointUrl: options.endpointUrl });
-  const audit = new FileAuditSink(auditLogPath(options, io.env, storeUri));
+  const audit = new AuditLog(auditLogPath(options, io.env, storeUri));
   const metrics = factories.metrics?.(options, io) ?? noopMetrics;
   const actor = (await factories.actor?.(options, io, store)) ?? undefined;
   const manager = new KeyManager({

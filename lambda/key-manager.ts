@@ -197,11 +197,16 @@ export class KeyManager {
 
   /** The data key for `context` under `version` (default: the primary). */
   async deriveDataKey(context: string, version?: number): Promise<DataKey> {
-    validateContext(context);
-    const keyset = version === undefined ? await this.currentKeyset() : await this.keysetWith(version);
-    const v = version ?? keyset.primary;
-    const key = await this.dataKey(keyset, v, context);
-    return { key: Buffer.from(key), version: v, fingerprint: keyFingerprint(key) };
+    try {
+      validateContext(context);
+      const keyset = version === undefined ? await this.currentKeyset() : await this.keysetWith(version);
+      const v = version ?? keyset.primary;
+      const key = await this.dataKey(keyset, v, context);
+      return { key: Buffer.from(key), version: v, fingerprint: keyFingerprint(key) };
+    } catch (err) {
+      await this.recordQuietly('derive_key', 'failure', { version, context: auditableContext(context), code: errorCode(err) });
+      throw err;
+    }
   }
 
   /** Encrypts under the primary version; returns the JSON record form. */
@@ -240,12 +245,19 @@ export class KeyManager {
   }
 
   private async seal(plaintext: Buffer | string, context: string): Promise<{ version: number; payload: Buffer }> {
-    validateContext(context);
-    const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
-    const keyset = await this.currentKeyset();
-    const version = keyset.primary;
-    const key = await this.dataKey(keyset, version, context);
-    const payload = sealGcm(key, this.random.bytes(IV_BYTES), data, aad(version, context));
+    let version: number | undefined;
+    let payload: Buffer;
+    try {
+      validateContext(context);
+      const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
+      const keyset = await this.currentKeyset();
+      version = keyset.primary;
+      const key = await this.dataKey(keyset, version, context);
+      payload = sealGcm(key, this.random.bytes(IV_BYTES), data, aad(version, context));
+    } catch (err) {
+      await this.recordQuietly('encrypt', 'failure', { version, context: auditableContext(context), code: errorCode(err) });
+      throw err;
+    }
     if (this.auditDataOperations) await this.record('encrypt', 'success', { version, context });
     return { version, payload };
   }
@@ -425,8 +437,20 @@ export class KeyManager {
 
   // ---------------------------------------------------------------- status and health
 
+  /** The keyset's state, read fresh from the store; audited (quietly, as a read) as `status`. */
   async status(): Promise<KeysetStatus> {
-    const keyset = (await this.readFresh()).keyset;
+    let status: KeysetStatus;
+    try {
+      status = this.statusOf((await this.readFresh()).keyset);
+    } catch (err) {
+      await this.recordQuietly('status', 'failure', { code: errorCode(err) });
+      throw err;
+    }
+    await this.recordQuietly('status', 'success', { version: status.primary });
+    return status;
+  }
+
+  private statusOf(keyset: Keyset): KeysetStatus {
     const now = this.clock();
     const primary = primaryVersion(keyset);
     const primaryAge = ageDays(primary.createdAt, now);
@@ -473,7 +497,7 @@ export class KeyManager {
     });
     if (readable) {
       await step('rotation not overdue', async () => {
-        const s = await this.status();
+        const s = this.statusOf((await this.readFresh()).keyset);
         if (s.rotationOverdue) throw new KeyManagementError('ROTATION_FAILED', `primary version ${s.primary} is ${s.primaryAgeDays} days old, past the ${s.rotationPeriodDays}-day period; run 'key-manager rotate'`);
         return `primary is ${s.primaryAgeDays} days old, rotation due in ${s.daysUntilRotationDue} days`;
       });
@@ -530,6 +554,15 @@ export class KeyManager {
     } catch {
       /* the failure is visible in the sink's own errors; the data path goes on */
     }
+  }
+}
+
+/** A context for an audit event: only a valid name, never arbitrary caller text. */
+function auditableContext(context: string): string | undefined {
+  try {
+    return validateContext(context);
+  } catch {
+    return undefined;
   }
 }
 

@@ -7,7 +7,6 @@
 import { KeyManagementError } from '../../lambda/keys/errors';
 import { AWS_REQUEST_HANDLER } from '../../lambda/stores/aws-client-options';
 import { type AuditEvent, readAuditFile } from '../../lambda/telemetry/audit';
-import { audited } from '../audited';
 import { parseIsoTime, usage } from '../parse';
 import { auditLogPath, type CommandRegistrar, emit, type Runtime } from '../runtime';
 
@@ -111,24 +110,19 @@ export const registerAudit: CommandRegistrar = (program, run) => {
       run(async (rt) => {
         const query: AuditQuery = { since: opts.since, action: opts.action };
         const source = opts.logGroup !== undefined ? `cloudwatch:${opts.logGroup}` : auditLogPath(rt.options, rt.io.env, rt.storeUri);
-        const found = await audited(rt, 'audit_read', { detail: `from ${source}` }, async () => {
-          let events: AuditEvent[];
-          let skipped: number;
-          let truncated = false;
-          if (opts.logGroup !== undefined) {
-            ({ events, skipped, truncated } = await readCloudWatch(rt, opts.logGroup, query));
-          } else {
-            const file = await readAuditFile(source);
-            events = file.events.filter((e) => matches(e, query));
-            skipped = file.badLines.length;
-          }
-          return { result: { source, events, skipped, truncated }, audit: { detail: `${events.length} events from ${source}` } };
-        });
+        // Not audited: reading the log must not change it (and touches no key).
+        let found: { events: AuditEvent[]; skipped: number; truncated: boolean };
+        if (opts.logGroup !== undefined) {
+          found = await readCloudWatch(rt, opts.logGroup, query);
+        } else {
+          const file = await readAuditFile(source);
+          found = { events: file.events.filter((e) => matches(e, query)), skipped: file.badLines.length, truncated: false };
+        }
         const human = found.events.map(formatEvent);
         if (found.skipped) human.push(`(${found.skipped} unreadable line(s) in ${source} skipped)`);
         if (found.truncated) human.push(`(stopped after ${MAX_CLOUDWATCH_EVENTS} log events; narrow --since)`);
         if (found.events.length === 0) human.unshift(`no audit events in ${source}${opts.action || opts.since ? ' matching the filter' : ''}`);
-        emit(rt, { source: found.source, count: found.events.length, skipped: found.skipped, truncated: found.truncated, events: found.events }, human);
+        emit(rt, { source, count: found.events.length, skipped: found.skipped, truncated: found.truncated, events: found.events }, human);
       }),
     );
 };

@@ -143,6 +143,22 @@ describe('key-manager --store aws: when AWS cannot be used', () => {
   });
 });
 
+describe('key-manager --store aws: audit log', () => {
+  it('goes to a file named for the store under the user\'s state directory, not into the working directory', async () => {
+    const aws = await listen(expiredToken);
+    const state = path.join(dir, 'state');
+    try {
+      const r = await km(['--store', STORE, '--region', 'us-east-1', '--endpoint-url', aws.url, 'status'], { ...FAKE_CREDENTIALS, HOME: dir, XDG_STATE_HOME: state, AWS_ENDPOINT_URL: aws.url });
+      expect(r.code).toBe(1);
+    } finally {
+      await aws.close();
+    }
+    await expect(fs.stat(path.join(dir, '.alphapulse'))).rejects.toThrow();
+    const log = await fs.readFile(path.join(state, 'alphapulse-keys', 'audit', 'aws-alphapulse%2Fencryption%2Fmaster_key.jsonl'), 'utf8');
+    expect(JSON.parse(log)).toMatchObject({ action: 'status', outcome: 'failure', code: 'ACCESS_DENIED', store: 'aws', secret: 'alphapulse/encryption/master_key' });
+  });
+});
+
 describe('key-manager output through a pipe', () => {
   it('a large decrypt arrives whole before the process exits', async () => {
     const store = `file:${path.join(dir, 'keyset.json')}`;
