@@ -21,6 +21,7 @@ import { registerHealth } from './commands/health';
 import { registerInit } from './commands/init';
 import { registerRotate } from './commands/rotate';
 import { registerStatus } from './commands/status';
+import { withAdvice } from './advice';
 import { printError } from './output';
 import { CliFailure, EXIT_FAILED, EXIT_OK, EXIT_USAGE, usageError } from './failure';
 import { type CliIo, type CommandRegistrar, type GlobalOptions, openRuntime, type Runtime, type RunWith } from './runtime';
@@ -158,13 +159,14 @@ async function runProgram(program: Command, argv: string[], io: CliIo, session: 
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.exitCode === 0) return EXIT_OK;
       return reportUsage(options(), io, session, 'USAGE', err.message.replace(/^error: /, ''));
     }
+    const failed = { command: session.command?.parent ? session.command.name() : undefined, storeKind: session.runtime?.store.kind };
     if (err instanceof CliFailure) {
       if (err.exitCode === EXIT_USAGE) return reportUsage(options(), io, session, err.code, err.message);
-      printError(options(), io, err.code, err.message);
+      printError(options(), io, err.code, withAdvice(err.code, err.message, failed));
       return err.exitCode;
     }
     if (isKeyManagementError(err)) {
-      printError(options(), io, err.code, err.message);
+      printError(options(), io, err.code, withAdvice(err.code, err.message, failed));
     } else {
       const code = (err as NodeJS.ErrnoException).code;
       printError(options(), io, 'INTERNAL', `${err instanceof Error ? err.name : 'unexpected failure'}${code ? ` (${code})` : ''}; rerun with --debug for details`);

@@ -144,25 +144,46 @@ export function emit(rt: Pick<Runtime, 'options' | 'io'>, json: Record<string, u
   else rt.io.stdout.write(`${Array.isArray(human) ? human.join('\n') : human}\n`);
 }
 
-/** Reads all of a file or stdin, refusing more than `limit` bytes. */
-export async function readInput(io: CliIo, file: string | undefined, limit: number): Promise<Buffer> {
+/** What a command reads with readInput, for its limit and its messages. */
+export interface InputKind {
+  /** Most bytes accepted. */
+  readonly limit: number;
+  /** Over the limit: the error to raise, given where the input came from. */
+  readonly tooLarge: (source: string, limit: number) => KeyManagementError;
+  /** Nothing to work on: no bytes, or with `blankIsEmpty` only whitespace. */
+  readonly empty: (source: string) => KeyManagementError;
+  readonly blankIsEmpty?: boolean;
+}
+
+/**
+ * Reads all of a file or stdin, refusing more than `kind.limit` bytes and an empty input: an empty pipe is
+ * almost always an upstream command that failed, and must not turn into an envelope of nothing.
+ */
+export async function readInput(io: CliIo, file: string | undefined, kind: InputKind): Promise<Buffer> {
   const { createReadStream } = await import('node:fs');
-  const stream = file === undefined || file === '-' ? io.stdin : createReadStream(file);
+  const fromStdin = file === undefined || file === '-';
+  const source = fromStdin ? 'stdin' : file;
+  const stream = fromStdin ? io.stdin : createReadStream(file);
   const chunks: Buffer[] = [];
   let size = 0;
   try {
     for await (const chunk of stream) {
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
       size += buf.length;
-      if (size > limit) {
-        throw new KeyManagementError('PLAINTEXT_TOO_LARGE', `the input is over ${limit} bytes, the most one envelope holds; split it`);
-      }
+      if (size > kind.limit) throw kind.tooLarge(source, kind.limit);
       chunks.push(buf);
     }
   } catch (err) {
     if (err instanceof KeyManagementError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new KeyManagementError('INVALID_INPUT', `cannot read ${file ?? 'stdin'}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'read error')}`);
+    throw new KeyManagementError('INVALID_INPUT', `cannot read ${source}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'read error')}`);
   }
-  return Buffer.concat(chunks);
+  const data = Buffer.concat(chunks);
+  if (data.length === 0 || (kind.blankIsEmpty && isBlank(data))) throw kind.empty(source);
+  return data;
+}
+
+function isBlank(data: Buffer): boolean {
+  for (const byte of data) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return false;
+  return true;
 }

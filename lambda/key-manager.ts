@@ -199,7 +199,7 @@ export class KeyManager {
   async deriveDataKey(context: string, version?: number): Promise<DataKey> {
     try {
       validateContext(context);
-      const keyset = version === undefined ? await this.currentKeyset() : await this.keysetWith(version);
+      const keyset = version === undefined ? await this.currentKeyset() : await this.keysetWith(version, 'key');
       const v = version ?? keyset.primary;
       const key = await this.dataKey(keyset, v, context);
       return { key: Buffer.from(key), version: v, fingerprint: keyFingerprint(key) };
@@ -230,7 +230,7 @@ export class KeyManager {
     let parsed: ParsedEnvelope | undefined;
     try {
       parsed = parseEnvelope(envelope);
-      const keyset = await this.keysetWith(parsed.version);
+      const keyset = await this.keysetWith(parsed.version, 'data');
       assertFormatFitsVersion(parsed, findVersion(keyset, parsed.version)?.kdf);
       const key = await this.dataKey(keyset, parsed.version, parsed.context);
       const plaintext = openGcm(key, parsed.payload, parsed.kind === 'ap2' ? aad(parsed.version, parsed.context) : undefined);
@@ -266,7 +266,7 @@ export class KeyManager {
   private async dataKey(keyset: Keyset, version: number, context: string): Promise<Buffer> {
     const v = requireMaterial(keyset, version);
     if (v.state === 'disabled') {
-      throw new KeyManagementError('VERSION_DISABLED', `version ${version} is disabled${v.reason ? ` (${v.reason})` : ''}; data under it cannot be decrypted until an operator runs 'key-manager enable-version --version ${version}'`);
+      throw new KeyManagementError('VERSION_DISABLED', `version ${version} is disabled${v.reason ? ` (${v.reason})` : ''}: no key under it is derived and no data under it decrypts`);
     }
     this.metrics.count('KeyDerivations', 1, { KeyVersion: String(version), Context: context });
     // The undimensioned total feeds the unusual-access anomaly alarm, which needs one plain metric.
@@ -302,7 +302,7 @@ export class KeyManager {
   }
 
   /** A keyset that holds `version`, refetching once if the version is newer than any cached. */
-  private async keysetWith(version: number): Promise<Keyset> {
+  private async keysetWith(version: number, wanted: 'data' | 'key'): Promise<Keyset> {
     let keyset = await this.currentKeyset();
     if (findVersion(keyset, version) || isPruned(keyset, version)) return keyset;
     if (version > latestVersion(keyset)) {
@@ -313,7 +313,7 @@ export class KeyManager {
         keyset = (await this.refresh()).keyset;
       }
     }
-    if (!findVersion(keyset, version) && !isPruned(keyset, version)) throw unknownVersion(version, keyset);
+    if (!findVersion(keyset, version) && !isPruned(keyset, version)) throw unknownVersion(version, keyset, wanted);
     return keyset;
   }
 
@@ -566,11 +566,10 @@ function auditableContext(context: string): string | undefined {
   }
 }
 
-function unknownVersion(version: number, keyset: Keyset): KeyManagementError {
-  return new KeyManagementError(
-    'UNKNOWN_VERSION',
-    `version ${version} is not in the keyset (latest is ${latestVersion(keyset)}); the data was encrypted under another keyset or the version number was altered — check --store`,
-  );
+/** `wanted`: a ciphertext named the version (`data`), or a caller asked for a key under it (`key`). */
+function unknownVersion(version: number, keyset: Keyset, wanted: 'data' | 'key'): KeyManagementError {
+  const why = wanted === 'data' ? '; the data was encrypted under another keyset or its version number was altered' : '';
+  return new KeyManagementError('UNKNOWN_VERSION', `version ${version} is not in the keyset (latest is ${latestVersion(keyset)})${why}`);
 }
 
 function isTransient(err: unknown): boolean {

@@ -6,7 +6,10 @@
  */
 import { KeyManagementError } from '../../lambda/keys/errors';
 import { AWS_REQUEST_HANDLER } from '../../lambda/stores/aws-client-options';
+import { isResourceNotFound } from '../../lambda/stores/secrets-manager-errors';
 import { type AuditEvent, readAuditFile } from '../../lambda/telemetry/audit';
+import { roleFor } from '../advice';
+import { mapAwsError } from '../aws-errors';
 import { parseIsoTime, usage } from '../parse';
 import { auditLogPath, type CommandRegistrar, emit, type Runtime } from '../runtime';
 
@@ -82,11 +85,8 @@ async function readCloudWatch(rt: Runtime, logGroup: string, query: AuditQuery):
       nextToken = page.nextToken;
     } while (nextToken !== undefined && read < MAX_CLOUDWATCH_EVENTS);
   } catch (err) {
-    const name = (err as { name?: string }).name ?? 'Error';
-    if (name === 'ResourceNotFoundException') throw new KeyManagementError('INVALID_INPUT', `log group ${logGroup} does not exist; check --log-group and --region`);
-    if (name === 'AccessDeniedException') throw new KeyManagementError('ACCESS_DENIED', `CloudWatch Logs refused to read ${logGroup}; use the Audit Service role (logs:FilterLogEvents)`);
-    if (name === 'ThrottlingException') throw new KeyManagementError('THROTTLED', `CloudWatch Logs throttled the read of ${logGroup}; retry in a minute or narrow --since`);
-    throw new KeyManagementError('STORE_UNAVAILABLE', `reading ${logGroup} failed (${name})`);
+    if (isResourceNotFound(err)) throw new KeyManagementError('INVALID_INPUT', `log group ${logGroup} does not exist; check --log-group and --region`);
+    throw mapAwsError(err, { service: 'CloudWatch Logs', action: 'logs:FilterLogEvents', resource: `log group ${logGroup}`, role: roleFor('audit'), endpointVariable: 'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS' });
   } finally {
     client.destroy();
   }

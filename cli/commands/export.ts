@@ -11,7 +11,10 @@ import { KeyManagementError } from '../../lambda/keys/errors';
 import { FernetKey } from '../../lambda/keys/fernet';
 import { systemRandom } from '../../lambda/keys/random';
 import { AWS_REQUEST_HANDLER } from '../../lambda/stores/aws-client-options';
+import { awsErrorName } from '../../lambda/stores/secrets-manager-errors';
+import { roleFor } from '../advice';
 import { audited } from '../audited';
+import { mapAwsError } from '../aws-errors';
 import { hiddenAlias, usage } from '../parse';
 import { readKeyFile } from '../secret-file';
 import { type CommandRegistrar, emit, type Runtime } from '../runtime';
@@ -72,10 +75,11 @@ async function putS3(rt: Runtime, target: S3Location, body: string): Promise<voi
     // IfNoneMatch: an existing backup is never replaced (and the write-only Backup Service role needs nothing more).
     await client.send(new PutObjectCommand({ Bucket: target.bucket, Key: target.key, Body: body, ContentType: 'application/octet-stream', IfNoneMatch: '*' }));
   } catch (err) {
-    const name = (err as { name?: string }).name ?? 'Error';
-    if (name === 'AccessDenied' || name === 'AccessDeniedException') throw new KeyManagementError('ACCESS_DENIED', `S3 refused the upload to s3://${target.bucket}/${target.key} (${name}); use credentials allowed to write the backup bucket`);
-    if (name === 'PreconditionFailed') throw new KeyManagementError('INVALID_INPUT', `s3://${target.bucket}/${target.key} already exists; it was not overwritten — choose another key`);
-    throw new KeyManagementError('STORE_UNAVAILABLE', `the upload to s3://${target.bucket}/${target.key} failed (${name}); nothing else was changed`);
+    const name = awsErrorName(err);
+    const where = `s3://${target.bucket}/${target.key}`;
+    if (name === 'PreconditionFailed') throw new KeyManagementError('INVALID_INPUT', `${where} already exists; it was not overwritten — choose another key`);
+    if (name === 'NoSuchBucket') throw new KeyManagementError('INVALID_INPUT', `the bucket ${target.bucket} does not exist; check --out (the stack's BackupBucketName output) and --region`);
+    throw mapAwsError(err, { service: 'S3', action: 's3:PutObject', resource: where, role: roleFor('export'), endpointVariable: 'AWS_ENDPOINT_URL_S3' });
   } finally {
     client.destroy();
   }

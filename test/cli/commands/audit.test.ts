@@ -88,6 +88,22 @@ describe('audit', () => {
     }
   });
 
+  it('maps expired credentials and throttling like Secrets Manager errors: ACCESS_DENIED naming the Audit Service role, THROTTLED', async () => {
+    const logs = mockClient(CloudWatchLogsClient);
+    logs
+      .on(FilterLogEventsCommand)
+      .rejectsOnce(Object.assign(new Error('expired'), { name: 'ExpiredTokenException', $metadata: { httpStatusCode: 400 } }))
+      .rejectsOnce(Object.assign(new Error('slow'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+    try {
+      const expired = await ws.km(['--region', 'us-east-1', 'audit', '--log-group', 'g']);
+      expect(expired).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error \[ACCESS_DENIED\]: access denied to logs:FilterLogEvents on log group g \(ExpiredTokenException\); run with the stack's Audit Service role/) });
+      const throttled = await ws.km(['--region', 'us-east-1', 'audit', '--log-group', 'g']);
+      expect(throttled.stderr).toMatch(/^error \[THROTTLED\]: CloudWatch Logs throttled logs:FilterLogEvents/);
+    } finally {
+      logs.restore();
+    }
+  });
+
   it('formats and parses single events', () => {
     expect(formatEvent({ time: 't', action: 'decrypt', secret: 's', store: 'file', context: 'user_pii', version: 2, outcome: 'failure', code: 'VERSION_DISABLED' })).toBe(
       't: decrypt - s version=2 context=user_pii outcome=failure code=VERSION_DISABLED',

@@ -86,6 +86,24 @@ describe('export', () => {
     }
   });
 
+  it('maps S3 failures like Secrets Manager ones: THROTTLED after the retries, ACCESS_DENIED naming the Backup Service role', async () => {
+    const s3 = mockClient(S3Client);
+    s3.on(PutObjectCommand)
+      .rejectsOnce(Object.assign(new Error('slow'), { name: 'SlowDown', $fault: 'server', $metadata: { httpStatusCode: 503 } }))
+      .rejectsOnce(Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }));
+    try {
+      await ws.km(['init']);
+      const keyFile = path.join(ws.dir, 'backup.key');
+      await fs.writeFile(keyFile, `${seed.backup_key}\n`, { mode: 0o600 });
+      const slow = await ws.km(['--region', 'us-east-1', 'export', '--out', 's3://alphapulse-backups/a', '--backup-key-file', keyFile]);
+      expect(slow).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error \[THROTTLED\]: S3 throttled s3:PutObject on s3:\/\/alphapulse-backups\/a/) });
+      const denied = await ws.km(['--region', 'us-east-1', 'export', '--out', 's3://alphapulse-backups/b', '--backup-key-file', keyFile]);
+      expect(denied.stderr).toMatch(/^error \[ACCESS_DENIED\]: access denied to s3:PutObject on s3:\/\/alphapulse-backups\/b \(AccessDenied\); run with the stack's Backup Service role \(output BackupServiceRoleArn\)/);
+    } finally {
+      s3.restore();
+    }
+  });
+
   it('fails with ACCESS_DENIED when S3 refuses, removing the key it generated', async () => {
     const s3 = mockClient(S3Client);
     s3.on(PutObjectCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDenied' }));
