@@ -4,7 +4,7 @@ import { type CommandRegistrar, emit, type InputKind, readInput } from '../runti
 
 const ENVELOPE: InputKind = {
   limit: MAX_ENVELOPE_CHARS,
-  tooLarge: (source, limit) => new KeyManagementError('INVALID_ENVELOPE', `${source} is over ${limit} bytes, larger than any envelope (one holds at most 64 MiB of plaintext); check that it is an envelope written by encrypt`),
+  tooLarge: (source, limit) => new KeyManagementError('INVALID_ENVELOPE', `the input (${source}) is over ${limit} bytes, larger than any envelope (one holds at most 64 MiB of plaintext); check that it is an envelope written by encrypt`),
   empty: (source) => new KeyManagementError('INVALID_ENVELOPE', `the input (${source}) is empty: there is no envelope to decrypt — pipe one in or pass --in FILE`),
   blankIsEmpty: true,
 };

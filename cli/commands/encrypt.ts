@@ -6,7 +6,7 @@ import { type CommandRegistrar, emit, type InputKind, readInput } from '../runti
 
 const PLAINTEXT: InputKind = {
   limit: MAX_PLAINTEXT_BYTES,
-  tooLarge: (source, limit) => new KeyManagementError('PLAINTEXT_TOO_LARGE', `${source} is over ${limit} bytes, the most one envelope holds; encrypt it in parts of at most that size`),
+  tooLarge: (source, limit) => new KeyManagementError('PLAINTEXT_TOO_LARGE', `the input (${source}) is over ${limit} bytes, the most one envelope holds; encrypt it in parts of at most that size`),
   empty: (source) => new KeyManagementError('INVALID_INPUT', `the input (${source}) is empty: nothing to encrypt — pipe the plaintext in or pass --in FILE`),
 };
 

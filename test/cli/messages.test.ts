@@ -18,7 +18,7 @@ describe('error messages', () => {
     await fs.truncate(big, MAX_ENVELOPE_CHARS + 1);
     const r = await ws.km(['decrypt', '--in', big]);
     expect(r).toMatchObject({ code: 1, stdout: '' });
-    expect(r.stderr).toMatch(/^error \[INVALID_ENVELOPE\]: .*big\.json is over \d+ bytes, larger than any envelope/);
+    expect(r.stderr).toMatch(/^error \[INVALID_ENVELOPE\]: the input \(.*big\.json\) is over \d+ bytes, larger than any envelope/);
     expect(r.stderr).not.toMatch(/split/);
   });
 
