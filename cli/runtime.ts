@@ -14,6 +14,7 @@ import { type AuditEvent, type AuditSink, FileAuditSink } from '../lambda/teleme
 import { type MetricsSink, noopMetrics } from '../lambda/telemetry/metrics';
 import { awsActor, awsMetrics } from './aws-runtime';
 import { CliFailure, EXIT_FAILED } from './failure';
+import { printable } from './terminal-text';
 
 /** Runs one command's body with a runtime built from the global options; a returned number is the exit code. */
 export type RunWith = (body: (rt: Runtime) => Promise<number | void>) => Promise<void>;
@@ -137,11 +138,12 @@ export async function openRuntime(options: GlobalOptions, io: CliIo): Promise<Ru
 
 /**
  * Prints a result: with --json one JSON object on one line (every command alike, so scripts can read any
- * of them the same way, and several runs make JSON Lines), else the human lines.
+ * of them the same way, and several runs make JSON Lines), else the human lines, each escaped so that
+ * text from the keyset or the audit log cannot add lines of its own.
  */
 export function emit(rt: Pick<Runtime, 'options' | 'io'>, json: Record<string, unknown> | object, human: string | string[]): void {
   if (rt.options.json) rt.io.stdout.write(`${JSON.stringify(json)}\n`);
-  else rt.io.stdout.write(`${Array.isArray(human) ? human.join('\n') : human}\n`);
+  else rt.io.stdout.write(`${(Array.isArray(human) ? human : [human]).map(printable).join('\n')}\n`);
 }
 
 /** What a command reads with readInput, for its limit and its messages. */
