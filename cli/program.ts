@@ -114,8 +114,9 @@ export function buildProgram(io: CliIo, session: Session): Command {
       throw err;
     });
   }
-  program.hook('preAction', (_program, action) => {
-    session.command = action;
+  // Before the command's own options are parsed, so that a bad argument's usage error names it too.
+  program.hook('preSubcommand', (_program, subcommand) => {
+    session.command = subcommand;
   });
   return program;
 }
