@@ -121,7 +121,10 @@ export interface KeysetStatus {
   readonly primaryAgeDays: number;
   readonly rotationPeriodDays: number;
   readonly daysUntilRotationDue: number;
+  /** Never true for a read-only store: it cannot be rotated here, so it cannot be overdue here either. */
   readonly rotationOverdue: boolean;
+  /** The store cannot be written (the env store): rotation and every other change happen where its key is managed. */
+  readonly readOnly: boolean;
   readonly enabledVersions: number;
   /** Destroyed versions whose entries were pruned to make room, as `"3"` or `"1-40"`. */
   readonly prunedVersions: readonly string[];
@@ -461,7 +464,8 @@ export class KeyManager {
       primaryAgeDays: primaryAge,
       rotationPeriodDays: this.rotationPeriodDays,
       daysUntilRotationDue: this.rotationPeriodDays - primaryAge,
-      rotationOverdue: primaryAge > this.rotationPeriodDays,
+      rotationOverdue: this.store.writable && primaryAge > this.rotationPeriodDays,
+      readOnly: !this.store.writable,
       enabledVersions: keyset.versions.filter((v) => v.state === 'enabled').length,
       prunedVersions: (keyset.pruned ?? []).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)),
       versions: keyset.versions.map((v) => ({
@@ -497,6 +501,8 @@ export class KeyManager {
     });
     if (readable) {
       await step('rotation not overdue', async () => {
+        // The advice for an overdue key is to rotate, which a read-only store refuses: say what applies instead.
+        if (!this.store.writable) return `not applicable: the ${this.store.kind} store is read-only, so its keys are rotated where they are managed, not here`;
         const s = this.statusOf((await this.readFresh()).keyset);
         if (s.rotationOverdue) throw new KeyManagementError('ROTATION_FAILED', `primary version ${s.primary} is ${s.primaryAgeDays} days old, past the ${s.rotationPeriodDays}-day period; run 'key-manager rotate'`);
         return `primary is ${s.primaryAgeDays} days old, rotation due in ${s.daysUntilRotationDue} days`;

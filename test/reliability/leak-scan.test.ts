@@ -164,7 +164,7 @@ describe('leak scan over the whole CLI lifecycle', () => {
     outputs.push({ what: 'backup file', text: readFileSync(backup, 'utf8') }, { what: 'second backup file', text: readFileSync(backup2, 'utf8') });
     const R = store('recovered');
     await cli(['--store', R, 'recover', '--backup-file', backup, '--backup-key-file', backupKeyFile], 0, { storeName: 'recovered' });
-    await cli(['--store', R, 'recover', '--backup-file', backup, '--backup-key-file', path.join(dir, 'missing.key')], 1, { storeName: 'recovered' });
+    await cli(['--store', R, 'recover', '--backup-file', backup, '--backup-key-file', path.join(dir, 'missing.key')], 2, { storeName: 'recovered' });
     const wrongKey = path.join(dir, 'wrong.key');
     writeFileSync(wrongKey, `${Buffer.alloc(32, 9).toString('base64url')}\n`, { mode: 0o600 });
     await cli(['--store', store('other'), 'recover', '--backup-file', backup, '--backup-key-file', wrongKey], 1, { storeName: 'other' });

@@ -185,6 +185,48 @@ describe('recover', () => {
     expect(dec).toMatchObject({ code: 0, stdout: seed.legacy_plaintext });
   });
 
+  it('dates the seed backup\'s legacy versions by the backup\'s timestamp (UTC, as the seed wrote it), not 1970', async () => {
+    const file = path.join(ws.dir, 'seed.backup');
+    const keyFile = path.join(ws.dir, 'seed.key');
+    await fs.writeFile(file, seed.token);
+    await fs.writeFile(keyFile, seed.backup_key);
+    expect((await ws.km(['recover', '--in', file, '--backup-key-file', keyFile])).code).toBe(0);
+    const stored = JSON.parse((await ws.keysetBytes())!.toString()) as { versions: { createdAt: string }[] };
+    expect(stored.versions.map((v) => v.createdAt)).toEqual(Array(3).fill('2026-01-02T03:04:05.678Z'));
+    const status = JSON.parse((await ws.km(['--json', 'status'])).stdout) as { versions: { createdAt: string }[] };
+    expect(status.versions[0].createdAt).toBe('2026-01-02T03:04:05.678Z');
+    // The same backup again: the versions it holds are the store's, dates included, so nothing differs.
+    const again = await ws.km(['--json', 'recover', '--in', file, '--backup-key-file', keyFile]);
+    expect(again).toMatchObject({ code: 0 });
+    expect(json(again.stdout)).toMatchObject({ unchanged: true });
+  });
+
+  it('replaces an unreadable keyset with --force, keeping the broken file aside, as the KEYSET_INVALID advice says', async () => {
+    await ws.km(['init']);
+    await ws.km(['rotate']);
+    const good = await ws.keysetBytes();
+    const { out, key } = await exportTo('before-corruption.fernet');
+    const broken = good!.toString().replace('"primary":2', '"primary":"two"');
+    await fs.writeFile(ws.keysetFile, broken);
+    const status = await ws.km(['status']);
+    expect(status.stderr).toMatch(/KEYSET_INVALID.*key-manager recover/);
+
+    const refused = await ws.km(['recover', '--in', out, '--backup-key-file', key]);
+    expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error \[KEYSET_INVALID\]: .*unreadable.*rerun with --force to keep it aside as keyset\.json\.corrupt-<time>/) });
+    expect(await fs.readFile(ws.keysetFile, 'utf8')).toBe(broken);
+
+    const r = await ws.km(['--json', 'recover', '--in', out, '--backup-key-file', key, '--force']);
+    expect(r.code).toBe(0);
+    const aside = (await fs.readdir(ws.dir)).filter((f) => /^keyset\.json\.corrupt-\d{8}T\d{6}Z$/.test(f));
+    expect(aside).toHaveLength(1);
+    expect(json(r.stdout)).toMatchObject({ recovered: true, unreadableKeptAt: path.join(ws.dir, aside[0]) });
+    expect(await fs.readFile(path.join(ws.dir, aside[0]), 'utf8')).toBe(broken);
+    expect((await fs.stat(path.join(ws.dir, aside[0]))).mode & 0o777).toBe(0o600);
+    expect((await ws.keysetBytes())?.equals(good as Buffer)).toBe(true);
+    expect((await ws.km(['status'])).code).toBe(0);
+    expect((await auditEvents(ws.auditFile)).filter((e) => e.action === 'recover').at(-1)).toMatchObject({ outcome: 'success', detail: expect.stringMatching(/unreadable keyset kept at .*corrupt-/) });
+  });
+
   it('refuses when the store has versions the backup lacks, naming them; the store is byte-for-byte unchanged', async () => {
     await ws.km(['init']);
     const { out, key } = await exportTo('old.fernet');
