@@ -12,7 +12,7 @@ export const registerDisableVersion: CommandRegistrar = (program, run) => {
         await rt.manager.disableVersion(opts.version, opts.reason);
         emit(rt, { disabled: opts.version, reason: opts.reason }, [
           `disabled version ${opts.version}: data under it no longer decrypts`,
-          `next: re-encrypt that data (key-manager reencrypt), then destroy the version (key-manager destroy-version --version ${opts.version} --confirm), or undo with enable-version`,
+          `next: re-encrypt that data (key-manager reencrypt), then destroy the version (key-manager destroy-version --version ${opts.version} --reason TEXT --confirm), or undo with enable-version`,
         ]);
       }),
     );
