@@ -159,6 +159,24 @@ describe('key-manager --store aws: audit log', () => {
   });
 });
 
+describe('key-manager when a command never finishes', () => {
+  it('exits 1 with an error, never 0, if the event loop drains while the command is still awaiting', async () => {
+    // The program's main() replaced by one awaiting a promise nothing will ever settle (as an unref'd timer would).
+    const script = `
+      const program = require.resolve(${JSON.stringify(path.resolve(__dirname, '../../dist/cli/program.js'))});
+      require.cache[program] = { id: program, filename: program, loaded: true, exports: { main: () => new Promise(() => undefined) } };
+      require(${JSON.stringify(BIN)});`;
+    const r = await new Promise<Run>((resolve) => {
+      const child = spawn(process.execPath, ['-e', script], { cwd: dir, env: { PATH: process.env.PATH } });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('close', (code) => resolve({ code, stdout: '', stderr, ms: 0 }));
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error \[INTERNAL\]: key-manager stopped before the command finished/);
+  });
+});
+
 describe('key-manager output through a pipe', () => {
   it('a large decrypt arrives whole before the process exits', async () => {
     const store = `file:${path.join(dir, 'keyset.json')}`;
