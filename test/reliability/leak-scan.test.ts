@@ -67,7 +67,8 @@ describe('leak scan over the whole CLI lifecycle', () => {
 
   /** Runs one command; `expectCode` is the exit code the path must end in (0 success, 1 failure, 2 usage). */
   async function cli(args: string[], expectCode: number, options: { stdin?: string | Buffer; env?: NodeJS.ProcessEnv; allowStdout?: 'generated-key'; storeName?: string; partial?: boolean } = {}): Promise<string> {
-    const r = await runCli(args, { stdin: options.stdin, env: options.env });
+    // The env store's audit log goes to the user's state directory: here, one under the scanned dir.
+    const r = await runCli(args, { stdin: options.stdin, env: { XDG_STATE_HOME: path.join(dir, 'state'), ...options.env } });
     const label = args.join(' ').slice(0, 120);
     expect({ label, code: r.code, stderr: r.code === expectCode ? '' : r.stderr }).toEqual({ label, code: expectCode, stderr: '' });
     if (expectCode === 1 && options.partial) {
@@ -262,6 +263,8 @@ describe('leak scan over the whole CLI lifecycle', () => {
         /* that store wrote no audit log */
       }
     }
+    const stateAudit = path.join(dir, 'state', 'alphapulse-keys', 'audit');
+    for (const name of readdirSync(stateAudit)) outputs.push({ what: `audit log ${name} (state directory)`, text: readFileSync(path.join(stateAudit, name), 'utf8') });
     outputs.push({ what: 'metric datums', text: JSON.stringify(metrics.data) });
     expect(metrics.data.length).toBeGreaterThan(0);
 
