@@ -1,6 +1,6 @@
 /**
  * Audit for CLI commands that are not a single key-manager transition (export, recover, reencrypt,
- * import-legacy, audit): one event on success with what was done, one on failure with the error code.
+ * import-legacy): one event on success with what was done, one on failure with the error code.
  */
 import { errorCode } from '../lambda/keys/errors';
 import type { AuditEvent } from '../lambda/telemetry/audit';

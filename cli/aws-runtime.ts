@@ -8,6 +8,7 @@ import { AWS_REQUEST_HANDLER } from '../lambda/stores/aws-client-options';
 import { parseStoreUri, resolveStoreUri } from '../lambda/stores/open-store';
 import type { KeysetStore } from '../lambda/stores/store';
 import type { MetricsSink } from '../lambda/telemetry/metrics';
+import { printWarning } from './output';
 import type { CliIo, GlobalOptions } from './runtime';
 
 function region(options: GlobalOptions, io: CliIo): string | undefined {
@@ -43,11 +44,20 @@ export async function awsActor(options: GlobalOptions, io: CliIo, store: KeysetS
   }
 }
 
-/** A CloudWatch sink for aws stores (flushed by the program after each command); undefined otherwise. */
+/**
+ * A CloudWatch sink for aws stores (flushed, bounded, by the program after each command); undefined
+ * otherwise. A batch it could not send is one warning line on stderr: the command's own result stands,
+ * but the operator should know its metrics (and any alarm they feed) are missing.
+ */
 export function awsMetrics(options: GlobalOptions, io: CliIo): MetricsSink | undefined {
   if (!isAwsStore(options, io)) return undefined;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { CloudWatchMetricsSink } = require('../lambda/telemetry/cloudwatch-metrics') as typeof import('../lambda/telemetry/cloudwatch-metrics');
   const r = region(options, io);
-  return new CloudWatchMetricsSink({ ...(r ? { region: r } : {}), namespace: io.env.METRICS_NAMESPACE || undefined, flushIntervalMs: 0 });
+  return new CloudWatchMetricsSink({
+    ...(r ? { region: r } : {}),
+    namespace: io.env.METRICS_NAMESPACE || undefined,
+    flushIntervalMs: 0,
+    onError: (e) => printWarning(options, io, 'METRICS_NOT_SENT', `metrics were not sent to CloudWatch: ${e.message} (${e.errorName})`),
+  });
 }

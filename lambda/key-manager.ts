@@ -132,7 +132,10 @@ export interface KeysetStatus {
   readonly primaryAgeDays: number;
   readonly rotationPeriodDays: number;
   readonly daysUntilRotationDue: number;
+  /** Never true for a read-only store: it cannot be rotated here, so it cannot be overdue here either. */
   readonly rotationOverdue: boolean;
+  /** The store cannot be written (the env store): rotation and every other change happen where its key is managed. */
+  readonly readOnly: boolean;
   readonly enabledVersions: number;
   /** Destroyed versions whose entries were pruned to make room, as `"3"` or `"1-40"`. */
   readonly prunedVersions: readonly string[];
@@ -145,7 +148,10 @@ export interface KeysetStatus {
 export interface HealthCheck {
   readonly name: string;
   readonly ok: boolean;
+  /** What was found, or on failure the error's message. */
   readonly detail: string;
+  /** On failure, the error's code (`INTERNAL` for an unexpected error). */
+  readonly code?: string;
 }
 
 export interface HealthReport {
@@ -198,13 +204,18 @@ export class KeyManager {
 
   /** The data key for `context` under `version` (default: the primary). */
   async deriveDataKey(context: string, version?: number): Promise<DataKey> {
-    validateContext(context);
-    const keyset = version === undefined ? await this.currentKeyset() : await this.keysetWith(version);
-    const n = version ?? keyset.primary;
-    const v = this.usableVersion(keyset, n, context);
-    const cached = this.keys.cached(v, context);
-    const key = cached !== undefined ? Buffer.from(cached) : await this.deriveMissing(v, context);
-    return { key, version: n, fingerprint: keyFingerprint(key) };
+    try {
+      validateContext(context);
+      const keyset = version === undefined ? await this.currentKeyset() : await this.keysetWith(version, 'key');
+      const n = version ?? keyset.primary;
+      const v = this.usableVersion(keyset, n, context);
+      const cached = this.keys.cached(v, context);
+      const key = cached !== undefined ? Buffer.from(cached) : await this.deriveMissing(v, context);
+      return { key, version: n, fingerprint: keyFingerprint(key) };
+    } catch (err) {
+      await this.recordQuietly('derive_key', 'failure', { version, context: auditableContext(context), code: errorCode(err) });
+      throw err;
+    }
   }
 
   /** Encrypts under the primary version; returns the JSON record form. */
@@ -228,7 +239,7 @@ export class KeyManager {
     let parsed: ParsedEnvelope | undefined;
     try {
       parsed = parseEnvelope(envelope);
-      const keyset = await this.keysetWith(parsed.version);
+      const keyset = await this.keysetWith(parsed.version, 'data');
       assertFormatFitsVersion(parsed, findVersion(keyset, parsed.version)?.kdf);
       const v = this.usableVersion(keyset, parsed.version, parsed.context);
       // A cached key is used in the turn it is looked up in (see DataKeyCache); a derived one is our own copy.
@@ -252,20 +263,27 @@ export class KeyManager {
   }
 
   private async seal(plaintext: Buffer | string, context: string): Promise<{ version: number; payload: Buffer }> {
-    validateContext(context);
-    const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
-    const keyset = await this.currentKeyset();
-    const version = keyset.primary;
-    const v = this.usableVersion(keyset, version, context);
-    // A cached key is used in the turn it is looked up in (see DataKeyCache); a derived one is our own copy.
-    let key = this.keys.cached(v, context);
-    let own: Buffer | undefined;
-    if (key === undefined) key = own = await this.deriveMissing(v, context);
+    let version: number | undefined;
     let payload: Buffer;
     try {
-      payload = sealGcm(key, this.random.bytes(IV_BYTES), data, aad(version, context));
-    } finally {
-      own?.fill(0);
+      validateContext(context);
+      const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
+      const keyset = await this.currentKeyset();
+      const primary = keyset.primary;
+      version = primary;
+      const v = this.usableVersion(keyset, primary, context);
+      // A cached key is used in the turn it is looked up in (see DataKeyCache); a derived one is our own copy.
+      let key = this.keys.cached(v, context);
+      let own: Buffer | undefined;
+      if (key === undefined) key = own = await this.deriveMissing(v, context);
+      try {
+        payload = sealGcm(key, this.random.bytes(IV_BYTES), data, aad(primary, context));
+      } finally {
+        own?.fill(0);
+      }
+    } catch (err) {
+      await this.recordQuietly('encrypt', 'failure', { version, context: auditableContext(context), code: errorCode(err) });
+      throw err;
     }
     if (this.auditDataOperations) await this.record('encrypt', 'success', { version, context });
     return { version, payload };
@@ -275,7 +293,7 @@ export class KeyManager {
   private usableVersion(keyset: Keyset, version: number, context: string): KeyVersion {
     const v = requireMaterial(keyset, version);
     if (v.state === 'disabled') {
-      throw new KeyManagementError('VERSION_DISABLED', `version ${version} is disabled${v.reason ? ` (${v.reason})` : ''}; data under it cannot be decrypted until an operator runs 'key-manager enable-version --version ${version}'`);
+      throw new KeyManagementError('VERSION_DISABLED', `version ${version} is disabled${v.reason ? ` (${v.reason})` : ''}: no key under it is derived and no data under it decrypts`);
     }
     this.metrics.count('KeyDerivations', 1, { KeyVersion: String(version), Context: context });
     // The undimensioned total feeds the unusual-access anomaly alarm, which needs one plain metric.
@@ -324,7 +342,7 @@ export class KeyManager {
   }
 
   /** A keyset that holds `version`, refetching once if the version is newer than any cached. */
-  private async keysetWith(version: number): Promise<Keyset> {
+  private async keysetWith(version: number, wanted: 'data' | 'key'): Promise<Keyset> {
     let keyset = await this.currentKeyset();
     if (findVersion(keyset, version) || isPruned(keyset, version)) return keyset;
     if (version > latestVersion(keyset)) {
@@ -335,7 +353,7 @@ export class KeyManager {
         keyset = (await this.refresh()).keyset;
       }
     }
-    if (!findVersion(keyset, version) && !isPruned(keyset, version)) throw unknownVersion(version, keyset);
+    if (!findVersion(keyset, version) && !isPruned(keyset, version)) throw unknownVersion(version, keyset, wanted);
     return keyset;
   }
 
@@ -428,20 +446,24 @@ export class KeyManager {
   /**
    * Removes a disabled version's material for good and zeroes any cached key derived from it. Returns the
    * store's warnings: work it could not finish that still holds the material somewhere (empty when none).
+   * `reason` goes into the audit trail; only a destruction that landed is recorded as "material destroyed".
    */
-  async destroyVersion(version: number): Promise<readonly string[]> {
-    return (await this.transition('destroy_version', (ks) => destroyVersion(ks, version, { now: this.nowIso() }), { version, detail: 'material destroyed' })).warnings;
+  async destroyVersion(version: number, reason?: string): Promise<readonly string[]> {
+    const change = (ks: Keyset) => destroyVersion(ks, version, { now: this.nowIso() });
+    return (await this.transition('destroy_version', change, { version, detail: reason }, reason === undefined ? 'material destroyed' : `material destroyed: ${reason}`)).warnings;
   }
 
   /**
    * Reads the keyset fresh (never from cache), applies `change`, checks that no version was lost or
    * altered, and writes it back with compare-and-set. Audited as `action`; throws CONFLICT if another
-   * writer got there first. The building block for every keyset change.
+   * writer got there first. The building block for every keyset change. `auditFields` are recorded whatever
+   * the outcome; `doneDetail`, when given, replaces their detail once the change was written.
    */
   async transition(
     action: string,
     change: (keyset: Keyset) => Keyset,
     auditFields: { version?: number; detail?: string } = {},
+    doneDetail?: string,
   ): Promise<{ before: Keyset; after: Keyset; warnings: readonly string[] }> {
     return this.audited(action, async () => {
       const snapshot = await this.readFresh();
@@ -450,7 +472,7 @@ export class KeyManager {
       const written = await this.store.write(after, snapshot.handle);
       this.adopt(written);
       const warnings = written.warnings ?? [];
-      const detail = [auditFields.detail, ...warnings.map((w) => `warning: ${w}`)].filter(Boolean).join('; ') || undefined;
+      const detail = [doneDetail ?? auditFields.detail, ...warnings.map((w) => `warning: ${w}`)].filter(Boolean).join('; ') || undefined;
       return { result: { before: snapshot.keyset, after, warnings }, version: auditFields.version ?? after.primary, detail };
     }, auditFields);
   }
@@ -465,12 +487,24 @@ export class KeyManager {
 
   // ---------------------------------------------------------------- status and health
 
+  /** The keyset's state, read fresh from the store; audited (quietly, as a read) as `status`. */
   async status(): Promise<KeysetStatus> {
-    const keyset = (await this.readFresh()).keyset;
+    let status: KeysetStatus;
+    try {
+      const { keyset } = await this.readFresh();
+      status = this.statusOf(keyset, await this.store.managedRotation?.status(this.clock()));
+    } catch (err) {
+      await this.recordQuietly('status', 'failure', { code: errorCode(err) });
+      throw err;
+    }
+    await this.recordQuietly('status', 'success', { version: status.primary });
+    return status;
+  }
+
+  private statusOf(keyset: Keyset, rotation?: ManagedRotationStatus): KeysetStatus {
     const now = this.clock();
     const primary = primaryVersion(keyset);
     const primaryAge = ageDays(primary.createdAt, now);
-    const rotation = await this.store.managedRotation?.status(now);
     return {
       store: this.store.kind,
       location: this.store.location,
@@ -478,7 +512,8 @@ export class KeyManager {
       primaryAgeDays: primaryAge,
       rotationPeriodDays: this.rotationPeriodDays,
       daysUntilRotationDue: this.rotationPeriodDays - primaryAge,
-      rotationOverdue: primaryAge > this.rotationPeriodDays,
+      rotationOverdue: this.store.writable && primaryAge > this.rotationPeriodDays,
+      readOnly: !this.store.writable,
       enabledVersions: keyset.versions.filter((v) => v.state === 'enabled').length,
       prunedVersions: (keyset.pruned ?? []).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)),
       versions: keyset.versions.map((v) => ({
@@ -505,7 +540,7 @@ export class KeyManager {
         checks.push({ name, ok: true, detail: await run() });
         return true;
       } catch (err) {
-        checks.push({ name, ok: false, detail: err instanceof KeyManagementError ? `${err.code}: ${err.message}` : 'unexpected error' });
+        checks.push({ name, ok: false, detail: err instanceof KeyManagementError ? err.message : 'unexpected error', code: errorCode(err) });
         return false;
       }
     };
@@ -515,7 +550,9 @@ export class KeyManager {
     });
     if (readable) {
       await step('rotation not overdue', async () => {
-        const s = await this.status();
+        // The advice for an overdue key is to rotate, which a read-only store refuses: say what applies instead.
+        if (!this.store.writable) return `not applicable: the ${this.store.kind} store is read-only, so its keys are rotated where they are managed, not here`;
+        const s = this.statusOf((await this.readFresh()).keyset);
         if (s.rotationOverdue) throw new KeyManagementError('ROTATION_FAILED', `primary version ${s.primary} is ${s.primaryAgeDays} days old, past the ${s.rotationPeriodDays}-day period; run 'key-manager rotate'`);
         return `primary is ${s.primaryAgeDays} days old, rotation due in ${s.daysUntilRotationDue} days`;
       });
@@ -575,11 +612,19 @@ export class KeyManager {
   }
 }
 
-function unknownVersion(version: number, keyset: Keyset): KeyManagementError {
-  return new KeyManagementError(
-    'UNKNOWN_VERSION',
-    `version ${version} is not in the keyset (latest is ${latestVersion(keyset)}); the data was encrypted under another keyset or the version number was altered — check --store`,
-  );
+/** A context for an audit event: only a valid name, never arbitrary caller text. */
+function auditableContext(context: string): string | undefined {
+  try {
+    return validateContext(context);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `wanted`: a ciphertext named the version (`data`), or a caller asked for a key under it (`key`). */
+function unknownVersion(version: number, keyset: Keyset, wanted: 'data' | 'key'): KeyManagementError {
+  const why = wanted === 'data' ? '; the data was encrypted under another keyset or its version number was altered' : '';
+  return new KeyManagementError('UNKNOWN_VERSION', `version ${version} is not in the keyset (latest is ${latestVersion(keyset)})${why}`);
 }
 
 function isTransient(err: unknown): boolean {

@@ -6,8 +6,11 @@
  */
 import { KeyManagementError } from '../../lambda/keys/errors';
 import { AWS_REQUEST_HANDLER } from '../../lambda/stores/aws-client-options';
+import { isResourceNotFound } from '../../lambda/stores/secrets-manager-errors';
 import { type AuditEvent, readAuditFile } from '../../lambda/telemetry/audit';
-import { audited } from '../audited';
+import { roleFor } from '../advice';
+import { mapAwsError } from '../aws-errors';
+import { parseIsoTime, usage } from '../parse';
 import { auditLogPath, type CommandRegistrar, emit, type Runtime } from '../runtime';
 
 /** Events read from CloudWatch Logs at most, so a wide --since cannot run unbounded. */
@@ -82,11 +85,8 @@ async function readCloudWatch(rt: Runtime, logGroup: string, query: AuditQuery):
       nextToken = page.nextToken;
     } while (nextToken !== undefined && read < MAX_CLOUDWATCH_EVENTS);
   } catch (err) {
-    const name = (err as { name?: string }).name ?? 'Error';
-    if (name === 'ResourceNotFoundException') throw new KeyManagementError('INVALID_INPUT', `log group ${logGroup} does not exist; check --log-group and --region`);
-    if (name === 'AccessDeniedException') throw new KeyManagementError('ACCESS_DENIED', `CloudWatch Logs refused to read ${logGroup}; use the Audit Service role (logs:FilterLogEvents)`);
-    if (name === 'ThrottlingException') throw new KeyManagementError('THROTTLED', `CloudWatch Logs throttled the read of ${logGroup}; retry in a minute or narrow --since`);
-    throw new KeyManagementError('STORE_UNAVAILABLE', `reading ${logGroup} failed (${name})`);
+    if (isResourceNotFound(err)) throw new KeyManagementError('INVALID_INPUT', `log group ${logGroup} does not exist; check --log-group and --region`);
+    throw mapAwsError(err, { service: 'CloudWatch Logs', action: 'logs:FilterLogEvents', resource: `log group ${logGroup}`, role: roleFor('audit'), endpointVariable: 'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS' });
   } finally {
     client.destroy();
   }
@@ -94,49 +94,35 @@ async function readCloudWatch(rt: Runtime, logGroup: string, query: AuditQuery):
   return { events, skipped, truncated: nextToken !== undefined };
 }
 
-function parseSince(value: string): Date {
-  const t = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t)) {
-    throw new KeyManagementError('INVALID_INPUT', `--since must be an ISO-8601 date or time such as 2026-01-31 or 2026-01-31T12:00:00Z, got '${value.slice(0, 40)}'`);
-  }
-  return new Date(t);
+function parseAction(value: string): string {
+  if (!ACTION_PATTERN.test(value)) throw new KeyManagementError('INVALID_INPUT', `--action must be an action name such as emergency_rotate (lowercase letters, digits, '_')`);
+  return value;
 }
 
 export const registerAudit: CommandRegistrar = (program, run) => {
   program
     .command('audit')
     .description('show the audit log: "timestamp: action - secret" with version, context, outcome and actor')
-    .option('--since <iso>', 'only events at or after this time')
-    .option('--action <name>', 'only this action (e.g. emergency_rotate, disable_version, destroy_version, reencrypt)')
+    .option('--since <iso>', 'only events at or after this time (a time without a zone is UTC)', usage((v) => parseIsoTime(v, '--since')))
+    .option('--action <name>', 'only this action (e.g. emergency_rotate, disable_version, destroy_version, reencrypt)', usage(parseAction))
     .option('--log-group <name>', 'read CloudWatch Logs (the Lambda\'s audit events) instead of the local audit file')
-    .action((opts: { since?: string; action?: string; logGroup?: string }) =>
+    .action((opts: { since?: Date; action?: string; logGroup?: string }) =>
       run(async (rt) => {
-        const query: AuditQuery = {
-          since: opts.since === undefined ? undefined : parseSince(opts.since),
-          action: opts.action,
-        };
-        if (query.action !== undefined && !ACTION_PATTERN.test(query.action)) {
-          throw new KeyManagementError('INVALID_INPUT', `--action must be an action name such as emergency_rotate (lowercase letters, digits, '_')`);
-        }
+        const query: AuditQuery = { since: opts.since, action: opts.action };
         const source = opts.logGroup !== undefined ? `cloudwatch:${opts.logGroup}` : auditLogPath(rt.options, rt.io.env, rt.storeUri);
-        const found = await audited(rt, 'audit_read', { detail: `from ${source}` }, async () => {
-          let events: AuditEvent[];
-          let skipped: number;
-          let truncated = false;
-          if (opts.logGroup !== undefined) {
-            ({ events, skipped, truncated } = await readCloudWatch(rt, opts.logGroup, query));
-          } else {
-            const file = await readAuditFile(source);
-            events = file.events.filter((e) => matches(e, query));
-            skipped = file.badLines.length;
-          }
-          return { result: { source, events, skipped, truncated }, audit: { detail: `${events.length} events from ${source}` } };
-        });
+        // Not audited: reading the log must not change it (and touches no key).
+        let found: { events: AuditEvent[]; skipped: number; truncated: boolean };
+        if (opts.logGroup !== undefined) {
+          found = await readCloudWatch(rt, opts.logGroup, query);
+        } else {
+          const file = await readAuditFile(source);
+          found = { events: file.events.filter((e) => matches(e, query)), skipped: file.badLines.length, truncated: false };
+        }
         const human = found.events.map(formatEvent);
         if (found.skipped) human.push(`(${found.skipped} unreadable line(s) in ${source} skipped)`);
         if (found.truncated) human.push(`(stopped after ${MAX_CLOUDWATCH_EVENTS} log events; narrow --since)`);
         if (found.events.length === 0) human.unshift(`no audit events in ${source}${opts.action || opts.since ? ' matching the filter' : ''}`);
-        emit(rt, { source: found.source, count: found.events.length, skipped: found.skipped, truncated: found.truncated, events: found.events }, human);
+        emit(rt, { source, count: found.events.length, skipped: found.skipped, truncated: found.truncated, events: found.events }, human);
       }),
     );
 };

@@ -1,24 +1,26 @@
 /**
  * `destroy-version`: removes a disabled version's material for good. The key manager writes the keyset
  * without it (metadata kept, `destroyedAt` set), zeroes every data key it had cached for the version
- * and appends the destruction record (`destroy_version`) to the audit log.
+ * and appends the destruction record (`destroy_version`, with the reason) to the audit log.
  */
-import { parseVersionArg } from '../parse';
-import { type CommandRegistrar, emit, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../runtime';
+import { EXIT_FAILED, EXIT_OK, usageError } from '../failure';
+import { parseReason, parseVersionArg, usage } from '../parse';
+import { type CommandRegistrar, emit } from '../runtime';
 
 export const registerDestroyVersion: CommandRegistrar = (program, run) => {
-  const command = program
+  program
     .command('destroy-version')
     .description('destroy a disabled version: its key material is removed for good, its metadata stays (needs --confirm)')
     .requiredOption('--version <n>', 'the version to destroy', parseVersionArg)
+    .requiredOption('--reason <text>', 'why (recorded in the audit log with the destruction)', usage(parseReason))
     .option('--confirm', 'yes: data still encrypted under this version becomes unreadable forever')
-    .action((opts: { version: number; confirm?: boolean }) => {
+    .action((opts: { version: number; reason: string; confirm?: boolean }) => {
       if (!opts.confirm) {
         // A usage error (exit 2): nothing is read or written without --confirm.
-        command.error(`error: destroy-version removes version ${opts.version}'s key material for good; re-encrypt its data first (key-manager reencrypt), then rerun with --confirm`, { exitCode: EXIT_USAGE, code: 'key-manager.confirmRequired' });
+        throw usageError('USAGE', `destroy-version removes version ${opts.version}'s key material for good; re-encrypt its data first (key-manager reencrypt), then rerun with --confirm`);
       }
       return run(async (rt) => {
-        const warnings = await rt.manager.destroyVersion(opts.version);
+        const warnings = await rt.manager.destroyVersion(opts.version, opts.reason);
         const { keyset } = await rt.manager.readFresh();
         const v = keyset.versions.find((x) => x.version === opts.version);
         if (warnings.length > 0) {

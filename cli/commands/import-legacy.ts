@@ -9,12 +9,14 @@ import type { Keyset } from '../../lambda/keys/keyset';
 import { legacyKeyset } from '../../lambda/keys/legacy';
 import { EnvStore, KEY_VERSION_VAR, MASTER_KEY_VAR } from '../../lambda/stores/env-store';
 import { audited } from '../audited';
-import { parseVersionArg } from '../parse';
+import { usageError } from '../failure';
+import { dateLegacyVersions } from '../legacy-dates';
+import { parseIsoTime, parseVersionArg, usage } from '../parse';
 import { type CommandRegistrar, emit } from '../runtime';
 import { readKeyFile } from '../secret-file';
 
-async function keysetFromFile(file: string, version: number): Promise<Keyset> {
-  return readKeyFile(file, 'master key file', 'one base64 key of 32 bytes', (text) => legacyKeyset(text, version));
+async function keysetFromFile(file: string, version: number, createdAt: string): Promise<Keyset> {
+  return readKeyFile(file, 'master key file', 'one base64 key of 32 bytes', (text) => legacyKeyset(text, version, createdAt));
 }
 
 export const registerImportLegacy: CommandRegistrar = (program, run) => {
@@ -23,19 +25,24 @@ export const registerImportLegacy: CommandRegistrar = (program, run) => {
     .description('import the AlphaPulse Python master key and version counter as legacy versions 1..N into an empty writable store')
     .option('--from-env', `read ${MASTER_KEY_VAR} and ${KEY_VERSION_VAR}`)
     .option('--master-key-file <file>', 'a file holding the base64 master key')
-    .option('--version <n>', 'the Python system\'s current key version (with --master-key-file)', parseVersionArg);
-  command.action((opts: { fromEnv?: boolean; masterKeyFile?: string; version?: number }) => {
+    .option('--version <n>', 'the Python system\'s current key version (with --master-key-file)', parseVersionArg)
+    .option('--created-at <iso>', 'creation date recorded on the imported versions, e.g. when the Python key was made (default: now)', usage((v) => parseIsoTime(v, '--created-at')));
+  command.action((opts: { fromEnv?: boolean; masterKeyFile?: string; version?: number; createdAt?: Date }) => {
     const fromFile = opts.masterKeyFile !== undefined;
-    if (Boolean(opts.fromEnv) === fromFile) command.error('error: give exactly one of --from-env or --master-key-file FILE --version N', { exitCode: 2, code: 'key-manager.usage' });
-    if (fromFile && opts.version === undefined) command.error('error: --master-key-file needs --version N (the Python system\'s ALPHAPULSE_ENCRYPTION_KEY_VERSION)', { exitCode: 2, code: 'key-manager.usage' });
-    if (!fromFile && opts.version !== undefined) command.error(`error: --version goes with --master-key-file; with --from-env the version comes from ${KEY_VERSION_VAR}`, { exitCode: 2, code: 'key-manager.usage' });
+    if (Boolean(opts.fromEnv) === fromFile) throw usageError('USAGE', 'give exactly one of --from-env or --master-key-file FILE --version N');
+    if (fromFile && opts.version === undefined) throw usageError('USAGE', `--master-key-file needs --version N (the Python system's ${KEY_VERSION_VAR})`);
+    if (!fromFile && opts.version !== undefined) throw usageError('USAGE', `--version goes with --master-key-file; with --from-env the version comes from ${KEY_VERSION_VAR}`);
     return run(async (rt) => {
       const source = fromFile ? `file ${opts.masterKeyFile}` : 'environment';
       const keyset = await audited(rt, 'import_legacy', { detail: `from ${source}` }, async () => {
         if (!rt.store.writable) {
           throw new KeyManagementError('STORE_READ_ONLY', `the ${rt.store.kind} store is read-only; import into a writable store (--store file:PATH, aws:SECRET_ID or vault:MOUNT/PATH)`);
         }
-        const imported = fromFile ? await keysetFromFile(opts.masterKeyFile as string, opts.version as number) : (await new EnvStore(rt.io.env).read()).keyset;
+        // A real date (the Python system kept none): stored undated, the versions would read as decades overdue.
+        const createdAt = (opts.createdAt ?? new Date()).toISOString();
+        const imported = fromFile
+          ? await keysetFromFile(opts.masterKeyFile as string, opts.version as number, createdAt)
+          : dateLegacyVersions((await new EnvStore(rt.io.env).read()).keyset, () => createdAt);
         // Compare-and-set against "no keyset": an existing one is never replaced.
         await rt.store.write(imported, null);
         rt.manager.clearCache();

@@ -1,7 +1,9 @@
 /**
  * `reencrypt`: JSON Lines in, JSON Lines out. Every envelope not under the primary (old AP2 versions,
- * disabled ones and legacy AlphaPulse records included) is rewrapped to the primary; every other line
- * is copied byte for byte. A rerun over its own output rewraps nothing.
+ * disabled ones and legacy AlphaPulse records included) is rewrapped to the primary; every other JSON
+ * line is copied byte for byte. A line that is not JSON means the input is not what we think it is (the
+ * wrong file, a torn write), so the run stops there and commits nothing, unless --pass-through-invalid.
+ * A rerun over its own output rewraps nothing.
  *
  * Streaming and constant memory: lines are read with readline behind a guard that fails a line longer
  * than --max-line-bytes before it is buffered whole; output goes out in bounded batches to a temp file
@@ -21,8 +23,9 @@ import { Rewrapper } from '../../lambda/keys/rewrap';
 import { syncDirectory } from '../../lambda/stores/sync-directory';
 import { audited } from '../audited';
 import { findValueSpan, parseFieldPath } from '../json-field';
-import { parsePositiveWholeNumber } from '../parse';
-import { type CommandRegistrar, emit, EXIT_FAILED, EXIT_OK } from '../runtime';
+import { parsePositiveWholeNumber, usage } from '../parse';
+import { EXIT_FAILED, EXIT_OK, usageError } from '../failure';
+import { type CommandRegistrar, emit } from '../runtime';
 
 /** Default longest line: far above any row of envelopes, low enough that one line cannot exhaust memory. */
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -38,6 +41,8 @@ export interface ReencryptSummary {
   readonly rewrapped: number;
   readonly alreadyCurrent: number;
   readonly passedThrough: number;
+  /** Of those passed through, lines that were not JSON (only with --pass-through-invalid). */
+  readonly notJson: number;
   readonly failed: number;
   /** The first MAX_LISTED_FAILURES failures: 1-based line number and error code. */
   readonly failedLines: readonly { readonly line: number; readonly code: string }[];
@@ -105,34 +110,23 @@ class BatchWriter {
   }
 }
 
-type LineOutcome = { kind: 'pass' } | { kind: 'current' } | { kind: 'rewrapped'; text: string; fromVersion: number };
+type LineOutcome = { kind: 'pass' } | { kind: 'not-json' } | { kind: 'current' } | { kind: 'rewrapped'; text: string; fromVersion: number };
 
 /**
  * One line through the rewrapper. `path` empty: the line itself is the envelope (a JSON record, a JSON
  * string holding a compact envelope, or a bare compact envelope). Otherwise the envelope is the value
- * at `path`: a record object, a compact string, or a string holding a record's JSON.
+ * at `path`: a record object, a compact string, or a string holding a record's JSON. A blank line and a
+ * JSON line without an envelope pass; any other line is `not-json` (the caller decides what that means).
  */
 export function processLine(line: string, fieldPath: readonly string[], rewrapper: Rewrapper): LineOutcome {
   const trimmed = line.trim();
   if (trimmed === '') return { kind: 'pass' };
-  if (fieldPath.length === 0) {
-    if (trimmed.startsWith('AP2:')) return outcome(rewrapper.rewrap(trimmed), (v) => v as string);
-    if (!trimmed.includes('ciphertext') && !trimmed.startsWith('"AP2:')) return { kind: 'pass' };
-  } else if (!trimmed.startsWith('{')) {
-    return { kind: 'pass' };
-  }
-  let span;
-  let value: unknown;
-  try {
-    span = findValueSpan(line, fieldPath);
-    if (!span) return { kind: 'pass' };
-    value = JSON.parse(line.slice(span.start, span.end));
-  } catch {
-    // A line that is not JSON is data we do not understand: with no field to look in, pass it through.
-    if (fieldPath.length === 0) return { kind: 'pass' };
-    // V8's JSON errors quote the input; this one names nothing from the line.
-    throw new KeyManagementError('INVALID_INPUT', 'the line is not valid JSON');
-  }
+  if (fieldPath.length === 0 && trimmed.startsWith('AP2:')) return outcome(rewrapper.rewrap(trimmed), (v) => v as string);
+  if (!isJson(trimmed)) return { kind: 'not-json' };
+  if (fieldPath.length === 0 ? !trimmed.includes('ciphertext') && !trimmed.startsWith('"AP2:') : !trimmed.startsWith('{')) return { kind: 'pass' };
+  const span = findValueSpan(line, fieldPath);
+  if (!span) return { kind: 'pass' };
+  const value: unknown = JSON.parse(line.slice(span.start, span.end));
   const at = span;
   let result;
   let nestedJson = false;
@@ -149,6 +143,16 @@ export function processLine(line: string, fieldPath: readonly string[], rewrappe
     result = rewrapper.rewrap(value);
   }
   return outcome(result, (v) => line.slice(0, at.start) + JSON.stringify(nestedJson ? JSON.stringify(v) : v) + line.slice(at.end));
+}
+
+/** Whether `text` parses as JSON. V8's own error quotes the input, so it is never passed on. */
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function outcome(result: ReturnType<Rewrapper['rewrap']>, render: (value: string | object) => string): LineOutcome {
@@ -169,30 +173,32 @@ async function sameFile(a: string, b: string): Promise<boolean> {
 export const registerReencrypt: CommandRegistrar = (program, run) => {
   program
     .command('reencrypt')
-    .description('rewrap every envelope in a JSON Lines file that is not under the primary (legacy and disabled versions included); other lines pass through')
+    .description('rewrap every envelope in a JSON Lines file that is not under the primary (legacy and disabled versions included); JSON lines without one pass through, a line that is not JSON stops the run')
     .requiredOption('--in <file>', 'JSON Lines input (never modified)')
     .requiredOption('--out <file>', 'JSON Lines output (must not exist; written to a temp file, then linked into place)')
-    .option('--field <jsonpath>', 'where the envelope sits in each line, e.g. $.payload.secret (default: the whole line)')
-    .option('--max-line-bytes <n>', `longest line accepted (default ${DEFAULT_MAX_LINE_BYTES})`)
-    .action((opts: { in: string; out: string; field?: string; maxLineBytes?: string }) =>
-      run(async (rt) => {
-        const input = path.resolve(opts.in);
-        const output = path.resolve(opts.out);
+    .option('--field <jsonpath>', 'where the envelope sits in each line, e.g. $.payload.secret (default: the whole line)', usage(parseFieldPath))
+    .option('--max-line-bytes <n>', `longest line accepted (default ${DEFAULT_MAX_LINE_BYTES})`, usage((v) => parsePositiveWholeNumber(v, '--max-line-bytes', 10)))
+    .option('--pass-through-invalid', 'copy lines that are not JSON unchanged instead of stopping at the first one')
+    .action(async (opts: { in: string; out: string; field?: string[]; maxLineBytes?: number; passThroughInvalid?: boolean }) => {
+      const input = path.resolve(opts.in);
+      const output = path.resolve(opts.out);
+      // Usage errors (exit 2), found before the store is opened or anything is audited.
+      let size: number;
+      try {
+        size = (await fs.stat(input)).size;
+      } catch (err) {
+        throw usageError('INVALID_INPUT', `cannot read --in ${input}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : ((err as NodeJS.ErrnoException).code ?? 'read error')}`);
+      }
+      if (input === output || (await sameFile(input, output))) {
+        throw usageError('INVALID_INPUT', 'reencrypt never writes in place: give --out a new file, then swap it in once checked');
+      }
+      if (await fs.lstat(output).then(() => true, () => false)) {
+        throw usageError('INVALID_INPUT', `${output} already exists; it was not overwritten — choose a new --out`);
+      }
+      return run(async (rt) => {
         const summary = await audited(rt, 'reencrypt', { detail: `${input} -> ${output}` }, async () => {
-          const fieldPath = opts.field === undefined ? [] : parseFieldPath(opts.field);
-          const maxLine = opts.maxLineBytes === undefined ? DEFAULT_MAX_LINE_BYTES : parsePositiveWholeNumber(opts.maxLineBytes, '--max-line-bytes', 10);
-          let size: number;
-          try {
-            size = (await fs.stat(input)).size;
-          } catch (err) {
-            throw new KeyManagementError('INVALID_INPUT', `cannot read ${input}: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`);
-          }
-          if (input === output || (await sameFile(input, output))) {
-            throw new KeyManagementError('INVALID_INPUT', 'reencrypt never writes in place: give --out a new file, then swap it in once checked');
-          }
-          if (await fs.stat(output).then(() => true, () => false)) {
-            throw new KeyManagementError('INVALID_INPUT', `${output} already exists; it was not overwritten — choose a new --out`);
-          }
+          const fieldPath = opts.field ?? [];
+          const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
           const { keyset } = await rt.manager.readFresh();
           const rewrapper = new Rewrapper(keyset, new PooledRandom());
           const tmp = path.join(path.dirname(output), `.${path.basename(output)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -207,7 +213,7 @@ export const registerReencrypt: CommandRegistrar = (program, run) => {
           const bar = rt.io.isTTY && !rt.options.json
             ? new SingleBar({ stream: rt.io.stderr, noTTYOutput: true, format: 'reencrypt [{bar}] {percentage}% | {lines} lines | {rewrapped} rewrapped | {failed} failed', hideCursor: true })
             : undefined;
-          const counts = { read: 0, rewrapped: 0, alreadyCurrent: 0, passedThrough: 0, failed: 0 };
+          const counts = { read: 0, rewrapped: 0, alreadyCurrent: 0, passedThrough: 0, notJson: 0, failed: 0 };
           const failedLines: { line: number; code: string }[] = [];
           const rewrappedFrom: Record<string, number> = {};
           let committed = false;
@@ -219,19 +225,27 @@ export const registerReencrypt: CommandRegistrar = (program, run) => {
               for await (const line of lines) {
                 counts.read++;
                 let out = line;
+                let result: LineOutcome | undefined;
                 try {
-                  const result = processLine(line, fieldPath, rewrapper);
-                  if (result.kind === 'pass') counts.passedThrough++;
-                  else if (result.kind === 'current') counts.alreadyCurrent++;
-                  else {
-                    counts.rewrapped++;
-                    rewrappedFrom[result.fromVersion] = (rewrappedFrom[result.fromVersion] ?? 0) + 1;
-                    out = result.text;
-                  }
+                  result = processLine(line, fieldPath, rewrapper);
                 } catch (err) {
                   // The line is kept as it was, so no data is lost; the summary names it.
                   counts.failed++;
                   if (failedLines.length < MAX_LISTED_FAILURES) failedLines.push({ line: counts.read, code: errorCode(err) });
+                }
+                if (result?.kind === 'not-json') {
+                  // Not JSON Lines at all (the wrong file, a truncated write): stop rather than copy what is not understood.
+                  if (!opts.passThroughInvalid) {
+                    throw new KeyManagementError('INVALID_INPUT', `line ${counts.read} of ${input} is not valid JSON; nothing was written — reencrypt reads JSON Lines (rerun with --pass-through-invalid to copy such lines unchanged)`);
+                  }
+                  counts.notJson++;
+                  counts.passedThrough++;
+                } else if (result?.kind === 'pass') counts.passedThrough++;
+                else if (result?.kind === 'current') counts.alreadyCurrent++;
+                else if (result?.kind === 'rewrapped') {
+                  counts.rewrapped++;
+                  rewrappedFrom[result.fromVersion] = (rewrappedFrom[result.fromVersion] ?? 0) + 1;
+                  out = result.text;
                 }
                 await writer.write(`${out}\n`);
                 if (bar && counts.read % 1000 === 0) bar.update(guard.bytes, { lines: counts.read, rewrapped: counts.rewrapped, failed: counts.failed });
@@ -286,11 +300,11 @@ export const registerReencrypt: CommandRegistrar = (program, run) => {
         emit(rt, summary, [
           `read ${summary.read} lines from ${summary.input}`,
           `rewrapped ${summary.rewrapped} to version ${summary.primary}${Object.keys(summary.rewrappedFrom).length ? ` (from ${Object.entries(summary.rewrappedFrom).map(([v, n]) => `version ${v}: ${n}`).join(', ')})` : ''}`,
-          `already current ${summary.alreadyCurrent}, not envelopes ${summary.passedThrough}`,
+          `already current ${summary.alreadyCurrent}, not envelopes ${summary.passedThrough}${summary.notJson ? ` (${summary.notJson} of them not JSON)` : ''}`,
           `failed ${summary.failed}${summary.failed ? `: line ${failures}${summary.failed > summary.failedLines.length ? ', …' : ''} (copied unchanged)` : ''}`,
           `wrote ${summary.output}`,
         ]);
         return summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
-      }),
-    );
+      });
+    });
 };

@@ -1,3 +1,4 @@
+import { LEGACY_EPOCH } from '../../lambda/keys/legacy';
 import { type CommandRegistrar, emit } from '../runtime';
 
 export const registerStatus: CommandRegistrar = (program, run) => {
@@ -13,8 +14,9 @@ export const registerStatus: CommandRegistrar = (program, run) => {
             (v.primary ? '*' : ' ').padEnd(7),
             v.state.padEnd(9),
             v.kdf.padEnd(13),
-            v.createdAt.padEnd(24),
-            String(v.ageDays).padStart(8),
+            // Legacy versions read from the env store (or imported long ago) carry no real date.
+            (v.createdAt === LEGACY_EPOCH ? 'unknown' : v.createdAt).padEnd(24),
+            (v.createdAt === LEGACY_EPOCH ? '-' : String(v.ageDays)).padStart(8),
             v.reason ?? '',
           ].join('  ').trimEnd(),
         );
@@ -28,10 +30,13 @@ export const registerStatus: CommandRegistrar = (program, run) => {
                 : []),
             ]
           : [];
+        const primary = s.versions.find((v) => v.primary);
         emit(rt, s, [
           `store:     ${s.store} ${s.location}`,
-          `primary:   version ${s.primary}, ${s.primaryAgeDays} days old`,
-          `rotation:  every ${s.rotationPeriodDays} days, ${due}`,
+          `primary:   version ${s.primary}, ${primary?.createdAt === LEGACY_EPOCH ? 'creation date unknown' : `${s.primaryAgeDays} days old`}`,
+          s.readOnly
+            ? `rotation:  not applicable: the ${s.store} store is read-only; rotate the key where it is managed, or copy it into a writable store with 'key-manager --store file:PATH import-legacy --from-env' and rotate there`
+            : `rotation:  every ${s.rotationPeriodDays} days, ${due}`,
           ...managedLines,
           `capacity:  ${s.capacity.bytes} of ${s.capacity.limitBytes} bytes, room for ${s.capacity.versionsThatFit} more versions`,
           ...(s.prunedVersions.length > 0 ? [`pruned:    destroyed versions ${s.prunedVersions.join(', ')} (entries removed to make room; see the audit log)`] : []),

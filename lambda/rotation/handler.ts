@@ -95,7 +95,7 @@ export function createHandler(input: HandlerDeps): (event: unknown, context?: un
         return { PhysicalResourceId: config.keysetSecretId, Data: { Primary: String(done.primary) } };
       }
     }
-  });
+  }, { remainingTimeMarginMs: 1_000 });
 }
 
 /** Creates version 1 when the secret holds no keyset; an existing valid keyset is left as it is, an invalid one is reported. */

@@ -11,17 +11,23 @@
  * alive), and explicitly through `flush()` / `close()`: a Lambda must flush before its invocation
  * returns, because a frozen execution environment runs no timers (`withMetricsFlush` does that).
  *
- * Failure policy: a failed request is retried once after a backoff; if the retry fails too, the
- * batch is dropped, `MetricsPublishFailures` is counted (in `stats()` and as a metric sent with the
- * next successful flush, since CloudWatch is what is failing), and `onError` is told. Nothing is
- * ever thrown into callers. Memory is bounded: at most `maxSeries` distinct series (default 10,000,
+ * Every flush is bounded in time (`flushTimeoutMs`, or the caller's `timeoutMs`), retry included: at
+ * the bound a request still running is aborted and its batch dropped, so a caller awaiting a flush
+ * (a CLI before it exits, a Lambda before it returns) never waits on an unreachable CloudWatch. The
+ * timers a flush waits on are ref'd: a process must not exit in the middle of a flush it is awaiting
+ * (an unref'd wait would let Node's event loop drain and the process end with its work unfinished).
+ *
+ * Failure policy: a failed request is retried once after a backoff if the bound leaves time for it;
+ * otherwise, or if the retry fails too, the batch is dropped, `MetricsPublishFailures` is counted (in
+ * `stats()` and as a metric sent with the next successful flush, since CloudWatch is what is failing),
+ * and `onError` is told. Nothing is ever thrown into callers. Memory is bounded: at most `maxSeries` distinct series (default 10,000,
  * a few MB) are buffered per window, and at most `MAX_PENDING_WINDOWS` windows wait behind a slow
  * send (so at most 3 × maxSeries series in all); observations of new series beyond the bound are
  * dropped and counted in `stats().droppedDatums`.
  */
 import { CloudWatchClient, type MetricDatum, PutMetricDataCommand, type StandardUnit } from '@aws-sdk/client-cloudwatch';
 import { AWS_REQUEST_HANDLER } from '../stores/aws-client-options';
-import { type Dimensions, METRICS_NAMESPACE, type MetricName, type MetricsSink, type MetricUnit } from './metrics';
+import { type Dimensions, type FlushOptions, METRICS_NAMESPACE, type MetricName, type MetricsSink, type MetricUnit } from './metrics';
 
 /** CloudWatch's limit on datums per `PutMetricData` request. */
 export const MAX_DATUMS_PER_REQUEST = 1_000;
@@ -35,6 +41,8 @@ export const DEFAULT_FLUSH_INTERVAL_MS = 60_000;
 /** Distinct series buffered per flush window. Each costs a few hundred bytes, so 10,000 is a few MB. */
 export const DEFAULT_MAX_SERIES = 10_000;
 export const DEFAULT_RETRY_DELAY_MS = 200;
+/** The most one flush takes by default: a few round trips, well under a Lambda's usual timeout. */
+export const DEFAULT_FLUSH_TIMEOUT_MS = 5_000;
 /** Windows waiting to be sent at once; with `maxSeries` this bounds the sink's memory during an outage. */
 export const MAX_PENDING_WINDOWS = 2;
 
@@ -59,6 +67,8 @@ export interface CloudWatchMetricsSinkOptions {
   readonly maxSeries?: number;
   /** Wait before the one retry of a failed request (jittered ±50%). @default 200 */
   readonly retryDelayMs?: number;
+  /** The most one flush may take, retry included, unless `flush({ timeoutMs })` says otherwise. @default 5000 */
+  readonly flushTimeoutMs?: number;
   /** Publish at 1-second resolution (1) or standard 60-second resolution (60). @default 60 */
   readonly storageResolution?: 1 | 60;
   /** Timestamp source for datums. @default () => new Date() */
@@ -121,6 +131,7 @@ export class CloudWatchMetricsSink implements MetricsSink {
   readonly namespace: string;
   readonly flushIntervalMs: number;
   readonly maxSeries: number;
+  readonly flushTimeoutMs: number;
   private readonly client: CloudWatchClient;
   private readonly retryDelayMs: number;
   private readonly storageResolution: 1 | 60;
@@ -142,9 +153,11 @@ export class CloudWatchMetricsSink implements MetricsSink {
     this.flushIntervalMs = nonNegativeInteger(options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS, 'flushIntervalMs');
     this.maxSeries = Math.max(1, nonNegativeInteger(options.maxSeries ?? DEFAULT_MAX_SERIES, 'maxSeries'));
     this.retryDelayMs = nonNegativeInteger(options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS, 'retryDelayMs');
+    this.flushTimeoutMs = nonNegativeInteger(options.flushTimeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS, 'flushTimeoutMs');
     this.storageResolution = options.storageResolution ?? 60;
     this.clock = options.clock ?? (() => new Date());
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()));
+    // Ref'd: a flush someone awaits must keep the process alive until it ends (it is bounded anyway).
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.onError = options.onError ?? warnOnStderr;
     this.client =
       options.client ??
@@ -169,18 +182,23 @@ export class CloudWatchMetricsSink implements MetricsSink {
   }
 
   /**
-   * Sends everything buffered so far and resolves when it has been sent or dropped. Never rejects.
-   * Observations recorded while a flush is sending go into the next window.
+   * Sends everything buffered so far and resolves when it has been sent or dropped, at the latest after
+   * `timeoutMs` (default `flushTimeoutMs`). Never rejects. Observations recorded while a flush is sending
+   * go into the next window.
    */
-  flush(): Promise<void> {
+  flush(options: FlushOptions = {}): Promise<void> {
+    const timeoutMs = Math.max(0, Math.floor(Number.isFinite(options.timeoutMs) ? (options.timeoutMs as number) : this.flushTimeoutMs));
+    const deadline = Date.now() + timeoutMs;
     // While CloudWatch hangs, windows waiting to be sent are capped; past the cap the current window
     // simply keeps aggregating (bounded by maxSeries) until a send completes.
-    if (this.pendingWindows >= MAX_PENDING_WINDOWS) return this.chain;
+    if (this.pendingWindows >= MAX_PENDING_WINDOWS) return settleBy(this.chain, deadline);
     const window = this.window;
     if (window.series.size > 0) this.window = newWindow();
     this.pendingWindows++;
-    const run = this.chain
-      .then(() => this.sendWindow(window))
+    // Waits for the flush before it (flushes never overlap) only until this one's own bound: past it, this
+    // window is dropped and reported at once instead of being sent late.
+    const run = settleBy(this.chain, deadline)
+      .then(() => this.sendWindow(window, { deadline, timeoutMs }))
       .catch(() => {
         /* sendWindow handles its own failures; this keeps the chain (and every caller) from ever rejecting */
       })
@@ -257,26 +275,38 @@ export class CloudWatchMetricsSink implements MetricsSink {
     return series;
   }
 
-  private async sendWindow(window: Window): Promise<void> {
+  private async sendWindow(window: Window, bound: FlushBound): Promise<void> {
     if (window.series.size === 0) return;
     const datums = [...window.series.values()].map((s) => this.toDatum(s));
     for (const batch of planBatches(datums)) {
-      await this.sendBatch(batch);
+      await this.sendBatch(batch, bound);
     }
   }
 
-  private async sendBatch(batch: MetricDatum[]): Promise<void> {
+  private async sendBatch(batch: MetricDatum[], bound: FlushBound): Promise<void> {
     const command = new PutMetricDataCommand({ Namespace: this.namespace, MetricData: batch });
     let lastError: unknown;
+    let why = 'failed twice';
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (attempt > 0) await this.sleep(Math.round(this.retryDelayMs * (0.5 + Math.random())));
+      if (attempt > 0) {
+        const delay = Math.round(this.retryDelayMs * (0.5 + Math.random()));
+        if (Date.now() + delay >= bound.deadline) {
+          why = `failed and the ${bound.timeoutMs} ms flush bound left no time to retry`;
+          break;
+        }
+        await this.sleep(delay);
+      }
       try {
-        await this.client.send(command);
+        await this.sendWithin(command, bound.deadline - Date.now());
         this.requestsSent++;
         this.datumsSent += batch.length;
         return;
       } catch (err) {
         lastError = err;
+        if (err instanceof FlushTimeoutError) {
+          why = `did not finish within the ${bound.timeoutMs} ms flush bound`;
+          break;
+        }
       }
     }
     this.publishFailures++;
@@ -285,9 +315,28 @@ export class CloudWatchMetricsSink implements MetricsSink {
     this.count('MetricsPublishFailures');
     const errorName = lastError instanceof Error ? lastError.name : typeof lastError;
     try {
-      this.onError({ message: `PutMetricData failed twice; dropped ${batch.length} datum(s) for ${this.namespace}`, errorName, droppedDatums: batch.length });
+      this.onError({ message: `PutMetricData ${why}; dropped ${batch.length} datum(s) for ${this.namespace}`, errorName, droppedDatums: batch.length });
     } catch {
       /* a failing error hook must not break flushing */
+    }
+  }
+
+  /** One request, aborted at `ms`: the SDK's own timeouts are per attempt and far longer than a flush's bound. */
+  private async sendWithin(command: PutMetricDataCommand, ms: number): Promise<void> {
+    if (ms <= 0) throw new FlushTimeoutError();
+    const abort = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abort.abort();
+        reject(new FlushTimeoutError());
+      }, ms);
+    });
+    try {
+      // The race, not only the abort: credential and endpoint resolution before the request do not see the signal.
+      await Promise.race([this.client.send(command, { abortSignal: abort.signal }), timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -348,18 +397,66 @@ function encodedLength(text: string): number {
   return utf8 === text.length ? text.length * (/^[A-Za-z0-9_.~-]*$/.test(text) ? 1 : 3) : utf8 * 3;
 }
 
+export interface MetricsFlushOptions {
+  /** The most the flush after each invocation may take. @default DEFAULT_FLUSH_TIMEOUT_MS */
+  readonly timeoutMs?: number;
+  /**
+   * With a Lambda context (one with `getRemainingTimeInMillis`), the flush also ends this many ms before
+   * the invocation's own timeout, so a slow CloudWatch cannot turn a finished rotation into a timed-out
+   * (and retried) invocation. @default the context is not consulted
+   */
+  readonly remainingTimeMarginMs?: number;
+}
+
 /**
  * Wraps a Lambda handler so the sink is flushed before each invocation returns or throws: the
- * execution environment may be frozen right after, and a frozen process runs no timers.
+ * execution environment may be frozen right after, and a frozen process runs no timers. The flush is
+ * bounded by `timeoutMs` and, with `remainingTimeMarginMs`, by the invocation's remaining time.
  */
-export function withMetricsFlush<E, C, R>(sink: MetricsSink, handler: (event: E, context: C) => Promise<R>): (event: E, context: C) => Promise<R> {
+export function withMetricsFlush<E, C, R>(
+  sink: MetricsSink,
+  handler: (event: E, context: C) => Promise<R>,
+  options: MetricsFlushOptions = {},
+): (event: E, context: C) => Promise<R> {
   return async (event, context) => {
     try {
       return await handler(event, context);
     } finally {
-      await sink.flush();
+      await sink.flush({ timeoutMs: flushBound(context, options) });
     }
   };
+}
+
+function flushBound(context: unknown, options: MetricsFlushOptions): number {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS;
+  const clock = (context as { getRemainingTimeInMillis?: unknown } | undefined)?.getRemainingTimeInMillis;
+  if (options.remainingTimeMarginMs === undefined || typeof clock !== 'function') return timeoutMs;
+  const remaining = Number(clock.call(context)) - options.remainingTimeMarginMs;
+  return Math.max(0, Math.min(timeoutMs, Number.isFinite(remaining) ? remaining : timeoutMs));
+}
+
+interface FlushBound {
+  /** Date.now() by which the flush must be over. */
+  readonly deadline: number;
+  /** The bound as given, for messages. */
+  readonly timeoutMs: number;
+}
+
+/** A request cut off at its flush's bound. */
+class FlushTimeoutError extends Error {
+  constructor() {
+    super('the flush bound was reached');
+    this.name = 'TimeoutError';
+  }
+}
+
+/** `work`, or nothing once `deadline` passes (the timer is ref'd and cleared as soon as `work` settles). */
+function settleBy(work: Promise<void>, deadline: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([work, bound]).finally(() => clearTimeout(timer));
 }
 
 function newWindow(): Window {

@@ -26,13 +26,23 @@ export type MetricName =
 export type MetricUnit = 'Count' | 'None';
 export type Dimensions = Readonly<Record<string, string>>;
 
+/** How long a flush may take. */
+export interface FlushOptions {
+  /**
+   * The most the whole flush may take, retries included; what is not sent by then is dropped (and reported
+   * by the sink), so a caller waiting on the flush never waits on an unreachable metrics service.
+   * @default the sink's own bound
+   */
+  readonly timeoutMs?: number;
+}
+
 export interface MetricsSink {
   /** Adds `value` (default 1) to a counter. */
   count(name: MetricName, value?: number, dimensions?: Dimensions): void;
   /** Records one observation of a gauge (age, days, versions). */
   gauge(name: MetricName, value: number, unit?: MetricUnit, dimensions?: Dimensions): void;
-  /** Sends what is buffered. Never rejects. */
-  flush(): Promise<void>;
+  /** Sends what is buffered, within `options.timeoutMs`. Never rejects. */
+  flush(options?: FlushOptions): Promise<void>;
 }
 
 export const noopMetrics: MetricsSink = { count: () => undefined, gauge: () => undefined, flush: async () => undefined };

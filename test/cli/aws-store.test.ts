@@ -2,10 +2,11 @@ import 'aws-sdk-client-mock-jest';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseKeyset } from '../../lambda/keys/keyset';
+import seed from '../fixtures/seed-backup.json';
 import { FakeSecretsManager } from '../support/fake-secrets-manager';
 import { runCli } from '../support/cli';
 
@@ -101,6 +102,21 @@ describe('key-manager --store aws:SECRET_ID', () => {
     sm.failNext('GetSecretValue', 'throttling');
     const throttled = await aws('status');
     expect(throttled.stderr).toMatch(/error \[THROTTLED\].*retries with backoff were exhausted/);
+  });
+
+  it('access denied names the role the command needs: Key Administrator for a change, Backup Service for export', async () => {
+    await aws('init');
+    sm.failNext('GetSecretValue', 'access-denied');
+    const rotate = await aws('rotate');
+    expect(rotate).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error \[ACCESS_DENIED\]: .*; 'key-manager rotate' runs as the stack's Key Administrator role \(output KeyAdministratorRoleArn\)\n$/) });
+    sm.failNext('GetSecretValue', 'access-denied');
+    const disable = await aws('disable-version', '--version', '1', '--reason', 'x');
+    expect(disable.stderr).toMatch(/'key-manager disable-version' runs as the stack's Key Administrator role/);
+    sm.failNext('GetSecretValue', 'access-denied');
+    const keyFile = path.join(dir, 'backup.key');
+    writeFileSync(keyFile, `${seed.backup_key}\n`, { mode: 0o600 });
+    const backup = await aws('export', '--out', 's3://alphapulse-backups/b.fernet', '--backup-key-file', keyFile);
+    expect(backup.stderr).toMatch(/'key-manager export' runs as the stack's Backup Service role \(output BackupServiceRoleArn\)/);
   });
 
   it('falls back to the OS user when STS cannot answer', async () => {

@@ -58,7 +58,7 @@ describe('the keyset secret resource policy', () => {
 
   it('lets the service and backup roles read only AWSCURRENT, and the key administrator and rotation any version', () => {
     expect(allowed('secretsmanager:GetSecretValue', { 'secretsmanager:VersionStage': 'AWSCURRENT' })).toEqual(['rotation', 'keyAdministrator', 'applicationService', 'backupService', 'breakGlass']);
-    for (const older of [{ 'secretsmanager:VersionStage': 'AWSPREVIOUS' }, {}]) {
+    for (const older of [{ 'secretsmanager:VersionStage': 'AWSPREVIOUS' }, {}] as Record<string, string>[]) {
       // A request naming a VersionId carries no VersionStage: it is an older version as far as readers go.
       expect(allowed('secretsmanager:GetSecretValue', older)).toEqual(['rotation', 'keyAdministrator', 'breakGlass']);
     }

@@ -9,7 +9,7 @@
  * file `export` writes (it holds the backup key). Both are still searched for version material and data
  * keys; only the key they exist to hand out is allowed in them.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { factories } from '../../cli/runtime';
@@ -75,7 +75,8 @@ describe('leak scan over the whole CLI lifecycle', () => {
 
   /** Runs one command; `expectCode` is the exit code the path must end in (0 success, 1 failure, 2 usage). */
   async function cli(args: string[], expectCode: number, options: { stdin?: string | Buffer; env?: NodeJS.ProcessEnv; allowStdout?: 'generated-key'; storeName?: string; partial?: boolean } = {}): Promise<string> {
-    const r = await runCli(args, { stdin: options.stdin, env: options.env });
+    // The env store's audit log goes to the user's state directory: here, one under the scanned dir.
+    const r = await runCli(args, { stdin: options.stdin, env: { XDG_STATE_HOME: path.join(dir, 'state'), ...options.env } });
     const label = args.join(' ').slice(0, 120);
     expect({ label, code: r.code, stderr: r.code === expectCode ? '' : r.stderr }).toEqual({ label, code: expectCode, stderr: '' });
     if (expectCode === 1 && options.partial) {
@@ -129,12 +130,12 @@ describe('leak scan over the whole CLI lifecycle', () => {
       await cli(['--store', S, 'derive', '--context', context], 0);
       await cli(['--store', S, '--json', 'derive', '--context', context], 0);
     }
-    await cli(['--store', S, 'derive', '--context', 'bad context'], 1);
+    await cli(['--store', S, 'derive', '--context', 'bad context'], 2);
     await cli(['--store', S, 'derive', '--context', 'trading_data', '--version', '9'], 1);
     await cli(['--store', S, 'derive', '--context', 'trading_data', '--version', 'x'], 2);
     const recordV1 = (await cli(['--store', S, 'encrypt', '--context', 'trading_data'], 0, { stdin: 'order 1' })).trim();
     const compactV1 = (await cli(['--store', S, 'encrypt', '--context', 'user_pii', '--format', 'compact'], 0, { stdin: 'pii 1' })).trim();
-    await cli(['--store', S, 'encrypt', '--context', 'no:colons'], 1, { stdin: 'x' });
+    await cli(['--store', S, 'encrypt', '--context', 'no:colons'], 2, { stdin: 'x' });
     await cli(['--store', S, 'decrypt'], 0, { stdin: recordV1 });
     await cli(['--store', S, '--json', 'decrypt'], 0, { stdin: compactV1 });
     await cli(['--store', S, 'decrypt'], 1, { stdin: recordV1.replace(/"ciphertext":"(.)/, (_m, c: string) => `"ciphertext":"${c === 'A' ? 'B' : 'A'}`) });
@@ -153,25 +154,26 @@ describe('leak scan over the whole CLI lifecycle', () => {
     await cli(['--store', S, 'disable-version', '--version', '1', '--reason', 'again'], 1);
     await cli(['--store', S, 'enable-version', '--version', '1'], 0);
     await cli(['--store', S, 'enable-version', '--version', '1'], 1);
-    await cli(['--store', S, 'destroy-version', '--version', '2', '--confirm'], 1);
-    await cli(['--store', S, 'destroy-version', '--version', '2'], 2);
+    await cli(['--store', S, 'destroy-version', '--version', '2', '--reason', 'retired', '--confirm'], 1);
+    await cli(['--store', S, 'destroy-version', '--version', '2', '--reason', 'retired'], 2);
 
     // Backups: export (generated key, given key), refusals, recover into an empty store, refusals.
-    const backup = path.join(dir, 'backup.fernet');
-    await cli(['--store', S, 'export', '--output', backup], 0);
-    await cli(['--store', S, 'export', '--output', backup], 1);
-    const keyFiles = readdirSync(dir).filter((f) => f.startsWith('backup.fernet') && f !== 'backup.fernet');
-    expect(keyFiles).toHaveLength(1);
-    const backupKeyFile = path.join(dir, keyFiles[0]);
+    mkdirSync(path.join(dir, 'backups'));
+    mkdirSync(path.join(dir, 'keys'));
+    const backup = path.join(dir, 'backups', 'backup.fernet');
+    const backupKeyFile = path.join(dir, 'keys', 'backup.key');
+    await cli(['--store', S, 'export', '--out', backup, '--backup-key-out', backupKeyFile], 0);
+    await cli(['--store', S, 'export', '--out', backup, '--backup-key-out', path.join(dir, 'keys', 'second.key')], 2);
+    await cli(['--store', S, 'export', '--out', path.join(dir, 'backups', 'beside.fernet'), '--backup-key-out', path.join(dir, 'backups', 'beside.key')], 2);
     const backupKey = readFileSync(backupKeyFile, 'utf8').trim();
     extraSecrets.push({ name: 'backup key', bytes: Buffer.from(backupKey, 'base64url') });
     outputs.push({ what: 'backup key file (export)', text: readFileSync(backupKeyFile, 'utf8'), allowed: backupKey });
-    const backup2 = path.join(dir, 'backup2.fernet');
-    await cli(['--store', S, 'export', '--output', backup2, '--backup-key-file', backupKeyFile], 0);
+    const backup2 = path.join(dir, 'backups', 'backup2.fernet');
+    await cli(['--store', S, 'export', '--out', backup2, '--backup-key-file', backupKeyFile], 0);
     outputs.push({ what: 'backup file', text: readFileSync(backup, 'utf8') }, { what: 'second backup file', text: readFileSync(backup2, 'utf8') });
     const R = store('recovered');
     await cli(['--store', R, 'recover', '--backup-file', backup, '--backup-key-file', backupKeyFile], 0, { storeName: 'recovered' });
-    await cli(['--store', R, 'recover', '--backup-file', backup, '--backup-key-file', path.join(dir, 'missing.key')], 1, { storeName: 'recovered' });
+    await cli(['--store', R, 'recover', '--backup-file', backup, '--backup-key-file', path.join(dir, 'missing.key')], 2, { storeName: 'recovered' });
     const wrongKey = path.join(dir, 'wrong.key');
     writeFileSync(wrongKey, `${Buffer.alloc(32, 9).toString('base64url')}\n`, { mode: 0o600 });
     await cli(['--store', store('other'), 'recover', '--backup-file', backup, '--backup-key-file', wrongKey], 1, { storeName: 'other' });
@@ -185,13 +187,13 @@ describe('leak scan over the whole CLI lifecycle', () => {
     writeFileSync(input, [recordV1, JSON.stringify({ id: 1 }), recordV3, compactV1, '{"ciphertext":"AAAA","key_version":1,"context":"trading_data","algorithm":"AES-256-GCM","format":"AP2"}'].join('\n') + '\n');
     const out = path.join(dir, 'rows.out.jsonl');
     await cli(['--store', S, 'reencrypt', '--in', input, '--out', out], 1, { partial: true });
-    await cli(['--store', S, 'reencrypt', '--in', input, '--out', out], 1);
-    await cli(['--store', S, 'reencrypt', '--in', path.join(dir, 'none.jsonl'), '--out', path.join(dir, 'none.out')], 1);
+    await cli(['--store', S, 'reencrypt', '--in', input, '--out', out], 2);
+    await cli(['--store', S, 'reencrypt', '--in', path.join(dir, 'none.jsonl'), '--out', path.join(dir, 'none.out')], 2);
     for (const f of readdirSync(dir).filter((f) => f.startsWith('rows.out'))) outputs.push({ what: `reencrypt output ${f}`, text: readFileSync(path.join(dir, f), 'utf8') });
 
     // Destroy after re-encryption; a destroyed version's data is refused.
     await cli(['--store', S, 'disable-version', '--version', '1', '--reason', 're-encrypted'], 0);
-    await cli(['--store', S, 'destroy-version', '--version', '1', '--confirm'], 0);
+    await cli(['--store', S, 'destroy-version', '--version', '1', '--reason', 'retired', '--confirm'], 0);
     await cli(['--store', S, 'decrypt'], 1, { stdin: recordV1 });
 
     // Legacy import: the Python system's master key must not be echoed either.
@@ -255,8 +257,8 @@ describe('leak scan over the whole CLI lifecycle', () => {
       await cli([...A, 'rotate', '--emergency', '--reason', 'aws drill'], 0);
       harvestAws();
       await cli([...A, 'decrypt'], 1, { stdin: awsRecord });
-      await cli([...A, 'export', '--output', path.join(dir, 'aws-backup.fernet'), '--backup-key-file', backupKeyFile], 0);
-      outputs.push({ what: 'aws backup file', text: readFileSync(path.join(dir, 'aws-backup.fernet'), 'utf8') });
+      await cli([...A, 'export', '--out', path.join(dir, 'backups', 'aws-backup.fernet'), '--backup-key-file', backupKeyFile], 0);
+      outputs.push({ what: 'aws backup file', text: readFileSync(path.join(dir, 'backups', 'aws-backup.fernet'), 'utf8') });
       for (const kind of ['access-denied', 'kms-decrypt', 'throttling', 'server-error', 'network-reset'] as const) {
         sm.failNext('GetSecretValue', kind);
         await cli([...A, 'status'], 1);
@@ -283,6 +285,8 @@ describe('leak scan over the whole CLI lifecycle', () => {
         /* that store wrote no audit log */
       }
     }
+    const stateAudit = path.join(dir, 'state', 'alphapulse-keys', 'audit');
+    for (const name of readdirSync(stateAudit)) outputs.push({ what: `audit log ${name} (state directory)`, text: readFileSync(path.join(stateAudit, name), 'utf8') });
     outputs.push({ what: 'metric datums', text: JSON.stringify(metrics.data) });
     expect(metrics.data.length).toBeGreaterThan(0);
 

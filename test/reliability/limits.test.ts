@@ -104,7 +104,7 @@ describe('input limits', () => {
       expect(await main(['node', 'key-manager', '--store', `file:${dir}/keyset.json`, 'init'], { ...io, stdin: Readable.from([]) })).toBe(0);
       const code = await main(['node', 'key-manager', '--store', `file:${dir}/keyset.json`, 'encrypt', '--context', 'bulk'], io);
       expect(code).toBe(1);
-      expect(err.text()).toMatch(/error \[PLAINTEXT_TOO_LARGE\]: the input is over 67108864 bytes/);
+      expect(err.text()).toMatch(/error \[PLAINTEXT_TOO_LARGE\]: the input \(stdin\) is over 67108864 bytes/);
       expect(sent).toBeLessThanOrEqual(MAX_PLAINTEXT_BYTES + 8 * 1024 * 1024);
       figures.cases++;
     });
@@ -171,7 +171,8 @@ describe('input limits', () => {
       const input = path.join(dir, `in-${run}.jsonl`);
       const out = path.join(dir, `out-${run}.jsonl`);
       writeFileSync(input, lines.map((l) => `${l}\n`).join(''));
-      const args = ['--store', store, 'reencrypt', '--in', input, '--out', out, ...(maxLineBytes === undefined ? [] : ['--max-line-bytes', String(maxLineBytes)])];
+      // The lines are bare text of exact lengths, not JSON: --pass-through-invalid lets them through to the length check.
+      const args = ['--store', store, 'reencrypt', '--in', input, '--out', out, '--pass-through-invalid', ...(maxLineBytes === undefined ? [] : ['--max-line-bytes', String(maxLineBytes)])];
       const r = await runCli(args);
       return { code: r.code, stderr: r.stderr, outExists: existsSync(out), strays: readdirSync(dir).filter((f) => f.includes('.tmp-')) };
     }

@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { promises as fs } from 'node:fs';
 import { formatEvent, parseLoggedEvent } from '../../../cli/commands/audit';
 import { AWS_REQUEST_HANDLER } from '../../../lambda/stores/aws-client-options';
-import { type Workspace, workspace } from '../../support/lifecycle';
+import { auditEvents, type Workspace, workspace } from '../../support/lifecycle';
 import { requestHandlerOptions } from '../../support/request-handler';
 
 let ws: Workspace;
@@ -36,13 +36,19 @@ describe('audit', () => {
     expect((await ws.km(['audit', '--since', 'yesterday'])).stderr).toMatch(/INVALID_INPUT.*--since/);
   });
 
-  it('reports unreadable lines by count instead of dropping them silently, and records its own read', async () => {
+  it('reports unreadable lines by count instead of dropping them silently', async () => {
     await ws.km(['init']);
     await fs.appendFile(ws.auditFile, 'not json\n');
     const r = await ws.km(['audit']);
     expect(r.stdout).toMatch(/\(1 unreadable line\(s\) in .* skipped\)/);
-    const again = await ws.km(['--json', 'audit', '--action', 'audit_read']);
-    expect(JSON.parse(again.stdout).count).toBe(1);
+  });
+
+  it('reading the log does not write into it', async () => {
+    await ws.km(['init']);
+    const before = await fs.readFile(ws.auditFile);
+    expect((await ws.km(['audit'])).code).toBe(0);
+    expect((await ws.km(['--json', 'audit', '--since', '2026-01-01'])).code).toBe(0);
+    expect((await fs.readFile(ws.auditFile)).equals(before)).toBe(true);
   });
 
   it('--log-group reads CloudWatch Logs with FilterLogEvents, following pages, server-side action filter', async () => {
@@ -82,11 +88,49 @@ describe('audit', () => {
     }
   });
 
+  it('maps expired credentials and throttling like Secrets Manager errors: ACCESS_DENIED naming the Audit Service role, THROTTLED', async () => {
+    const logs = mockClient(CloudWatchLogsClient);
+    logs
+      .on(FilterLogEventsCommand)
+      .rejectsOnce(Object.assign(new Error('expired'), { name: 'ExpiredTokenException', $metadata: { httpStatusCode: 400 } }))
+      .rejectsOnce(Object.assign(new Error('slow'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+    try {
+      const expired = await ws.km(['--region', 'us-east-1', 'audit', '--log-group', 'g']);
+      expect(expired).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error \[ACCESS_DENIED\]: access denied to logs:FilterLogEvents on log group g \(ExpiredTokenException\); run with the stack's Audit Service role/) });
+      const throttled = await ws.km(['--region', 'us-east-1', 'audit', '--log-group', 'g']);
+      expect(throttled.stderr).toMatch(/^error \[THROTTLED\]: CloudWatch Logs throttled logs:FilterLogEvents/);
+    } finally {
+      logs.restore();
+    }
+  });
+
   it('formats and parses single events', () => {
     expect(formatEvent({ time: 't', action: 'decrypt', secret: 's', store: 'file', context: 'user_pii', version: 2, outcome: 'failure', code: 'VERSION_DISABLED' })).toBe(
       't: decrypt - s version=2 context=user_pii outcome=failure code=VERSION_DISABLED',
     );
     expect(parseLoggedEvent('{"no":"time"}')).toBeUndefined();
     expect(parseLoggedEvent('plain text')).toBeUndefined();
+  });
+});
+
+describe('the audit trail', () => {
+  const actions = async () => (await auditEvents(ws.auditFile)).map((e) => ({ action: e.action, outcome: e.outcome, ...(e.code ? { code: e.code } : {}) }));
+
+  it('records status, and every command that failed on the keyset, with its error code', async () => {
+    await ws.km(['init']);
+    await ws.km(['status']);
+    await ws.km(['derive', '--context', 'trading_data', '--version', '99']);
+    await fs.writeFile(ws.keysetFile, '{"schema":1}');
+    await ws.km(['status']);
+    await ws.km(['encrypt', '--context', 'trading_data'], { stdin: 'x' });
+    await ws.km(['rotate']);
+    expect(await actions()).toEqual([
+      { action: 'init', outcome: 'success' },
+      { action: 'status', outcome: 'success' },
+      { action: 'derive_key', outcome: 'failure', code: 'UNKNOWN_VERSION' },
+      { action: 'status', outcome: 'failure', code: 'KEYSET_INVALID' },
+      { action: 'encrypt', outcome: 'failure', code: 'KEYSET_INVALID' },
+      { action: 'rotate', outcome: 'failure', code: 'KEYSET_INVALID' },
+    ]);
   });
 });

@@ -16,59 +16,82 @@ afterEach(() => ws.cleanup());
 const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
 
 describe('export', () => {
-  it('writes a Fernet token and a new 0600 backup key beside it, never the same file, and prints the key path', async () => {
+  /** Backups and their keys in separate directories, as the operations guide asks. */
+  let backups: string;
+  let keys: string;
+  beforeEach(async () => {
+    backups = path.join(ws.dir, 'backups');
+    keys = path.join(ws.dir, 'keys');
+    await fs.mkdir(backups);
+    await fs.mkdir(keys);
+  });
+
+  it('writes a Fernet token and a new 0600 backup key to --backup-key-out in another directory, and prints the key path', async () => {
     await ws.km(['init']);
-    const out = path.join(ws.dir, 'backup.fernet');
-    const r = await ws.km(['--json', 'export', '--output', out]);
+    const out = path.join(backups, 'backup.fernet');
+    const keyFile = path.join(keys, 'backup.key');
+    const r = await ws.km(['--json', 'export', '--out', out, '--backup-key-out', keyFile]);
     expect(r.code).toBe(0);
-    const result = json(r.stdout);
-    expect(result).toMatchObject({ exported: true, output: out, backupKeyFile: `${out}.key`, backupKeyGenerated: true, versions: 1 });
-    expect((await fs.readFile(out, 'utf8'))).toMatch(/^gAAAAA[A-Za-z0-9_-]+=*$/);
-    expect((await fs.readFile(`${out}.key`, 'utf8'))).toMatch(/^[A-Za-z0-9_-]{43}=\n$/);
-    expect((await fs.stat(`${out}.key`)).mode & 0o777).toBe(0o600);
+    expect(json(r.stdout)).toMatchObject({ exported: true, output: out, backupKeyFile: keyFile, backupKeyGenerated: true, versions: 1 });
+    expect(await fs.readFile(out, 'utf8')).toMatch(/^gAAAAA[A-Za-z0-9_-]+=*$/);
+    expect(await fs.readFile(keyFile, 'utf8')).toMatch(/^[A-Za-z0-9_-]{43}=\n$/);
+    expect((await fs.stat(keyFile)).mode & 0o777).toBe(0o600);
     expect((await fs.stat(out)).mode & 0o777).toBe(0o600);
+    expect(await fs.readdir(backups)).toEqual(['backup.fernet']);
     // The token holds no plaintext keyset: no material, no JSON.
     const token = await fs.readFile(out, 'utf8');
     expect(token).not.toContain('material');
     await ws.assertNoKeyMaterial([r], [token]);
   });
 
-  it('uses a given backup key, and refuses a key file that is the output itself', async () => {
+  it('uses a given --backup-key-file kept in another directory', async () => {
     await ws.km(['init']);
-    const keyFile = path.join(ws.dir, 'backup.key');
+    const keyFile = path.join(keys, 'backup.key');
     await fs.writeFile(keyFile, `${seed.backup_key}\n`, { mode: 0o600 });
-    const out = path.join(ws.dir, 'b1');
-    expect((await ws.km(['export', '--output', out, '--backup-key-file', keyFile])).code).toBe(0);
-    await expect(fs.stat(`${out}.key`)).rejects.toThrow();
-    const same = await ws.km(['export', '--output', keyFile, '--backup-key-file', keyFile]);
-    expect(same.code).toBe(1);
-    expect(same.stderr).toMatch(/same file/);
+    const out = path.join(backups, 'b1');
+    expect((await ws.km(['export', '--out', out, '--backup-key-file', keyFile])).code).toBe(0);
+    expect(await fs.readdir(backups)).toEqual(['b1']);
   });
 
-  it('refuses to overwrite an existing backup, and leaves no new key file behind', async () => {
+  it.each<[string, (b: string, k: string) => string[]]>([
+    ['neither a key to use nor one to write', (b) => ['--out', path.join(b, 'x')]],
+    ['a new key beside the backup', (b) => ['--out', path.join(b, 'x'), '--backup-key-out', path.join(b, 'x.key')]],
+    ['a new key below the backup\'s directory', (b) => ['--out', path.join(b, 'x'), '--backup-key-out', path.join(b, 'sub', 'x.key')]],
+    ['a given key beside the backup', (b) => ['--out', path.join(b, 'x'), '--backup-key-file', path.join(b, 'given.key')]],
+    ['both a given and a new key', (b, k) => ['--out', path.join(b, 'x'), '--backup-key-file', path.join(k, 'given.key'), '--backup-key-out', path.join(k, 'new.key')]],
+    ['a new key over an existing file', (b, k) => ['--out', path.join(b, 'x'), '--backup-key-out', path.join(k, 'given.key')]],
+  ])('refuses %s: exit 2 before anything is read or written', async (_name, args) => {
     await ws.km(['init']);
-    const out = path.join(ws.dir, 'taken');
+    await fs.mkdir(path.join(backups, 'sub'));
+    await fs.writeFile(path.join(backups, 'given.key'), `${seed.backup_key}\n`, { mode: 0o600 });
+    await fs.writeFile(path.join(keys, 'given.key'), `${seed.backup_key}\n`, { mode: 0o600 });
+    const before = await auditEvents(ws.auditFile);
+    const r = await ws.km(['export', ...args(backups, keys)]);
+    expect(r).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^error \[(INVALID_INPUT|USAGE)\]: .*backup key/) });
+    expect((await fs.readdir(backups)).sort()).toEqual(['given.key', 'sub']);
+    expect(await fs.readdir(path.join(backups, 'sub'))).toEqual([]);
+    expect(await fs.readdir(keys)).toEqual(['given.key']);
+    expect(await auditEvents(ws.auditFile)).toEqual(before);
+  });
+
+  it('refuses to overwrite an existing backup (exit 2), and leaves no new key file behind', async () => {
+    await ws.km(['init']);
+    const out = path.join(backups, 'taken');
     await fs.writeFile(out, 'older backup');
-    const r = await ws.km(['export', '--output', out]);
-    expect(r.code).toBe(1);
+    const r = await ws.km(['export', '--out', out, '--backup-key-out', path.join(keys, 'k')]);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/already exists/);
     expect(await fs.readFile(out, 'utf8')).toBe('older backup');
-    await expect(fs.stat(`${out}.key`)).rejects.toThrow();
+    expect(await fs.readdir(keys)).toEqual([]);
   });
 
-  it('uploads to s3://bucket/key with PutObject (never replacing an object) and keeps the generated key local', async () => {
+  it('uploads to s3://bucket/key with PutObject (never replacing an object) and keeps the new key local', async () => {
     const s3 = mockClient(S3Client);
     s3.on(PutObjectCommand).resolves({});
     try {
       await ws.km(['init']);
-      const cwd = process.cwd();
-      process.chdir(ws.dir);
-      let r;
-      try {
-        r = await ws.km(['--json', '--region', 'us-east-1', '--endpoint-url', 'http://127.0.0.1:4566', 'export', '--output', 's3://alphapulse-backups/keys/2026-01-01.fernet']);
-      } finally {
-        process.chdir(cwd);
-      }
+      const keyFile = path.join(keys, '2026-01-01.key');
+      const r = await ws.km(['--json', '--region', 'us-east-1', '--endpoint-url', 'http://127.0.0.1:4566', 'export', '--out', 's3://alphapulse-backups/keys/2026-01-01.fernet', '--backup-key-out', keyFile]);
       expect(r.code).toBe(0);
       expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'alphapulse-backups', Key: 'keys/2026-01-01.fernet', IfNoneMatch: '*' });
       // --endpoint-url names the Secrets Manager endpoint: the backup must not follow it.
@@ -77,10 +100,27 @@ describe('export', () => {
       expect(await requestHandlerOptions(client)).toMatchObject(AWS_REQUEST_HANDLER);
       const body = s3.commandCalls(PutObjectCommand)[0].args[0].input.Body as string;
       expect(body).toMatch(/^gAAAAA/);
-      const keyFile = json(r.stdout).backupKeyFile as string;
-      expect(await fs.realpath(path.dirname(keyFile))).toBe(await fs.realpath(ws.dir));
-      expect(path.basename(keyFile)).toBe('2026-01-01.fernet.key');
+      expect(json(r.stdout).backupKeyFile).toBe(keyFile);
+      expect(await fs.readFile(keyFile, 'utf8')).toMatch(/^[A-Za-z0-9_-]{43}=\n$/);
       await ws.assertNoKeyMaterial([r], [body]);
+    } finally {
+      s3.restore();
+    }
+  });
+
+  it('maps S3 failures like Secrets Manager ones: THROTTLED after the retries, ACCESS_DENIED naming the Backup Service role', async () => {
+    const s3 = mockClient(S3Client);
+    s3.on(PutObjectCommand)
+      .rejectsOnce(Object.assign(new Error('slow'), { name: 'SlowDown', $fault: 'server', $metadata: { httpStatusCode: 503 } }))
+      .rejectsOnce(Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }));
+    try {
+      await ws.km(['init']);
+      const keyFile = path.join(keys, 'backup.key');
+      await fs.writeFile(keyFile, `${seed.backup_key}\n`, { mode: 0o600 });
+      const slow = await ws.km(['--region', 'us-east-1', 'export', '--out', 's3://alphapulse-backups/a', '--backup-key-file', keyFile]);
+      expect(slow).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error \[THROTTLED\]: S3 throttled s3:PutObject on s3:\/\/alphapulse-backups\/a/) });
+      const denied = await ws.km(['--region', 'us-east-1', 'export', '--out', 's3://alphapulse-backups/b', '--backup-key-file', keyFile]);
+      expect(denied.stderr).toMatch(/^error \[ACCESS_DENIED\]: access denied to s3:PutObject on s3:\/\/alphapulse-backups\/b \(AccessDenied\); run with the stack's Backup Service role \(output BackupServiceRoleArn\)/);
     } finally {
       s3.restore();
     }
@@ -91,17 +131,10 @@ describe('export', () => {
     s3.on(PutObjectCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDenied' }));
     try {
       await ws.km(['init']);
-      const cwd = process.cwd();
-      process.chdir(ws.dir);
-      let r;
-      try {
-        r = await ws.km(['export', '--output', 's3://alphapulse-backups/x']);
-      } finally {
-        process.chdir(cwd);
-      }
+      const r = await ws.km(['export', '--out', 's3://alphapulse-backups/x', '--backup-key-out', path.join(keys, 'x.key')]);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/ACCESS_DENIED/);
-      await expect(fs.stat(path.join(ws.dir, 'x.key'))).rejects.toThrow();
+      expect(await fs.readdir(keys)).toEqual([]);
       const events = await auditEvents(ws.auditFile);
       expect(events.at(-1)).toMatchObject({ action: 'export', outcome: 'failure' });
     } finally {
@@ -112,10 +145,13 @@ describe('export', () => {
 
 describe('recover', () => {
   async function exportTo(name: string): Promise<{ out: string; key: string }> {
-    const out = path.join(ws.dir, name);
-    const r = await ws.km(['export', '--output', out]);
+    const out = path.join(ws.dir, 'backups', name);
+    const key = path.join(ws.dir, 'keys', `${name}.key`);
+    await fs.mkdir(path.dirname(out), { recursive: true });
+    await fs.mkdir(path.dirname(key), { recursive: true });
+    const r = await ws.km(['export', '--out', out, '--backup-key-out', key]);
     expect(r.code).toBe(0);
-    return { out, key: `${out}.key` };
+    return { out, key };
   }
 
   it('round-trips: export, lose the keyset, recover it exactly; data encrypted before decrypts after', async () => {
@@ -149,6 +185,48 @@ describe('recover', () => {
     expect(dec).toMatchObject({ code: 0, stdout: seed.legacy_plaintext });
   });
 
+  it('dates the seed backup\'s legacy versions by the backup\'s timestamp (UTC, as the seed wrote it), not 1970', async () => {
+    const file = path.join(ws.dir, 'seed.backup');
+    const keyFile = path.join(ws.dir, 'seed.key');
+    await fs.writeFile(file, seed.token);
+    await fs.writeFile(keyFile, seed.backup_key);
+    expect((await ws.km(['recover', '--in', file, '--backup-key-file', keyFile])).code).toBe(0);
+    const stored = JSON.parse((await ws.keysetBytes())!.toString()) as { versions: { createdAt: string }[] };
+    expect(stored.versions.map((v) => v.createdAt)).toEqual(Array(3).fill('2026-01-02T03:04:05.678Z'));
+    const status = JSON.parse((await ws.km(['--json', 'status'])).stdout) as { versions: { createdAt: string }[] };
+    expect(status.versions[0].createdAt).toBe('2026-01-02T03:04:05.678Z');
+    // The same backup again: the versions it holds are the store's, dates included, so nothing differs.
+    const again = await ws.km(['--json', 'recover', '--in', file, '--backup-key-file', keyFile]);
+    expect(again).toMatchObject({ code: 0 });
+    expect(json(again.stdout)).toMatchObject({ unchanged: true });
+  });
+
+  it('replaces an unreadable keyset with --force, keeping the broken file aside, as the KEYSET_INVALID advice says', async () => {
+    await ws.km(['init']);
+    await ws.km(['rotate']);
+    const good = await ws.keysetBytes();
+    const { out, key } = await exportTo('before-corruption.fernet');
+    const broken = good!.toString().replace('"primary":2', '"primary":"two"');
+    await fs.writeFile(ws.keysetFile, broken);
+    const status = await ws.km(['status']);
+    expect(status.stderr).toMatch(/KEYSET_INVALID.*key-manager recover/);
+
+    const refused = await ws.km(['recover', '--in', out, '--backup-key-file', key]);
+    expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error \[KEYSET_INVALID\]: .*unreadable.*rerun with --force to keep it aside as keyset\.json\.corrupt-<time>/) });
+    expect(await fs.readFile(ws.keysetFile, 'utf8')).toBe(broken);
+
+    const r = await ws.km(['--json', 'recover', '--in', out, '--backup-key-file', key, '--force']);
+    expect(r.code).toBe(0);
+    const aside = (await fs.readdir(ws.dir)).filter((f) => /^keyset\.json\.corrupt-\d{8}T\d{6}Z$/.test(f));
+    expect(aside).toHaveLength(1);
+    expect(json(r.stdout)).toMatchObject({ recovered: true, unreadableKeptAt: path.join(ws.dir, aside[0]) });
+    expect(await fs.readFile(path.join(ws.dir, aside[0]), 'utf8')).toBe(broken);
+    expect((await fs.stat(path.join(ws.dir, aside[0]))).mode & 0o777).toBe(0o600);
+    expect((await ws.keysetBytes())?.equals(good as Buffer)).toBe(true);
+    expect((await ws.km(['status'])).code).toBe(0);
+    expect((await auditEvents(ws.auditFile)).filter((e) => e.action === 'recover').at(-1)).toMatchObject({ outcome: 'success', detail: expect.stringMatching(/unreadable keyset kept at .*corrupt-/) });
+  });
+
   it('refuses when the store has versions the backup lacks, naming them; the store is byte-for-byte unchanged', async () => {
     await ws.km(['init']);
     const { out, key } = await exportTo('old.fernet');
@@ -177,7 +255,7 @@ describe('recover', () => {
     await ws.km(['rotate']);
     const { out, key } = await exportTo('pre-destroy.fernet');
     await ws.km(['disable-version', '--version', '1', '--reason', 'compromised']);
-    await ws.km(['destroy-version', '--version', '1', '--confirm']);
+    await ws.km(['destroy-version', '--version', '1', '--reason', 'retired', '--confirm']);
     const before = await ws.keysetBytes();
     const r = await ws.km(['recover', '--backup-file', out, '--backup-key-file', key]);
     expect(r.code).toBe(1);

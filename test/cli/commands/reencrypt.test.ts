@@ -75,14 +75,14 @@ describe('reencrypt', () => {
       JSON.stringify(s.compact(3, 'user_pii', 'old compact in a JSON string')),
       JSON.stringify(s.record(4, 'trading_data', 'current')),
       '',
-      'free text, not JSON',
+      '[1,"a JSON line that is no object"]',
     ];
     const input = path.join(ws.dir, 'in.jsonl');
     const output = path.join(ws.dir, 'out.jsonl');
     await fs.writeFile(input, `${lines.join('\n')}\n`);
     const r = await ws.km(['--json', 'reencrypt', '--in', input, '--out', output]);
     expect(r.code).toBe(0);
-    expect(json(r.stdout)).toMatchObject({ read: 8, rewrapped: 4, alreadyCurrent: 1, passedThrough: 3, failed: 0, failedLines: [], primary: 4, rewrappedFrom: { 1: 1, 3: 3 } });
+    expect(json(r.stdout)).toMatchObject({ read: 8, rewrapped: 4, alreadyCurrent: 1, passedThrough: 3, notJson: 0, failed: 0, failedLines: [], primary: 4, rewrappedFrom: { 1: 1, 3: 3 } });
     const out = await readLines(output);
     expect(out).toHaveLength(8);
     for (const i of [1, 5, 6, 7]) expect(out[i]).toBe(lines[i]);
@@ -160,7 +160,7 @@ describe('reencrypt', () => {
     const input = path.join(ws.dir, 'in.jsonl');
     const output = path.join(ws.dir, 'out.jsonl');
     await fs.writeFile(input, lines.join('\n') + '\n');
-    await ws.km(['destroy-version', '--version', '1', '--confirm']);
+    await ws.km(['destroy-version', '--version', '1', '--reason', 'retired', '--confirm']);
     const r = await ws.km(['reencrypt', '--in', input, '--out', output]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/failed 4: line 2 \(VERSION_DESTROYED\), 3 \(VERSION_DESTROYED\), 4 \(INVALID_ENVELOPE\), 5 \(UNKNOWN_VERSION\) \(copied unchanged\)/);
@@ -179,8 +179,9 @@ describe('reencrypt', () => {
     await fs.writeFile(other, 'keep');
     expect((await ws.km(['reencrypt', '--in', input, '--out', other])).stderr).toMatch(/already exists/);
     expect(await fs.readFile(other, 'utf8')).toBe('keep');
-    expect((await ws.km(['reencrypt', '--in', path.join(ws.dir, 'nope'), '--out', path.join(ws.dir, 'o')])).stderr).toMatch(/cannot read .*ENOENT/);
-    expect((await auditEvents(ws.auditFile)).filter((e) => e.action === 'reencrypt').every((e) => e.outcome === 'failure')).toBe(true);
+    expect(await ws.km(['reencrypt', '--in', path.join(ws.dir, 'nope'), '--out', path.join(ws.dir, 'o')])).toMatchObject({ code: 2, stderr: expect.stringMatching(/cannot read --in .*nope: no such file/) });
+    // Bad arguments are usage errors: found before the store is opened, so there is nothing to audit.
+    expect((await auditEvents(ws.auditFile)).filter((e) => e.action === 'reencrypt')).toEqual([]);
   });
 
   it('never overwrites an --out created while it ran, and leaves no temp file', async () => {
@@ -203,14 +204,36 @@ describe('reencrypt', () => {
     expect((await fs.readdir(ws.dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
-  it('fails a line whose JSON is broken inside --field without quoting it, and refuses a directory as input', async () => {
+  it('stops at a line that is not JSON, naming its number without quoting it; nothing is written', async () => {
+    await ws.km(['init']);
+    const enc = (await ws.km(['encrypt', '--context', 'trading_data'], { stdin: 'x' })).stdout.trim();
+    for (const [bad, field] of [['free text holding a secret', undefined], ['{"payload":{"secret":"bad \\x escape holding a secret"}}', '$.payload.secret']] as const) {
+      const input = path.join(ws.dir, 'in.jsonl');
+      const output = path.join(ws.dir, 'out.jsonl');
+      await fs.writeFile(input, `${enc}\n{"id":1}\n${bad}\n${enc}\n`);
+      const r = await ws.km(['reencrypt', '--in', input, '--out', output, ...(field ? ['--field', field] : [])]);
+      expect(r).toMatchObject({ code: 1, stdout: '' });
+      expect(r.stderr).toMatch(/^error \[INVALID_INPUT\]: line 3 of .*in\.jsonl is not valid JSON; nothing was written .*--pass-through-invalid/);
+      expect(r.stderr).not.toContain('holding a secret');
+      expect((await fs.readdir(ws.dir)).filter((f) => f.includes('out'))).toEqual([]);
+      await fs.rm(input);
+    }
+    expect((await auditEvents(ws.auditFile)).filter((e) => e.action === 'reencrypt').map((e) => e.outcome)).toEqual(['failure', 'failure']);
+  });
+
+  it('--pass-through-invalid copies lines that are not JSON unchanged and counts them', async () => {
     await ws.km(['init']);
     const input = path.join(ws.dir, 'in.jsonl');
-    await fs.writeFile(input, '{"payload":{"secret":"bad \\x escape holding a secret"}}\n');
-    const r = await ws.km(['reencrypt', '--in', input, '--out', path.join(ws.dir, 'o1'), '--field', '$.payload.secret']);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/failed 1: line 1 \(INVALID_INPUT\)/);
-    expect(r.stdout + r.stderr).not.toContain('holding a secret');
+    const output = path.join(ws.dir, 'out.jsonl');
+    await fs.writeFile(input, 'a header, not JSON\n{"id":1}\n');
+    const r = await ws.km(['reencrypt', '--in', input, '--out', output, '--pass-through-invalid']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/not envelopes 2 \(1 of them not JSON\)/);
+    expect(await fs.readFile(output, 'utf8')).toBe('a header, not JSON\n{"id":1}\n');
+  });
+
+  it('refuses a directory as input', async () => {
+    await ws.km(['init']);
     const dir = await ws.km(['reencrypt', '--in', ws.dir, '--out', path.join(ws.dir, 'o2')]);
     expect(dir.stderr).toMatch(/INVALID_INPUT.*cannot read .*EISDIR/);
   });

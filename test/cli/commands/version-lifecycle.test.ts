@@ -90,26 +90,29 @@ describe('destroy-version', () => {
     const enc = await ws.km(['encrypt', '--context', 'trading_data'], { stdin: 'gone' });
     await ws.km(['rotate']);
     await ws.km(['disable-version', '--version', '1', '--reason', 'retired']);
-    const r = await ws.km(['--json', 'destroy-version', '--version', '1', '--confirm']);
+    const r = await ws.km(['--json', 'destroy-version', '--version', '1', '--reason', 'retired', '--confirm']);
     expect(r.code).toBe(0);
     expect(json(r.stdout)).toEqual({ destroyed: 1, destroyedAt: expect.stringMatching(/^\d{4}-/), complete: true });
     const stored = JSON.parse((await ws.keysetBytes())!.toString()) as { versions: Record<string, unknown>[] };
     expect(stored.versions[0]).toEqual({ version: 1, kdf: 'hkdf-sha256', state: 'destroyed', createdAt: expect.any(String), disabledAt: expect.any(String), destroyedAt: expect.any(String), reason: 'retired' });
     const dec = await ws.km(['decrypt'], { stdin: enc.stdout });
     expect(dec.stderr).toMatch(/VERSION_DESTROYED/);
-    expect((await auditEvents(ws.auditFile)).find((e) => e.action === 'destroy_version')).toMatchObject({ version: 1, outcome: 'success', detail: 'material destroyed', actor: expect.any(String) });
+    expect((await auditEvents(ws.auditFile)).find((e) => e.action === 'destroy_version')).toMatchObject({ version: 1, outcome: 'success', detail: 'material destroyed: retired', actor: expect.any(String) });
     expect((await ws.km(['enable-version', '--version', '1'])).stderr).toMatch(/destroyed; its material is gone/);
     await ws.assertNoKeyMaterial([r, dec]);
   });
 
-  it('refuses an enabled version; the store is byte-for-byte unchanged', async () => {
+  it('refuses an enabled version; the store is byte-for-byte unchanged and the audit log does not claim a destruction', async () => {
     await ws.km(['init']);
     await ws.km(['rotate']);
     const before = await ws.keysetBytes();
-    const r = await ws.km(['destroy-version', '--version', '1', '--confirm']);
+    const r = await ws.km(['destroy-version', '--version', '1', '--reason', 'INC-7', '--confirm']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/only a disabled version can be destroyed/);
     expect((await ws.keysetBytes())?.equals(before as Buffer)).toBe(true);
+    const attempt = (await auditEvents(ws.auditFile)).find((e) => e.action === 'destroy_version');
+    expect(attempt).toMatchObject({ version: 1, outcome: 'failure', code: 'INVALID_TRANSITION', detail: 'INC-7' });
+    expect(JSON.stringify(attempt)).not.toMatch(/destroyed/);
   });
 
   it('without --confirm is a usage error (exit 2) that reads and writes nothing', async () => {
@@ -117,7 +120,7 @@ describe('destroy-version', () => {
     await ws.km(['rotate']);
     await ws.km(['disable-version', '--version', '1', '--reason', 'r']);
     const before = await ws.keysetBytes();
-    const r = await ws.km(['destroy-version', '--version', '1']);
+    const r = await ws.km(['destroy-version', '--version', '1', '--reason', 'retired']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/rerun with --confirm/);
     expect((await ws.keysetBytes())?.equals(before as Buffer)).toBe(true);

@@ -205,7 +205,7 @@ describe('CloudWatchMetricsSink batching', () => {
     const first = s.flush();
     s.count('KeyDerivations', 5);
     const second = s.flush();
-    await Promise.resolve();
+    await new Promise((resolve) => setImmediate(resolve));
     expect(sent()).toHaveLength(1);
     release();
     await Promise.all([first, second]);
@@ -291,6 +291,38 @@ describe('CloudWatchMetricsSink failures', () => {
     expect(MAX_PENDING_WINDOWS).toBe(2);
   });
 
+  it('ends a flush at its bound while CloudWatch never answers, and reports the dropped batch without its values', async () => {
+    cw.on(PutMetricDataCommand).callsFake(() => new Promise(() => undefined));
+    const { sink: s, errors } = sink();
+    s.gauge('KeyAgeDays', 4242);
+    const started = Date.now();
+    await s.flush({ timeoutMs: 200 });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(errors).toEqual([{ message: 'PutMetricData did not finish within the 200 ms flush bound; dropped 1 datum(s) for AlphaPulse/Encryption', errorName: 'TimeoutError', droppedDatums: 1 }]);
+    expect(JSON.stringify(errors)).not.toContain('4242');
+    expect(s.stats()).toMatchObject({ publishFailures: 1, droppedDatums: 1 });
+  });
+
+  it('bounds every flush by flushTimeoutMs when the caller gives no bound', async () => {
+    cw.on(PutMetricDataCommand).callsFake(() => new Promise(() => undefined));
+    const { sink: s, errors } = sink({ flushTimeoutMs: 150 });
+    s.count('RotationSucceeded');
+    const started = Date.now();
+    await s.flush();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('does not retry when the backoff would outlast the bound', async () => {
+    cw.on(PutMetricDataCommand).rejects(Object.assign(new Error('expired'), { name: 'ExpiredTokenException' }));
+    const { sink: s, errors, sleeps } = sink({ retryDelayMs: 10_000 });
+    s.count('RotationFailed');
+    await s.flush({ timeoutMs: 1_000 });
+    expect(sent()).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+    expect(errors).toEqual([expect.objectContaining({ message: expect.stringContaining('failed and the 1000 ms flush bound left no time to retry'), errorName: 'ExpiredTokenException' })]);
+  });
+
   it('refuses a metric with more than 30 dimensions (CloudWatch would reject the request)', async () => {
     const { sink: s } = sink();
     const dims = Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`D${i}`, 'x']));
@@ -333,5 +365,22 @@ describe('withMetricsFlush', () => {
     });
     await expect(failing({}, {})).rejects.toThrow('rotation broke');
     expect(allDatums()).toContainEqual(expect.objectContaining({ MetricName: 'RotationFailed', Value: 1 }));
+  });
+
+  it('ends the flush before the Lambda times out: within its remaining time less the margin', async () => {
+    cw.on(PutMetricDataCommand).callsFake(() => new Promise(() => undefined));
+    const { sink: s, errors } = sink();
+    const handler = withMetricsFlush(
+      s,
+      async () => {
+        s.count('RotationSucceeded');
+        return 'rotated';
+      },
+      { timeoutMs: 30_000, remainingTimeMarginMs: 1_000 },
+    );
+    const started = Date.now();
+    await expect(handler({}, { getRemainingTimeInMillis: () => 1_250 })).resolves.toBe('rotated');
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(errors).toEqual([expect.objectContaining({ message: expect.stringContaining('within the 250 ms flush bound') })]);
   });
 });
