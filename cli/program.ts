@@ -11,6 +11,7 @@ import { registerDisableVersion } from './commands/disable-version';
 import { registerEnableVersion } from './commands/enable-version';
 import { registerExport } from './commands/export';
 import { registerImportLegacy } from './commands/import-legacy';
+import { registerPurgeHistory } from './commands/purge-history';
 import { registerReencrypt } from './commands/reencrypt';
 import { registerRecover } from './commands/recover';
 import { registerDecrypt } from './commands/decrypt';
@@ -38,6 +39,7 @@ const registrars: CommandRegistrar[] = [
   registerDisableVersion,
   registerEnableVersion,
   registerDestroyVersion,
+  registerPurgeHistory,
   registerReencrypt,
   registerExport,
   registerRecover,

@@ -59,6 +59,13 @@ export interface CustomResourceResult {
 
 export type HandlerResult = StepResult | MonitorResult | CustomResourceResult;
 
+/**
+ * The metrics flush after each invocation may use the invocation's remaining time (less a second to return), up to
+ * what two PutMetricData attempts can take: the metrics of a rotation (RotationFailed pages) are worth waiting for,
+ * and the CloudWatch client bounds each attempt itself.
+ */
+const FLUSH_BOUND = { timeoutMs: 25_000, remainingTimeMarginMs: 1_000 };
+
 export function createHandler(input: HandlerDeps): (event: unknown, context?: unknown) => Promise<HandlerResult> {
   const deps: RotatorDeps = {
     clock: input.clock ?? (() => new Date()),
@@ -95,7 +102,7 @@ export function createHandler(input: HandlerDeps): (event: unknown, context?: un
         return { PhysicalResourceId: config.keysetSecretId, Data: { Primary: String(done.primary) } };
       }
     }
-  }, { remainingTimeMarginMs: 1_000 });
+  }, FLUSH_BOUND);
 }
 
 /** Creates version 1 when the secret holds no keyset; an existing valid keyset is left as it is, an invalid one is reported. */

@@ -57,6 +57,11 @@ export interface KeysetStore {
    * written in-process with `write`.
    */
   readonly managedRotation?: ManagedRotation;
+  /**
+   * Present when the backend keeps earlier keysets it cannot be told to forget at once (Secrets Manager's older
+   * versions): removes destroyed versions' material from them, and says how much it wrote and removed.
+   */
+  purgeHistory?(onProgress?: (message: string) => void): Promise<{ readonly written: number; readonly removed: number }>;
   /** Reads and validates the current keyset. Throws KEYSET_NOT_FOUND when there is none. */
   read(): Promise<KeysetSnapshot>;
   /**
