@@ -21,6 +21,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { KeyManagementError } from '../keys/errors';
 import { AWS_REQUEST_HANDLER } from './aws-client-options';
+import { checkEndpointUrl } from './endpoint-url';
 import { awsErrorName, isResourceNotFound, mapSecretsManagerError, type SecretsManagerOperation } from './secrets-manager-errors';
 
 import { AWSCURRENT, AWSPENDING, isValidToken, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, STAGED_WRITE } from './secrets-manager-labels';
@@ -41,8 +42,11 @@ export interface SecretsManagerClientOptions {
  * and per-attempt timeouts so a stalled connection is retried instead of waited on.
  */
 export function createSecretsManagerClient(options: SecretsManagerClientOptions = {}): SecretsManagerClient {
+  if (options.client) return options.client;
+  // The keyset travels in this client's answers: an endpoint override must not send it over the network in cleartext.
+  const endpoint = options.endpointUrl ?? process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? process.env.AWS_ENDPOINT_URL;
+  if (endpoint) checkEndpointUrl(endpoint, 'the Secrets Manager endpoint (--endpoint-url, AWS_ENDPOINT_URL)', 'the keyset', 'https://secretsmanager.us-east-1.amazonaws.com');
   return (
-    options.client ??
     new SecretsManagerClient({
       ...(options.region ? { region: options.region } : {}),
       ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),

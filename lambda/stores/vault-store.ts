@@ -23,7 +23,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { readFileSync } from 'node:fs';
-import { isIPv4 } from 'node:net';
+import { checkEndpointUrl } from './endpoint-url';
 import { ConflictError, KeyManagementError, KeysetInvalidError } from '../keys/errors';
 import { type Keyset, parseKeyset, serializeKeyset } from '../keys/keyset';
 import { legacyKeyset, MAX_LEGACY_VERSIONS } from '../keys/legacy';
@@ -142,24 +142,7 @@ export class VaultStore implements KeysetStore {
     readonly target: VaultPath,
     options: VaultStoreOptions,
   ) {
-    let base: URL;
-    try {
-      base = new URL(options.address);
-    } catch {
-      throw new KeyManagementError('INVALID_INPUT', `${VAULT_ADDR_VAR} is not a URL; use e.g. https://vault.example.com:8200`);
-    }
-    if (base.protocol !== 'https:' && base.protocol !== 'http:') {
-      throw new KeyManagementError('INVALID_INPUT', `${VAULT_ADDR_VAR} must be an http:// or https:// URL, got ${base.protocol}`);
-    }
-    if (base.protocol === 'http:' && !isLoopback(base.hostname)) {
-      throw new KeyManagementError(
-        'INVALID_INPUT',
-        `${VAULT_ADDR_VAR} is http:// to ${base.hostname}, which would send the Vault token in cleartext; use https:// (plain http is accepted only for a loopback address)`,
-      );
-    }
-    if (base.username || base.password) {
-      throw new KeyManagementError('INVALID_INPUT', `${VAULT_ADDR_VAR} must not carry credentials; pass the token in ${VAULT_TOKEN_VAR}`);
-    }
+    const base = checkEndpointUrl(options.address, VAULT_ADDR_VAR, 'the Vault token', 'https://vault.example.com:8200');
     // Checked here because Node rejects such header values only when the request is made.
     if (!/^[\x21-\x7e]+$/.test(options.token)) {
       throw new KeyManagementError('INVALID_INPUT', `the Vault token is empty or has spaces or characters outside printable ASCII; check ${VAULT_TOKEN_VAR}`);
@@ -526,13 +509,6 @@ export class VaultStore implements KeysetStore {
 }
 
 /** Whether a URL hostname is this machine: `localhost`, 127.0.0.0/8 or `[::1]`. */
-function isLoopback(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  if (host === 'localhost' || host === '[::1]') return true;
-  // WHATWG URL parsing has already normalised IPv4 forms (127.1, 0x7f.1) to dotted decimal.
-  return isIPv4(host) && host.startsWith('127.');
-}
-
 function failure(err: NodeJS.ErrnoException, sent: boolean): Outcome {
   const code = err.code ?? 'ERROR';
   const tls = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(code);

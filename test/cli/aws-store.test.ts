@@ -119,6 +119,13 @@ describe('key-manager --store aws:SECRET_ID', () => {
     expect(backup.stderr).toMatch(/'key-manager export' runs as the stack's Backup Service role \(output BackupServiceRoleArn\)/);
   });
 
+  it('refuses --endpoint-url http:// to a remote host as a usage error, before any request: the keyset would travel in cleartext', async () => {
+    const r = await runCli(['--store', `aws:${SECRET}`, '--region', 'us-east-1', '--endpoint-url', 'http://10.1.2.3:4566', '--audit-log', auditLog, 'status'], { env: {} });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error \[INVALID_INPUT\]: the Secrets Manager endpoint .* is http:\/\/ to 10\.1\.2\.3, which would send the keyset in cleartext/);
+    expect(sm.calls).toEqual([]);
+  });
+
   it('falls back to the OS user when STS cannot answer', async () => {
     sts.on(GetCallerIdentityCommand).rejects(new Error('no credentials'));
     await aws('init');

@@ -5,6 +5,8 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AWS_REQUEST_HANDLER } from '../../../lambda/stores/aws-client-options';
+import { openStore } from '../../../lambda/stores/open-store';
+import { createSecretsManagerClient } from '../../../lambda/stores/secrets-manager-secret';
 import { type AwsStandIn, startAwsStandIn } from '../../support/aws';
 
 let aws: AwsStandIn;
@@ -22,5 +24,20 @@ describe('AWS_REQUEST_HANDLER', () => {
     await expect(client.send(new GetSecretValueCommand({ SecretId: 'keyset' }))).rejects.toMatchObject({ name: 'TimeoutError' });
     expect(Date.now() - started).toBeLessThan(5_000);
     client.destroy();
+  });
+});
+
+describe('the Secrets Manager endpoint an operator points at', () => {
+  it.each(['http://10.0.0.7:4566', 'http://secretsmanager.internal.example.com'])('refuses plain http to %s (the keyset would travel in cleartext), before any request', (url) => {
+    expect(() => createSecretsManagerClient({ endpointUrl: url, region: 'us-east-1' })).toThrow(/is http:\/\/ to .*, which would send the keyset in cleartext; use https:\/\//);
+    expect(() => openStore('aws:keyset', { env: { AWS_ENDPOINT_URL: url, AWS_REGION: 'us-east-1' } })).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+  });
+
+  it.each(['https://secretsmanager.eu-west-1.amazonaws.com', 'http://127.0.0.1:4566', 'http://localhost:4566', 'http://[::1]:4566'])('accepts %s', (url) => {
+    expect(() => createSecretsManagerClient({ endpointUrl: url, region: 'us-east-1' }).destroy()).not.toThrow();
+  });
+
+  it('refuses credentials in the URL', () => {
+    expect(() => createSecretsManagerClient({ endpointUrl: 'https://user:pass@secretsmanager.example.com' })).toThrow(/must not carry credentials/);
   });
 });
