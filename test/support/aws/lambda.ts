@@ -3,12 +3,14 @@
  * spawns lambda-runner.js with the event on stdin and reads back its one `@@RESULT` line;
  * `bundleRotationHandler` builds lambda/rotation/handler.ts exactly as the CDK construct bundles it (via
  * bench/bundle.ts's bundleLikeLambda, which reads lib/bundling.ts), once per test file;
- * `bundleRotationFunction` adapts a bundle to the Secrets Manager model's rotation-function hook.
+ * `bundleRotationFunction` adapts a bundle to the Secrets Manager model's rotation-function hook, and
+ * `bundleLambdaHandler` to a function of the Lambda model (lambda-service.ts), which Invoke runs.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { runProcess } from './process';
+import type { LambdaHandler } from './lambda-service';
 import type { RotationEvent, RotationFunction } from './secrets-manager';
 
 export const LAMBDA_RUNNER = path.join(__dirname, 'lambda-runner.js');
@@ -141,5 +143,18 @@ export function bundleRotationFunction(bundleFile: string, envForFunction: NodeJ
       throw Object.assign(new Error(result.errorMessage ?? 'the invocation failed'), { name: result.errorName ?? 'Error', invocation: result });
     }
     return result.result;
+  };
+}
+
+/**
+ * A Lambda model function that runs the bundle once per invocation through `invokeBundle`, with the
+ * function's own name and ARN: the handler's result, or its error as Lambda reports it (`errorType` =
+ * the error's name, `Sandbox.Timedout` for a timeout), and its stdout as the invocation's log.
+ */
+export function bundleLambdaHandler(bundleFile: string, envForFunction: NodeJS.ProcessEnv, options: Pick<InvokeBundleOptions, 'timeoutMs'> = {}): LambdaHandler {
+  return async (event, context) => {
+    const result = await invokeBundle(bundleFile, event, { ...options, env: envForFunction, functionName: context.functionName, functionArn: context.functionArn });
+    if (result.ok) return { ok: true, result: result.result, logs: result.logs };
+    return { ok: false, errorType: result.errorName ?? 'Error', errorMessage: result.errorMessage ?? 'the invocation failed', logs: result.logs };
   };
 }

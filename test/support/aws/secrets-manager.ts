@@ -4,7 +4,8 @@
  *
  * Modelled, from the AWS Secrets Manager API Reference pages GetSecretValue, PutSecretValue,
  * UpdateSecretVersionStage, DescribeSecret, ListSecretVersionIds, RotateSecret, CancelRotateSecret,
- * CreateSecret, DeleteSecret and RestoreSecret, and the User Guide pages "Rotation by Lambda function"
+ * CreateSecret, DeleteSecret, RestoreSecret, GetResourcePolicy, PutResourcePolicy and
+ * DeleteResourcePolicy, and the User Guide pages "Rotation by Lambda function"
  * (the four steps), "Rotation schedules", "Secrets Manager versions" and "Log AWS Secrets Manager
  * events with AWS CloudTrail" (RotationStarted/Succeeded/Failed/Abandoned):
  * - Secret ARNs `arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 random characters>`; a secret
@@ -50,8 +51,11 @@
  * - DeleteSecret (RecoveryWindowInDays 7-30, default 30; ForceDeleteWithoutRecovery) and RestoreSecret:
  *   a secret scheduled for deletion answers InvalidRequestException to reads, writes and rotation, and is
  *   gone once the window has passed.
+ * - Resource policies as documents: PutResourcePolicy stores the JSON text (MalformedPolicyDocumentException
+ *   when it is not a JSON object), GetResourcePolicy answers ARN, Name and ResourcePolicy (omitted when the
+ *   secret has none), DeleteResourcePolicy removes it.
  *
- * Not modelled: resource policies and IAM (see the authorize hook in server.ts), tags, replication,
+ * Not modelled: evaluating resource policies and IAM (see the authorize hook in server.ts), tags, replication,
  * managed rotation, ListSecrets, BatchGetSecretValue, UpdateSecret, GetRandomPassword, cron() schedules
  * and rotation windows (`Duration`; cron expressions are stored but give no NextRotationDate), the
  * testSecret probe RotateSecret runs when RotateImmediately is false, Secrets Manager's own retries of a
@@ -165,6 +169,7 @@ interface Secret {
   readonly versions: Map<string, SecretVersion>;
   deletedDate?: Date;
   recoveryWindowDays?: number;
+  resourcePolicy?: string;
 }
 
 /** A version as tests inspect it. */
@@ -352,6 +357,12 @@ export class SecretsManagerModel {
         return this.deleteSecret(input);
       case 'RestoreSecret':
         return this.restoreSecret(input);
+      case 'GetResourcePolicy':
+        return this.getResourcePolicy(input);
+      case 'PutResourcePolicy':
+        return this.putResourcePolicy(input);
+      case 'DeleteResourcePolicy':
+        return this.deleteResourcePolicy(input);
       default:
         throw new AwsServiceError('UnknownOperationException', `The stand-in does not implement secretsmanager:${operation}`);
     }
@@ -610,6 +621,35 @@ export class SecretsManagerModel {
     const secret = this.find(requiredString(input, 'SecretId'));
     secret.deletedDate = undefined;
     secret.recoveryWindowDays = undefined;
+    secret.lastChangedDate = this.now();
+    return { ARN: secret.arn, Name: secret.name };
+  }
+
+  getResourcePolicy(input: Input): { ARN: string; Name: string; ResourcePolicy?: string } {
+    const secret = this.find(requiredString(input, 'SecretId'));
+    return { ARN: secret.arn, Name: secret.name, ResourcePolicy: secret.resourcePolicy };
+  }
+
+  putResourcePolicy(input: Input): { ARN: string; Name: string } {
+    const secret = this.live(requiredString(input, 'SecretId'));
+    const policy = requiredString(input, 'ResourcePolicy');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(policy);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new AwsServiceError('MalformedPolicyDocumentException', 'This resource policy contains a syntax error.');
+    }
+    secret.resourcePolicy = policy;
+    secret.lastChangedDate = this.now();
+    return { ARN: secret.arn, Name: secret.name };
+  }
+
+  deleteResourcePolicy(input: Input): { ARN: string; Name: string } {
+    const secret = this.live(requiredString(input, 'SecretId'));
+    secret.resourcePolicy = undefined;
     secret.lastChangedDate = this.now();
     return { ARN: secret.arn, Name: secret.name };
   }
