@@ -214,6 +214,20 @@ describe('Secrets Manager: values, versions and labels', () => {
     expect(aws.secretsManager.versionWithStage('s', AWSPREVIOUS)).toBe(token(104));
   });
 
+  test('backdate moves a secret\'s recorded times into the past: to a reader of the real clock, a day has passed', async () => {
+    const { versionId } = aws.secretsManager.createSecret('s', { secretString: 'v0' });
+    const client = sm();
+    await client.send(new GetSecretValueCommand({ SecretId: 's' }));
+    aws.secretsManager.backdate('s', DAY + 1);
+    const described = await client.send(new DescribeSecretCommand({ SecretId: 's' }));
+    expect([described.CreatedDate, described.LastChangedDate]).toEqual([new Date(T0 - DAY - 1), new Date(T0 - DAY - 1)]);
+    const listed = await client.send(new ListSecretVersionIdsCommand({ SecretId: 's' }));
+    expect(listed.Versions?.map((v) => [v.VersionId, v.CreatedDate])).toEqual([[versionId, new Date(T0 - DAY - 1)]]);
+    // Retention counts from the backdated creation: 100 more versions push out the unlabelled old one at once.
+    for (let i = 1; i <= 101; i++) await client.send(new PutSecretValueCommand({ SecretId: 's', SecretString: `v${i}`, ClientRequestToken: token(i) }));
+    expect(aws.secretsManager.versions('s').map((v) => v.versionId)).not.toContain(versionId);
+  });
+
   test('a secret under a KMS key that is not Enabled: DecryptionFailure on read, EncryptionFailure on write', async () => {
     const key = aws.kms.createKey();
     aws.secretsManager.createSecret('s', { secretString: 'one', kmsKeyId: key.keyId });

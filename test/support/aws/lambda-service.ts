@@ -20,7 +20,8 @@
  *
  * Not modelled: the other Lambda APIs (functions are created in-process with `createFunction`),
  * versions and aliases, reserved concurrency and throttling, retries and destinations of Event
- * invocations, resource-based policies, response streaming, ClientContext.
+ * invocations, resource-based policies, response streaming, ClientContext, and the JSON log format
+ * (log lines are stored as the handler wrote them, with text-format START/END/REPORT lines).
  */
 import { randomUUID } from 'node:crypto';
 import { AwsServiceError } from './errors';

@@ -149,7 +149,7 @@ interface SecretVersion {
   string?: string;
   binary?: Buffer;
   readonly stages: Set<string>;
-  readonly createdDate: Date;
+  createdDate: Date;
   lastAccessedDate?: Date;
 }
 
@@ -158,7 +158,7 @@ interface Secret {
   readonly name: string;
   readonly kmsKeyId?: string;
   readonly description?: string;
-  readonly createdDate: Date;
+  createdDate: Date;
   lastChangedDate: Date;
   lastAccessedDate?: Date;
   lastRotatedDate?: Date;
@@ -299,6 +299,25 @@ export class SecretsManagerModel {
 
   rotationEnabled(secretId: string): boolean {
     return this.find(secretId).rotationEnabled;
+  }
+
+  /**
+   * Moves every time recorded for a secret (its creation, change, access and last rotation, and each
+   * version's creation and last access) `ms` into the past. For processes that read the real clock this is
+   * `ms` passing (the injected clock moves only the stand-in's own time): a version made now is then `ms`
+   * old to them, as Secrets Manager's 24-hour version retention rule sees it.
+   */
+  backdate(secretId: string, ms: number): void {
+    const secret = this.find(secretId);
+    const back = (d: Date): Date => new Date(d.getTime() - ms);
+    secret.createdDate = back(secret.createdDate);
+    secret.lastChangedDate = back(secret.lastChangedDate);
+    if (secret.lastAccessedDate) secret.lastAccessedDate = back(secret.lastAccessedDate);
+    if (secret.lastRotatedDate) secret.lastRotatedDate = back(secret.lastRotatedDate);
+    for (const v of secret.versions.values()) {
+      v.createdDate = back(v.createdDate);
+      if (v.lastAccessedDate) v.lastAccessedDate = back(v.lastAccessedDate);
+    }
   }
 
   /** Event names, in order, for one secret (or all). */
