@@ -160,7 +160,7 @@ describe('trust of the access roles', () => {
       expect(statements).toContainEqual({ Sid: 'TrustNotConfigured', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' });
       expect(deniedBy(statements, { action: 'sts:AssumeRole', principalArn: ADMIN })).toEqual(['TrustNotConfigured']);
     }
-    Annotations.fromStack(unconfigured.stack).hasWarning('/AlphaPulseKeys-prod/Roles', Match.stringLikeRegexp('KeyAdministrator \\(alphapulse:prod\\.roleTrust\\.keyAdministrator\\)'));
-    Annotations.fromStack(configured.stack).hasNoWarning('/AlphaPulseKeys-prod/Roles', Match.anyValue());
+    Annotations.fromStack(unconfigured.stack).hasWarning(`/${unconfigured.stack.keys.roles.node.path}`, Match.stringLikeRegexp('KeyAdministrator \\(alphapulse:prod\\.roleTrust\\.keyAdministrator\\)'));
+    Annotations.fromStack(configured.stack).hasNoWarning(`/${configured.stack.keys.roles.node.path}`, Match.anyValue());
   });
 });
