@@ -34,6 +34,11 @@ export function adviceFor(code: string, message: string, failed: FailedCommand):
       const version = /\bversion (\d+) is disabled\b/.exec(message)?.[1] ?? 'N';
       return `re-encrypt the data still under it onto the primary with 'key-manager reencrypt --in FILE --out NEW' (it reads disabled versions); only if it was disabled by mistake, 'key-manager enable-version --version ${version}'`;
     }
+    case 'INVALID_TRANSITION':
+      return failed.command === 'recover' && message.startsWith('refusing to recover') ? 'rerun with --force only if those keys are meant to go' : undefined;
+    case 'ROTATION_FAILED':
+      // health's overdue check: the key is past its period.
+      return failed.command === 'health' && /past the \d+-day period/.test(message) ? "run 'key-manager rotate'" : undefined;
     case 'UNKNOWN_VERSION':
       return failed.command === 'derive' ? 'check --version and --store' : 'check --store (is this data from another stage?)';
     case 'ACCESS_DENIED': {

@@ -219,6 +219,16 @@ export function serializeKeyset(keyset: Keyset): string {
   });
 }
 
+/**
+ * The text a store writes for `keyset`: serialized, then parsed back, so that no store ever writes a keyset its next
+ * read would refuse. Every store writes through this.
+ */
+export function keysetText(keyset: Keyset): string {
+  const text = serializeKeyset(keyset);
+  parseKeyset(text);
+  return text;
+}
+
 export interface KeysetCapacity {
   /** Serialized size now, in bytes. */
   readonly bytes: number;

@@ -17,7 +17,7 @@ import { constants, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConflictError, KeyManagementError } from '../keys/errors';
-import { type Keyset, parseKeyset, serializeKeyset } from '../keys/keyset';
+import { type Keyset, keysetText, parseKeyset } from '../keys/keyset';
 import { contentHandle } from './content-handle';
 import { checkPrivateDirectory, effectiveUid, insecure, octal, openPrivateFile, who } from './private-path';
 import type { KeysetSnapshot, KeysetStore } from './store';
@@ -81,8 +81,7 @@ export class FileStore implements KeysetStore {
   }
 
   async write(next: Keyset, expected: string | null): Promise<KeysetSnapshot> {
-    const text = serializeKeyset(next);
-    parseKeyset(text);
+    const text = keysetText(next);
     try {
       await checkPrivateDirectory(path.dirname(this.location), 'keyset', this.uid, true);
     } catch (err) {

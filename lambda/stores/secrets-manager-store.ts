@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ConflictError, KeyManagementError, KeysetInvalidError } from '../keys/errors';
-import { type Keyset, parseKeyset, serializeKeyset } from '../keys/keyset';
+import { type Keyset, keysetText, parseKeyset } from '../keys/keyset';
 import { afterDestroyingWrite, type PurgeResult, purgeHistory } from './secrets-manager-history';
 import { SecretsManagerRotation, type SecretsManagerRotationOptions } from './secrets-manager-rotation';
 import { AWSCURRENT, AWSPENDING, type SecretsManagerClientOptions, SecretsManagerSecret, type StageMoveResult } from './secrets-manager-secret';
@@ -60,8 +60,7 @@ export class SecretsManagerStore implements KeysetStore {
   }
 
   async write(next: Keyset, expected: string | null): Promise<KeysetSnapshot> {
-    const text = serializeKeyset(next);
-    parseKeyset(text);
+    const text = keysetText(next);
     if (expected === null) {
       const existing = await this.secret.getStage(AWSCURRENT);
       if (existing) {
@@ -99,8 +98,7 @@ export class SecretsManagerStore implements KeysetStore {
 
   /** Stores `keyset` as AWSPENDING with VersionId = `token` (a rotation's createSecret); idempotent for the same token and keyset. */
   async stagePending(keyset: Keyset, token: string): Promise<{ versionId: string; stages: readonly string[] }> {
-    const text = serializeKeyset(keyset);
-    parseKeyset(text);
+    const text = keysetText(keyset);
     return this.secret.putPending(text, token);
   }
 

@@ -25,7 +25,7 @@ import * as https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { checkEndpointUrl } from './endpoint-url';
 import { ConflictError, KeyManagementError, KeysetInvalidError } from '../keys/errors';
-import { type Keyset, parseKeyset, serializeKeyset } from '../keys/keyset';
+import { type Keyset, keysetText, parseKeyset } from '../keys/keyset';
 import { legacyKeyset, MAX_LEGACY_VERSIONS } from '../keys/legacy';
 import { isPlainObject } from '../keys/json';
 import type { KeysetSnapshot, KeysetStore } from './store';
@@ -176,8 +176,7 @@ export class VaultStore implements KeysetStore {
   }
 
   async write(next: Keyset, expected: string | null): Promise<KeysetSnapshot> {
-    const text = serializeKeyset(next);
-    parseKeyset(text);
+    const text = keysetText(next);
     const cas = expected === null ? 0 : parseHandle(expected);
     const version = await this.put(text, cas, expected);
     // The keyset is written whatever happens next: a failed purge of old KV versions is a warning to act on,
