@@ -23,7 +23,8 @@ export interface AdministrationOptions {
   readonly audit: AuditSink;
   readonly metrics: MetricsSink;
   readonly actor: string;
-  readonly rotationPeriodDays: number;
+  /** For the rotator's key-age metrics; null when the keyset rotates on demand only. */
+  readonly rotationPeriodDays: number | null;
   readonly rotationLog?: RotationLogStore;
 }
 
