@@ -3,8 +3,8 @@
  * (0 ok, 1 the operation failed, 2 usage error).
  */
 import { Command, CommanderError, Help, Option } from 'commander';
-import { version } from '../package.json';
 import { isKeyManagementError } from '../lambda/keys/errors';
+import { packageVersion } from '../lambda/package-info';
 import { registerAudit } from './commands/audit';
 import { registerDestroyVersion } from './commands/destroy-version';
 import { registerDisableVersion } from './commands/disable-version';
@@ -129,6 +129,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   const program = buildProgram(io, session);
   const args = argv.slice(2);
   if (asksForVersion(program, args)) {
+    const version = packageVersion();
     io.stdout.write(args.includes('--json') ? `${JSON.stringify({ version })}\n` : `${version}\n`);
     return EXIT_OK;
   }

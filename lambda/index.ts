@@ -10,6 +10,9 @@
  *
  * Importing it loads no AWS SDK client and no CDK: `SecretsManagerStore` and the CloudWatch sink (the two exports that
  * need a client) are loaded on first access. The CDK construct is the `@alphapulse/keys/cdk` entry.
+ *
+ * @packageDocumentation
+ * @module @alphapulse/keys
  */
 import type * as CloudWatchMetrics from './telemetry/cloudwatch-metrics';
 import type * as SecretsManagerStores from './stores/secrets-manager-store';

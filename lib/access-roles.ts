@@ -24,8 +24,11 @@ export interface AccessRoleTrust {
 }
 
 export interface AccessRolesProps {
+  /** The keyset and rotation-log secrets the roles are granted on (and named in the resource policies of). */
   readonly storage: KeyStorage;
+  /** The rotation function the key administrator may invoke (RotateSecret needs it) and the auditor reads the logs of. */
   readonly rotation: RotationFunction;
+  /** The bucket the backup service writes to and the key administrator reads from. */
   readonly backup: BackupBucket;
   /**
    * Prefix of the role names, e.g. `AlphaPulseKeys-prod` (`AlphaPulseKeys-prod-KeyAdministrator`).

@@ -7,8 +7,9 @@
  * take the AWS SDK v3's ES module builds, which tree-shake to ~345 KiB instead of ~557 KiB as CommonJS (measured in
  * DESIGN.md).
  */
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
+import { packageRoot } from '../lambda/package-info';
 
 export const ROTATION_HANDLER_ENTRY = 'lambda/rotation/handler.ts';
 
@@ -63,8 +64,5 @@ export const ROTATION_HANDLER_ASSET = path.join('dist', 'rotation-handler');
  * jest), `dist/lib/` when compiled, or the same inside `node_modules/@alphapulse/keys`.
  */
 export function rotationHandlerAssetDir(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json'))) return path.join(dir, ROTATION_HANDLER_ASSET);
-    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}`);
-  }
+  return path.join(packageRoot(__dirname), ROTATION_HANDLER_ASSET);
 }

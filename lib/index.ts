@@ -9,6 +9,9 @@
  *
  * `aws-cdk-lib` and `constructs` are peer dependencies: the app's own copies are used. The rotation handler ships
  * pre-bundled in the package, so a synth needs neither esbuild nor the package's sources.
+ *
+ * @packageDocumentation
+ * @module @alphapulse/keys/cdk
  */
 export { AlphaPulseKeys } from './alphapulse-keys';
 export type { AlphaPulseKeysNames, AlphaPulseKeysProps, IKeysetReader, KeysetSecretAttributes } from './alphapulse-keys';
