@@ -160,7 +160,7 @@ export class VaultStore implements KeysetStore {
           outcome,
           attempt,
           uncertain
-            ? `an attempt got no answer and had not landed when checked; run 'key-manager --store ${this.location} status' before retrying`
+            ? "an attempt got no answer and had not landed when checked: check the keyset's status before retrying"
             : 'the keyset was not written; retry when Vault is back',
         );
       }
@@ -267,7 +267,7 @@ export class VaultStore implements KeysetStore {
       throw new KeyManagementError(
         code === 'ACCESS_DENIED' ? 'ACCESS_DENIED' : 'STORE_UNAVAILABLE',
         `a write to ${this.where()} got no answer and checking whether it landed failed too (${err instanceof Error ? err.message : code}); ` +
-          `the write may or may not have landed: run 'key-manager --store ${this.location} status' before retrying`,
+          "the write may or may not have landed: check the keyset's status before retrying",
         { cause: err },
       );
     }
@@ -293,7 +293,7 @@ export class VaultStore implements KeysetStore {
   private notFound(body: unknown): KeyManagementError {
     const errors = vaultErrors(body);
     if (/no handler for route/i.test(errors)) {
-      return new KeyManagementError('KEYSET_NOT_FOUND', `Vault has no KV v2 engine mounted at '${this.target.mount}'${this.inNamespace()}; enable one (vault secrets enable -path=${this.target.mount} kv-v2), then run 'key-manager --store ${this.location} init'`);
+      return new KeyManagementError('KEYSET_NOT_FOUND', `Vault has no KV v2 engine mounted at '${this.target.mount}'${this.inNamespace()}; enable one (vault secrets enable -path=${this.target.mount} kv-v2), then create the keyset`);
     }
     const meta = responseMetadata(body);
     if (meta !== undefined) {
@@ -301,7 +301,7 @@ export class VaultStore implements KeysetStore {
       const fix = meta.destroyed === true ? 'restore the keyset from a backup' : `undelete it (vault kv undelete -mount=${this.target.mount} -versions=${meta.version} ${this.target.path})`;
       return new KeyManagementError('KEYSET_NOT_FOUND', `the latest version (${meta.version}) of the Vault secret ${this.location}${this.inNamespace()} was ${what}; ${fix}`);
     }
-    return new KeyManagementError('KEYSET_NOT_FOUND', `no keyset in Vault at ${this.location}${this.inNamespace()}; run 'key-manager --store ${this.location} init' to create one`);
+    return new KeyManagementError('KEYSET_NOT_FOUND', `no keyset in Vault at ${this.location}${this.inNamespace()}`);
   }
 
   private lostRace(expected: string | null): KeyManagementError {
