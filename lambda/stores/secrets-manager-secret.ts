@@ -20,7 +20,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { KeyManagementError } from '../keys/errors';
-import { AWS_REQUEST_HANDLER } from './aws-client-options';
+import { AWS_REQUEST_HANDLER, awsMaxAttempts } from './aws-client-options';
 import { awsErrorName, isResourceNotFound, mapSecretsManagerError, type SecretsManagerOperation } from './secrets-manager-errors';
 
 import { AWSCURRENT, AWSPENDING, isValidToken, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, STAGED_WRITE } from './secrets-manager-labels';
@@ -36,9 +36,12 @@ export interface SecretsManagerClientOptions {
   readonly endpointUrl?: string;
 }
 
+/** Attempts per Secrets Manager call unless AWS_MAX_ATTEMPTS says otherwise: the first try and three retries. */
+export const SECRETS_MANAGER_MAX_ATTEMPTS = 4;
+
 /**
- * The client every AWS-backed piece uses: standard retry mode (backoff with jitter, throttling-aware),
- * and per-attempt timeouts so a stalled connection is retried instead of waited on.
+ * The client every AWS-backed piece uses: standard retry mode (backoff with jitter, throttling-aware), 4 attempts
+ * (or AWS_MAX_ATTEMPTS), and per-attempt timeouts so a stalled connection is retried instead of waited on.
  */
 export function createSecretsManagerClient(options: SecretsManagerClientOptions = {}): SecretsManagerClient {
   return (
@@ -47,7 +50,7 @@ export function createSecretsManagerClient(options: SecretsManagerClientOptions 
       ...(options.region ? { region: options.region } : {}),
       ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
       retryMode: 'standard',
-      maxAttempts: 4,
+      maxAttempts: awsMaxAttempts(SECRETS_MANAGER_MAX_ATTEMPTS),
       requestHandler: AWS_REQUEST_HANDLER,
     })
   );

@@ -2,9 +2,11 @@
  * What the shared request-handler options do against a service that accepts a request and never answers
  * (the stand-in's `hang` fault): the attempt fails with a timeout instead of waiting for ever. The request
  * timeout is shortened here so the test does not wait 10 s; everything else is the production setting.
+ * And how many attempts the clients make: the SDK's AWS_MAX_ATTEMPTS when it is set, else their own default.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AWS_REQUEST_HANDLER } from '../../../lambda/stores/aws-client-options';
+import { AWS_REQUEST_HANDLER, awsMaxAttempts } from '../../../lambda/stores/aws-client-options';
+import { createSecretsManagerClient } from '../../../lambda/stores/secrets-manager-secret';
 import { type AwsStandIn, startAwsStandIn } from '../../support/aws';
 
 let aws: AwsStandIn;
@@ -22,5 +24,34 @@ describe('AWS_REQUEST_HANDLER', () => {
     await expect(client.send(new GetSecretValueCommand({ SecretId: 'keyset' }))).rejects.toMatchObject({ name: 'TimeoutError' });
     expect(Date.now() - started).toBeLessThan(5_000);
     client.destroy();
+  });
+});
+
+describe('awsMaxAttempts', () => {
+  it("is the client's default when AWS_MAX_ATTEMPTS is unset or empty", () => {
+    expect(awsMaxAttempts(4, {})).toBe(4);
+    expect(awsMaxAttempts(2, { AWS_MAX_ATTEMPTS: ' ' })).toBe(2);
+  });
+
+  it('is AWS_MAX_ATTEMPTS when it is set, fewer or more than the default', () => {
+    expect(awsMaxAttempts(4, { AWS_MAX_ATTEMPTS: '1' })).toBe(1);
+    expect(awsMaxAttempts(4, { AWS_MAX_ATTEMPTS: '10' })).toBe(10);
+  });
+
+  it.each(['0', '-1', '2.5', 'three', '1e3'])('refuses AWS_MAX_ATTEMPTS=%s, naming the variable', (raw) => {
+    expect(() => awsMaxAttempts(4, { AWS_MAX_ATTEMPTS: raw })).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', message: expect.stringContaining(`AWS_MAX_ATTEMPTS must be a whole number of attempts from 1`) }));
+  });
+
+  it('the Secrets Manager client makes the attempts AWS_MAX_ATTEMPTS asks for (an explicit maxAttempts would hide it from the SDK)', async () => {
+    const saved = process.env.AWS_MAX_ATTEMPTS;
+    process.env.AWS_MAX_ATTEMPTS = '2';
+    try {
+      const client = createSecretsManagerClient({ region: 'us-east-1' });
+      expect(await client.config.maxAttempts()).toBe(2);
+      client.destroy();
+    } finally {
+      if (saved === undefined) delete process.env.AWS_MAX_ATTEMPTS;
+      else process.env.AWS_MAX_ATTEMPTS = saved;
+    }
   });
 });
