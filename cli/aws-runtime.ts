@@ -4,7 +4,7 @@
  * and env commands start without loading them.
  */
 import type { STSClient } from '@aws-sdk/client-sts';
-import { AWS_REQUEST_HANDLER, awsMaxAttempts } from '../lambda/stores/aws-client-options';
+import { awsMaxAttempts, awsRequestHandler } from '../lambda/stores/aws-client-options';
 import { parseStoreUri, resolveStoreUri } from '../lambda/stores/open-store';
 import type { KeysetStore } from '../lambda/stores/store';
 import type { MetricsSink } from '../lambda/telemetry/metrics';
@@ -33,7 +33,7 @@ export async function awsActor(options: GlobalOptions, io: CliIo, store: KeysetS
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const sts = require('@aws-sdk/client-sts') as typeof import('@aws-sdk/client-sts');
   const r = region(options, io);
-  const client: STSClient = new sts.STSClient({ ...(r ? { region: r } : {}), maxAttempts: awsMaxAttempts(2, io.env), requestHandler: AWS_REQUEST_HANDLER });
+  const client: STSClient = new sts.STSClient({ ...(r ? { region: r } : {}), maxAttempts: awsMaxAttempts(2, io.env), requestHandler: awsRequestHandler(io.env) });
   try {
     const out = await client.send(new sts.GetCallerIdentityCommand({}));
     return out.Arn || undefined;

@@ -14,7 +14,7 @@ import { sealBackup } from '../../lambda/keys/backup';
 import { KeyManagementError } from '../../lambda/keys/errors';
 import { FernetKey } from '../../lambda/keys/fernet';
 import { systemRandom } from '../../lambda/keys/random';
-import { AWS_REQUEST_HANDLER } from '../../lambda/stores/aws-client-options';
+import { awsRequestHandler } from '../../lambda/stores/aws-client-options';
 import { awsErrorName } from '../../lambda/stores/secrets-manager-errors';
 import { roleFor } from '../advice';
 import { audited } from '../audited';
@@ -121,7 +121,7 @@ async function putS3(rt: Runtime, target: S3Location, body: string): Promise<voi
   // Loaded only here: every other command starts without the S3 client.
   const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
   // Not --endpoint-url: that names the Secrets Manager endpoint. The SDK itself honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
-  const client = new S3Client({ region: rt.options.region, requestHandler: AWS_REQUEST_HANDLER });
+  const client = new S3Client({ region: rt.options.region, requestHandler: awsRequestHandler(rt.io.env) });
   try {
     // IfNoneMatch: an existing backup is never replaced (and the write-only Backup Service role needs nothing more).
     await client.send(new PutObjectCommand({ Bucket: target.bucket, Key: target.key, Body: body, ContentType: 'application/octet-stream', IfNoneMatch: '*' }));

@@ -6,7 +6,7 @@
  */
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { KeyManagementError } from '../keys/errors';
-import { AWS_REQUEST_HANDLER, awsMaxAttempts } from '../stores/aws-client-options';
+import { awsMaxAttempts, awsRequestHandler } from '../stores/aws-client-options';
 import { awsErrorName } from '../stores/secrets-manager-errors';
 
 export interface StorageKeyHealth {
@@ -37,7 +37,7 @@ export class KmsStorageKey implements StorageKey {
     // Loaded on first use: the rotation steps, which never need KMS metadata, do not pay for the client.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const kms = require('@aws-sdk/client-kms') as typeof import('@aws-sdk/client-kms');
-    this.client ??= this.options.client ?? new kms.KMSClient({ ...(this.options.region ? { region: this.options.region } : {}), retryMode: 'standard', maxAttempts: awsMaxAttempts(3), requestHandler: AWS_REQUEST_HANDLER });
+    this.client ??= this.options.client ?? new kms.KMSClient({ ...(this.options.region ? { region: this.options.region } : {}), retryMode: 'standard', maxAttempts: awsMaxAttempts(3), requestHandler: awsRequestHandler() });
     const client = this.client;
     const meta = (await this.call('DescribeKey', () => client.send(new kms.DescribeKeyCommand({ KeyId: this.keyId })))).KeyMetadata;
     const state = meta?.KeyState ?? 'Unknown';

@@ -20,7 +20,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { KeyManagementError } from '../keys/errors';
-import { AWS_REQUEST_HANDLER, awsMaxAttempts } from './aws-client-options';
+import { awsMaxAttempts, awsRequestHandler } from './aws-client-options';
 import { awsErrorName, isResourceNotFound, mapSecretsManagerError, type SecretsManagerOperation } from './secrets-manager-errors';
 
 import { AWSCURRENT, AWSPENDING, isValidToken, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, STAGED_WRITE } from './secrets-manager-labels';
@@ -51,7 +51,7 @@ export function createSecretsManagerClient(options: SecretsManagerClientOptions 
       ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
       retryMode: 'standard',
       maxAttempts: awsMaxAttempts(SECRETS_MANAGER_MAX_ATTEMPTS),
-      requestHandler: AWS_REQUEST_HANDLER,
+      requestHandler: awsRequestHandler(),
     })
   );
 }

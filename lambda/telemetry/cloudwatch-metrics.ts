@@ -26,7 +26,7 @@
  * dropped and counted in `stats().droppedDatums`.
  */
 import { CloudWatchClient, type MetricDatum, PutMetricDataCommand, type StandardUnit } from '@aws-sdk/client-cloudwatch';
-import { AWS_REQUEST_HANDLER } from '../stores/aws-client-options';
+import { awsRequestHandler } from '../stores/aws-client-options';
 import { type Dimensions, type FlushOptions, METRICS_NAMESPACE, type MetricName, type MetricsSink, type MetricUnit } from './metrics';
 
 /** CloudWatch's limit on datums per `PutMetricData` request. */
@@ -163,7 +163,7 @@ export class CloudWatchMetricsSink implements MetricsSink {
       options.client ??
       new CloudWatchClient({
         maxAttempts: 1,
-        requestHandler: AWS_REQUEST_HANDLER,
+        requestHandler: awsRequestHandler(),
         ...(options.region !== undefined ? { region: options.region } : {}),
         ...(options.endpointUrl !== undefined ? { endpoint: options.endpointUrl } : {}),
       });

@@ -2,10 +2,11 @@
  * What the shared request-handler options do against a service that accepts a request and never answers
  * (the stand-in's `hang` fault): the attempt fails with a timeout instead of waiting for ever. The request
  * timeout is shortened here so the test does not wait 10 s; everything else is the production setting.
- * And how many attempts the clients make: the SDK's AWS_MAX_ATTEMPTS when it is set, else their own default.
+ * And the two settings: how many attempts the clients make (the SDK's AWS_MAX_ATTEMPTS when it is set, else their
+ * own default) and how long each may take (KEY_MANAGER_AWS_REQUEST_TIMEOUT_MS, else 10 s).
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AWS_REQUEST_HANDLER, awsMaxAttempts } from '../../../lambda/stores/aws-client-options';
+import { AWS_REQUEST_HANDLER, awsMaxAttempts, awsRequestHandler } from '../../../lambda/stores/aws-client-options';
 import { createSecretsManagerClient } from '../../../lambda/stores/secrets-manager-secret';
 import { type AwsStandIn, startAwsStandIn } from '../../support/aws';
 
@@ -53,5 +54,30 @@ describe('awsMaxAttempts', () => {
       if (saved === undefined) delete process.env.AWS_MAX_ATTEMPTS;
       else process.env.AWS_MAX_ATTEMPTS = saved;
     }
+  });
+});
+
+describe('awsRequestHandler', () => {
+  it('is AWS_REQUEST_HANDLER (connect 3 s, answer 10 s, timeouts thrown) when KEY_MANAGER_AWS_REQUEST_TIMEOUT_MS is unset', () => {
+    expect(awsRequestHandler({})).toEqual({ connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true });
+  });
+
+  it('takes the request timeout from KEY_MANAGER_AWS_REQUEST_TIMEOUT_MS, and nothing else', () => {
+    expect(awsRequestHandler({ KEY_MANAGER_AWS_REQUEST_TIMEOUT_MS: '1500' })).toEqual({ ...AWS_REQUEST_HANDLER, requestTimeout: 1_500 });
+  });
+
+  it.each(['99', '300001', '1.5', 'ten', '-5'])('refuses KEY_MANAGER_AWS_REQUEST_TIMEOUT_MS=%s, naming the variable and the range', (raw) => {
+    expect(() => awsRequestHandler({ KEY_MANAGER_AWS_REQUEST_TIMEOUT_MS: raw })).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT', message: expect.stringContaining('KEY_MANAGER_AWS_REQUEST_TIMEOUT_MS must be a whole number of milliseconds from 100 to 300000') }),
+    );
+  });
+
+  it('a client built with it fails a silent attempt at the configured timeout', async () => {
+    aws.faults.add({ service: 'secretsmanager', operation: 'GetSecretValue', kind: 'hang', times: 1 });
+    const client = new SecretsManagerClient({ ...aws.clientConfig(), maxAttempts: 1, requestHandler: awsRequestHandler({ KEY_MANAGER_AWS_REQUEST_TIMEOUT_MS: '300' }) });
+    const started = Date.now();
+    await expect(client.send(new GetSecretValueCommand({ SecretId: 'keyset' }))).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    client.destroy();
   });
 });
