@@ -41,6 +41,9 @@ const THROTTLING = new Set([
 
 const ACCESS_DENIED = new Set(['AccessDeniedException', 'AccessDenied', 'UnauthorizedOperation', 'UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredTokenException', 'ExpiredToken']);
 
+/** Denials that are not about permissions: the caller's session credentials ran out (STS, SSO, an assumed role). */
+const EXPIRED = new Set(['ExpiredTokenException', 'ExpiredToken']);
+
 const KMS = new Set(['DecryptionFailure', 'EncryptionFailure']);
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -49,6 +52,11 @@ const NETWORK_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeout
 export function awsErrorName(err: unknown): string {
   const e = (err ?? {}) as SdkErrorShape;
   return typeof e.name === 'string' && e.name !== 'Error' ? e.name : typeof e.code === 'string' ? e.code : 'Error';
+}
+
+/** The request was refused because the caller's credentials have expired (not for lack of a permission). */
+export function isExpiredCredentials(err: unknown): boolean {
+  return EXPIRED.has(awsErrorName(err));
 }
 
 export function isResourceNotFound(err: unknown): boolean {
@@ -83,6 +91,10 @@ export function mapSecretsManagerError(err: unknown, context: AwsErrorContext): 
       `Secrets Manager has no such secret or version for ${where}${ref}; deploy the stack (it creates the secret and its first keyset) or, if the secret exists but is empty, run 'key-manager --store aws:${context.secretId} init'`,
       cause,
     );
+  }
+  if (EXPIRED.has(name)) {
+    const role = isWrite(context.operation) ? `the stack's ${KEY_ADMINISTRATOR_ROLE}` : `the stack's ${APPLICATION_SERVICE_ROLE} (or the ${KEY_ADMINISTRATOR_ROLE})`;
+    return new KeyManagementError('ACCESS_DENIED', `the AWS credentials have expired (${name}) for secretsmanager:${where}${ref}; refresh them (aws sso login, or assume ${role} again) and retry`, cause);
   }
   if (KMS.has(name) || name.startsWith('KMS') || (ACCESS_DENIED.has(name) && /\bkms\b/i.test(e.message ?? ''))) {
     return new KeyManagementError(

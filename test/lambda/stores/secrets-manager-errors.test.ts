@@ -12,6 +12,8 @@ describe('mapSecretsManagerError', () => {
     ['ResourceNotFoundException', service('ResourceNotFoundException'), read, 'KEYSET_NOT_FOUND', /key-manager --store aws:ks init/],
     ['AccessDeniedException on a read', service('AccessDeniedException'), read, 'ACCESS_DENIED', /Application Service role/],
     ['AccessDeniedException on a write', service('AccessDeniedException'), write, 'ACCESS_DENIED', /Key Administrator role/],
+    ['ExpiredTokenException on a read', service('ExpiredTokenException'), read, 'ACCESS_DENIED', /^the AWS credentials have expired \(ExpiredTokenException\) for secretsmanager:GetSecretValue on secret ks \(request id req-1\); refresh them \(aws sso login, or assume the stack's Application Service role \(or the Key Administrator role\) again\) and retry$/],
+    ['ExpiredTokenException on a write', service('ExpiredTokenException'), write, 'ACCESS_DENIED', /credentials have expired .* assume the stack's Key Administrator role again/],
     ['AccessDenied about KMS', service('AccessDeniedException', 400, 'Access to KMS is not allowed'), read, 'KMS_FAILURE', /kms:Decrypt/],
     ['DecryptionFailure', new DecryptionFailure({ $metadata: meta(400), message: 'x' }), read, 'KMS_FAILURE', /KMS key is enabled/],
     ['a KMS* error on a write', service('KMSInvalidStateException'), write, 'KMS_FAILURE', /kms:GenerateDataKey/],
