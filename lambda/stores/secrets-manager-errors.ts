@@ -59,6 +59,24 @@ export function isExpiredCredentials(err: unknown): boolean {
   return EXPIRED.has(awsErrorName(err));
 }
 
+/** Throttled, as any AWS service says it (names, the SDK's retry classification, HTTP 429). */
+export function isThrottling(err: unknown): boolean {
+  const e = (err ?? {}) as SdkErrorShape;
+  return THROTTLING.has(awsErrorName(err)) || e.$retryable?.throttling === true || e.$metadata?.httpStatusCode === 429;
+}
+
+/** No answer came: the connection was refused or reset, the name did not resolve, the attempt timed out. */
+export function isUnreachable(err: unknown): boolean {
+  const e = (err ?? {}) as SdkErrorShape;
+  const name = awsErrorName(err);
+  return NETWORK_CODES.has(name) || NETWORK_NAMES.has(name) || (typeof e.code === 'string' && NETWORK_CODES.has(e.code));
+}
+
+/** The SDK had no region to send the call to. */
+export function isMissingRegion(err: unknown): boolean {
+  return /region is missing/i.test(((err ?? {}) as SdkErrorShape).message ?? '');
+}
+
 export function isResourceNotFound(err: unknown): boolean {
   return awsErrorName(err) === 'ResourceNotFoundException';
 }
@@ -109,7 +127,7 @@ export function mapSecretsManagerError(err: unknown, context: AwsErrorContext): 
       : `the stack's ${APPLICATION_SERVICE_ROLE} (or the ${KEY_ADMINISTRATOR_ROLE})`;
     return new KeyManagementError('ACCESS_DENIED', `access denied to secretsmanager:${where}${ref}; run with ${role}, e.g. with AWS_PROFILE set to a profile that assumes it`, cause);
   }
-  if (THROTTLING.has(name) || e.$retryable?.throttling === true || status === 429) {
+  if (isThrottling(err)) {
     return new KeyManagementError(
       'THROTTLED',
       `Secrets Manager throttled ${where} and the SDK's retries with backoff were exhausted${ref}; wait a minute and retry, and look for a caller reading the keyset in a loop (the key manager caches it)`,
@@ -119,10 +137,10 @@ export function mapSecretsManagerError(err: unknown, context: AwsErrorContext): 
   if (e.$fault === 'server' || (status !== undefined && status >= 500) || name === 'InternalServiceError') {
     return new KeyManagementError('STORE_UNAVAILABLE', `Secrets Manager failed ${where} with ${name}${status ? ` (HTTP ${status})` : ''} after the SDK's retries${ref}; retry shortly and check the AWS Health Dashboard`, cause);
   }
-  if (NETWORK_CODES.has(name) || NETWORK_NAMES.has(name) || (typeof e.code === 'string' && NETWORK_CODES.has(e.code))) {
+  if (isUnreachable(err)) {
     return new KeyManagementError('STORE_UNAVAILABLE', `cannot reach Secrets Manager for ${where} (${name}) after the SDK's retries; check the network path, the region (--region) and any endpoint override (--endpoint-url, AWS_ENDPOINT_URL)`, cause);
   }
-  if (/region is missing/i.test(e.message ?? '')) {
+  if (isMissingRegion(err)) {
     return new KeyManagementError('INVALID_INPUT', `no AWS region for ${where}; pass --region or set AWS_REGION`, cause);
   }
   if (name === 'CredentialsProviderError' || /could not load credentials/i.test(e.message ?? '')) {
