@@ -107,9 +107,10 @@ export function defaultAttempts(service: ServiceName): number {
   return service === 'secretsmanager' ? 4 : 3;
 }
 
-/** Requests the stand-in received for `target` (and the outcome of each). */
-export function requestsTo(aws: AwsStandIn, target: Target): number {
-  return aws.requests.filter((r) => r.service === target.service && (target.operation === undefined || r.operation === target.operation)).length;
+/** How many requests the stand-in received for `target`; with `secret`, only those naming that secret (by name or ARN). */
+export function requestsTo(aws: AwsStandIn, target: Target, secret?: string): number {
+  const ids = secret === undefined ? undefined : [secret, aws.secretsManager.arnOf(secret)];
+  return aws.requests.filter((r) => r.service === target.service && (target.operation === undefined || r.operation === target.operation) && (ids === undefined || ids.includes(r.input.SecretId as string))).length;
 }
 
 /**
