@@ -34,6 +34,11 @@ export function adviceFor(code: string, message: string, failed: FailedCommand):
       const version = /\bversion (\d+) is disabled\b/.exec(message)?.[1] ?? 'N';
       return `re-encrypt the data still under it onto the primary with 'key-manager reencrypt --in FILE --out NEW' (it reads disabled versions); only if it was disabled by mistake, 'key-manager enable-version --version ${version}'`;
     }
+    case 'ROTATION_IN_PROGRESS':
+      // A rotation that outlived --wait is Secrets Manager's to finish or retry; the other case already says how to clear it.
+      return /\bhas not finished after\b/.test(message)
+        ? "follow it with 'key-manager status' (it shows the rotation in progress, and once it is stuck how to clear it); the rotation function's log says why a step failed"
+        : undefined;
     case 'UNKNOWN_VERSION':
       return failed.command === 'derive' ? 'check --version and --store' : 'check --store (is this data from another stage?)';
     case 'ACCESS_DENIED': {

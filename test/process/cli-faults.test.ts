@@ -16,6 +16,8 @@
  *   Secrets Manager, 3 for S3 and CloudWatch Logs.
  *
  * `generate` and `audit` of the local log need no AWS at all: under every fault they succeed, unchanged.
+ * And `rotate` whose rotation the (bundled) rotation function fails: exit 1 once --wait is over, saying the rotation is
+ * not known to have happened and how to follow it, AWSCURRENT untouched.
  * All cases run as separate processes, several at a time, each against its own stand-in.
  */
 import { randomBytes } from 'node:crypto';
@@ -28,7 +30,7 @@ import { FernetKey } from '../../lambda/keys/fernet';
 import { createKeyset, destroyVersion, disableVersion, type Keyset, rotateKeyset, serializeKeyset } from '../../lambda/keys/keyset';
 import { systemRandom } from '../../lambda/keys/random';
 import { MemoryStore } from '../../lambda/stores/memory-store';
-import { type AwsStandIn, type ProcessResult, startAwsStandIn } from '../support/aws';
+import { type AwsStandIn, bundleRotationFunction, bundleRotationHandler, type ProcessResult, startAwsStandIn } from '../support/aws';
 import {
   BUCKET,
   CaseTally,
@@ -44,6 +46,7 @@ import {
   isRetried,
   KEYSET,
   LOG_GROUP,
+  ROTATION_LOG,
   pool,
   requestsTo,
   runCli,
@@ -369,6 +372,73 @@ describe.each(FAULTS)('under %s', (fault) => {
       expect(r.after).toBe(r.before);
       // generate opens no store; audit asks STS only who the caller is (and falls back when it cannot say).
       expect(r.calls.filter((c) => !c.startsWith('sts:'))).toEqual([]);
+      expect(r.run.durationMs).toBeLessThan(BOUND_MS);
+    });
+  });
+});
+
+describe('rotate whose rotation the rotation function fails', () => {
+  interface RotateRun {
+    readonly run: ProcessResult;
+    readonly current: string | undefined;
+    readonly currentValue: string | undefined;
+    readonly pending: string | undefined;
+    readonly steps: string[];
+  }
+  const runs = new Map<string, RotateRun>();
+  const VARIANTS = [
+    ['rotate', [] as string[]],
+    ['rotate --emergency --reason', ['--emergency', '--reason', 'INC-9 key exposed']],
+  ] as const;
+
+  beforeAll(async () => {
+    const bundle = await bundleRotationHandler();
+    await Promise.all(
+      VARIANTS.map(async ([name, extra]) => {
+        const aws = await startAwsStandIn();
+        const dir = mkdtempSync(path.join(tmpdir(), 'cli-faults-rotate-'));
+        try {
+          const key = aws.kms.createKey({ rotationEnabled: true });
+          const sm = aws.secretsManager;
+          sm.createSecret(KEYSET, { kmsKeyId: key.arn, secretString: serializeKeyset(seededKeyset()) });
+          sm.createSecret(ROTATION_LOG, { kmsKeyId: key.arn });
+          sm.configureRotation(KEYSET, { lambdaArn: FUNCTION_ARN, rules: { ScheduleExpression: 'rate(90 days)' }, rotateImmediately: false });
+          const functionEnv = aws.env({ KEYSET_SECRET_ID: sm.arnOf(KEYSET), ROTATION_LOG_SECRET_ID: sm.arnOf(ROTATION_LOG), ROTATION_PERIOD_DAYS: '90', STAGE: 'prod' });
+          sm.rotationFunction = bundleRotationFunction(bundle, functionEnv, { timeoutMs: 20_000 });
+          // The function's read of the version under the token (createSecret's first look) is denied: its step fails.
+          aws.faults.add({ service: 'secretsmanager', operation: 'GetSecretValue', kind: 'access-denied', match: (input) => input.VersionId !== undefined });
+          const before = { current: sm.versionWithStage(KEYSET, 'AWSCURRENT'), value: sm.value(KEYSET) };
+          const run = await runCli(['--store', `aws:${KEYSET}`, '--audit-log', path.join(dir, 'audit.jsonl'), 'rotate', '--wait', '3', ...extra], { env: cliEnv(aws, dir), cwd: dir });
+          await sm.rotationsSettled();
+          expect(before.current).toBeDefined();
+          runs.set(name, {
+            run,
+            current: sm.versionWithStage(KEYSET, 'AWSCURRENT') === before.current ? 'unchanged' : 'moved',
+            currentValue: sm.value(KEYSET) === before.value ? 'unchanged' : 'changed',
+            pending: sm.versionWithStage(KEYSET, 'AWSPENDING'),
+            steps: sm.invocations.map((i) => `${i.step}:${i.outcome}`),
+          });
+        } finally {
+          await aws.close();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }),
+    );
+  }, 120_000);
+
+  it.each(VARIANTS.map(([name]) => [name] as const))('%s exits 1 when --wait is over: not known to have happened, follow it with status; AWSCURRENT untouched', (name) => {
+    const r = runs.get(name) as RotateRun;
+    tally.check(() => {
+      const { errors, warnings, other } = stderrLines(r.run.stderr);
+      expect({ exit: r.run.code, stdout: r.run.stdout, timedOut: r.run.timedOut }).toEqual({ exit: 1, stdout: '', timedOut: false });
+      expect(r.steps).toEqual(['createSecret:failed']);
+      expect(errors).toEqual([expect.stringMatching(/^error \[ROTATION_IN_PROGRESS\]: Secrets Manager's rotation \S+ of secret .* has not finished after \d+ s; .* it is not known to have happened; follow it with 'key-manager status'/)]);
+      expect(warnings).toEqual([]);
+      // Progress while it waits, and nothing else.
+      for (const line of other) expect(line).toMatch(/^waiting for Secrets Manager to finish rotation /);
+      expect({ current: r.current, value: r.currentValue }).toEqual({ current: 'unchanged', value: 'unchanged' });
+      // Secrets Manager's own state for a rotation whose step failed: AWSPENDING stays, and it retries.
+      expect(r.pending).toMatch(/^(manual|emergency)-/);
       expect(r.run.durationMs).toBeLessThan(BOUND_MS);
     });
   });
