@@ -48,6 +48,8 @@ const KMS = new Set(['DecryptionFailure', 'EncryptionFailure']);
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 const NETWORK_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'NetworkingError']);
+/** Network failures before anything was sent: a write that failed so did not happen. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 export function awsErrorName(err: unknown): string {
   const e = (err ?? {}) as SdkErrorShape;
@@ -138,7 +140,17 @@ export function mapSecretsManagerError(err: unknown, context: AwsErrorContext): 
     return new KeyManagementError('STORE_UNAVAILABLE', `Secrets Manager failed ${where} with ${name}${status ? ` (HTTP ${status})` : ''} after the SDK's retries${ref}; retry shortly and check the AWS Health Dashboard`, cause);
   }
   if (isUnreachable(err)) {
-    return new KeyManagementError('STORE_UNAVAILABLE', `cannot reach Secrets Manager for ${where} (${name}) after the SDK's retries; check the network path, the region (--region) and any endpoint override (--endpoint-url, AWS_ENDPOINT_URL)`, cause);
+    const checks = `check the network path, the region (--region) and any endpoint override (--endpoint-url, AWS_ENDPOINT_URL)`;
+    // A write whose answer never came (timed out, connection reset) may have been applied all the same; one that never
+    // connected (refused, unresolved, the connect timeout) was not.
+    if (isWrite(context.operation) && !NOT_SENT.has(name) && !NOT_SENT.has(e.code ?? '') && !/did not establish a connection|without establishing a connection/i.test(e.message ?? '')) {
+      return new KeyManagementError(
+        'STORE_UNAVAILABLE',
+        `Secrets Manager did not answer ${where} (${name}) after the SDK's retries, so whether it was applied is unknown: look before retrying (key-manager --store aws:${context.secretId} status); ${checks}`,
+        cause,
+      );
+    }
+    return new KeyManagementError('STORE_UNAVAILABLE', `cannot reach Secrets Manager for ${where} (${name}) after the SDK's retries; ${checks}`, cause);
   }
   if (isMissingRegion(err)) {
     return new KeyManagementError('INVALID_INPUT', `no AWS region for ${where}; pass --region or set AWS_REGION`, cause);

@@ -7,7 +7,8 @@
  * Each (command × fault) case asserts:
  * - exit status 1 (not 0, and not 2: this is not a usage error), within a bounded time (no hang);
  * - stderr is exactly one `error [CODE]: ...` line with the fault's code, naming the call that failed and its
- *   resource, and saying what to do; nothing else but, when CloudWatch was unreachable too, one metrics
+ *   resource, and saying what to do (for a change whose answer never came: that it may have been made, and to
+ *   look before retrying); nothing else but, when CloudWatch was unreachable too, one metrics
  *   `warning:` line (never a stack trace or a Node warning);
  * - stdout is empty (nothing claims success), and the audit log records no success;
  * - the stand-in's state is exactly what it was (secret versions, labels and values, rotation state, S3
@@ -53,6 +54,7 @@ import {
   snapshot,
   stderrLines,
   type Target,
+  WRITES,
 } from './faults';
 
 const DAY = 86_400_000;
@@ -348,6 +350,8 @@ describe.each(FAULTS)('under %s', (fault) => {
       expect(error).toMatch(new RegExp(`^error \\[${code}\\]: `));
       expect(error).toContain(fault === 'refused' || fault === 'no-region' ? (command.namesFirst ?? onKeyset('GetSecretValue')) : command.names);
       expect(error).toMatch(EXPECTED_HINT[fault]);
+      // A change whose answer never came may have been made: the operator must look before running it again.
+      if (fault === 'slow' && command.target.service === 'secretsmanager' && WRITES.has(command.target.operation ?? '')) expect(error).toMatch(/whether it was applied is unknown: look before retrying \(key-manager --store aws:\S+ status\)/);
       // CloudWatch was unreachable too only when the whole environment was: then, and only then, one metrics warning.
       if (fault === 'refused' || fault === 'no-region') {
         expect(lines.warnings.length).toBeLessThanOrEqual(1);

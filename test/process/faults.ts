@@ -97,6 +97,9 @@ export const EXPECTED_HINT: Readonly<Record<FaultName, RegExp>> = {
   slow: /check the network path/,
 };
 
+/** Secrets Manager calls that change something: when their answer never comes, the message must say the outcome is unknown. */
+export const WRITES: ReadonlySet<string> = new Set(['PutSecretValue', 'UpdateSecretVersionStage', 'RotateSecret']);
+
 /** Whether the SDK retries the fault (so the stand-in must see more than one attempt of the target). */
 export function isRetried(fault: FaultName): boolean {
   return fault === 'throttle' || fault === 'server-error' || fault === 'slow';
