@@ -74,6 +74,15 @@ export function isUnreachable(err: unknown): boolean {
   return NETWORK_CODES.has(name) || NETWORK_NAMES.has(name) || (typeof e.code === 'string' && NETWORK_CODES.has(e.code));
 }
 
+/**
+ * No answer came to a request that may have been received (the attempt timed out, the connection was reset): a write
+ * may have been applied. Not so for one that never connected (refused, unresolved, the connect timeout).
+ */
+export function isAnswerLost(err: unknown): boolean {
+  const e = (err ?? {}) as SdkErrorShape;
+  return isUnreachable(err) && !NOT_SENT.has(awsErrorName(err)) && !NOT_SENT.has(e.code ?? '') && !/did not establish a connection|without establishing a connection/i.test(e.message ?? '');
+}
+
 /** The SDK had no region to send the call to. */
 export function isMissingRegion(err: unknown): boolean {
   return /region is missing/i.test(((err ?? {}) as SdkErrorShape).message ?? '');
@@ -141,9 +150,8 @@ export function mapSecretsManagerError(err: unknown, context: AwsErrorContext): 
   }
   if (isUnreachable(err)) {
     const checks = `check the network path, the region (--region) and any endpoint override (--endpoint-url, AWS_ENDPOINT_URL)`;
-    // A write whose answer never came (timed out, connection reset) may have been applied all the same; one that never
-    // connected (refused, unresolved, the connect timeout) was not.
-    if (isWrite(context.operation) && !NOT_SENT.has(name) && !NOT_SENT.has(e.code ?? '') && !/did not establish a connection|without establishing a connection/i.test(e.message ?? '')) {
+    // A write whose answer never came may have been applied all the same.
+    if (isWrite(context.operation) && isAnswerLost(err)) {
       return new KeyManagementError(
         'STORE_UNAVAILABLE',
         `Secrets Manager did not answer ${where} (${name}) after the SDK's retries, so whether it was applied is unknown: look before retrying (key-manager --store aws:${context.secretId} status); ${checks}`,

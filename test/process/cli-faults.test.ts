@@ -12,7 +12,8 @@
  *   `warning:` line (never a stack trace or a Node warning);
  * - stdout is empty (nothing claims success), and the audit log records no success;
  * - the stand-in's state is exactly what it was (secret versions, labels and values, rotation state, S3
- *   objects), and no output file is left behind;
+ *   objects), and no output file is left behind (but for the one that must stay: the new key of a backup
+ *   whose upload got no answer, which may have been stored);
  * - the SDK retried what it retries (throttling, 5xx, timeouts) as often as configured: 4 attempts for
  *   Secrets Manager, 3 for S3 and CloudWatch Logs.
  *
@@ -22,7 +23,7 @@
  * All cases run as separate processes, several at a time, each against its own stand-in.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { KeyManager } from '../../lambda/key-manager';
@@ -98,8 +99,12 @@ interface CommandCase {
   /** How it names the first call, which a refused connection or a missing region fails. @default GetSecretValue of the keyset */
   readonly namesFirst?: string;
   readonly stdin?: string;
-  /** Local files that must not exist after a failure. */
-  readonly outputs?: (ctx: Ctx) => string[];
+  /** Local files that must not exist after the failure. */
+  readonly outputs?: (ctx: Ctx, fault: FaultName) => string[];
+  /** Local files it must keep (mode 0600) after the failure: what may be the only way into something it may have stored. */
+  readonly kept?: (ctx: Ctx, fault: FaultName) => string[];
+  /** What the error line must also say under this fault. */
+  readonly alsoSays?: (fault: FaultName) => RegExp | undefined;
   /** Needs no AWS: must succeed under every fault, printing this. */
   readonly offline?: RegExp;
 }
@@ -227,7 +232,10 @@ const COMMANDS: readonly CommandCase[] = [
     },
     target: { service: 's3', operation: 'PutObject' },
     names: `s3:PutObject on s3://${BUCKET}/${S3_KEY}`,
-    outputs: (ctx) => [path.join(ctx.dir, 'keys', 'backup.key')],
+    // The new backup key is removed when the upload failed, but kept when its answer never came: the backup may be stored.
+    outputs: (ctx, fault) => (fault === 'slow' ? [] : [path.join(ctx.dir, 'keys', 'backup.key')]),
+    kept: (ctx, fault) => (fault === 'slow' ? [path.join(ctx.dir, 'keys', 'backup.key')] : []),
+    alsoSays: (fault) => (fault === 'slow' ? /whether the backup was stored is unknown; its new backup key stays at \S+\/keys\/backup\.key, the one key that would open it — look \(aws s3api head-object/ : undefined),
   },
   {
     name: 'recover',
@@ -290,6 +298,8 @@ interface CaseResult {
   readonly calls: string[];
   readonly audit: Array<{ action?: string; outcome?: string }>;
   readonly leftovers: string[];
+  /** For each file the case must keep: whether it exists with mode 0600. */
+  readonly kept: boolean[];
 }
 
 const results = new Map<string, CaseResult>();
@@ -303,7 +313,8 @@ async function runCase(command: CommandCase, fault: FaultName): Promise<CaseResu
     for (const sub of ['home', 'empty-home', 'backups', 'keys', 'out']) mkdirSync(path.join(dir, sub), { mode: 0o700 });
     const ctx: Ctx = { aws, dir, emptyHome: path.join(dir, 'empty-home'), auditLog: path.join(dir, 'audit.jsonl'), setClockOffset: (ms) => (offset = ms) };
     const args = await command.setup(ctx);
-    const outputs = command.outputs?.(ctx) ?? [];
+    const outputs = command.outputs?.(ctx, fault) ?? [];
+    const kept = command.kept?.(ctx, fault) ?? [];
     const before = snapshot(aws, [KEYSET], outputs);
     const target = command.offline ? 'everything' : command.target;
     const env = await injectFault(aws, fault, target, cliEnv(aws, path.join(dir, 'home')), ctx.emptyHome);
@@ -314,7 +325,8 @@ async function runCase(command: CommandCase, fault: FaultName): Promise<CaseResu
       : [];
     // Temporary files of an output that was never committed (reencrypt's .tmp-*, a half-written export).
     const leftovers = ['out', 'backups', 'keys'].flatMap((sub) => readdirSync(path.join(dir, sub)).filter((f) => f.startsWith('.')).map((f) => `${sub}/${f}`));
-    return { run, before, after, attempts: requestsTo(aws, command.target), calls: aws.requests.map((r) => `${r.service}:${r.operation}`), audit, leftovers };
+    const keptOk = kept.map((f) => existsSync(f) && (statSync(f).mode & 0o777) === 0o600);
+    return { run, before, after, attempts: requestsTo(aws, command.target), calls: aws.requests.map((r) => `${r.service}:${r.operation}`), audit, leftovers, kept: keptOk };
   } finally {
     await aws.close();
     rmSync(dir, { recursive: true, force: true });
@@ -363,6 +375,9 @@ describe.each(FAULTS)('under %s', (fault) => {
       expect(r.audit.filter((e) => e.outcome === 'success')).toEqual([]);
       expect(r.after).toBe(r.before);
       expect(r.leftovers).toEqual([]);
+      expect(r.kept.every(Boolean)).toBe(true);
+      const also = command.alsoSays?.(fault);
+      if (also) expect(error).toMatch(also);
       if (isRetried(fault)) expect({ attempts: r.attempts }).toEqual({ attempts: defaultAttempts(command.target.service) });
       expect(run.durationMs).toBeLessThan(BOUND_MS);
     });
