@@ -93,7 +93,7 @@ export const EXPECTED_HINT: Readonly<Record<FaultName, RegExp>> = {
   'expired-token': /credentials have expired.*(refresh|renew)/,
   'access-denied': /run with the stack's [A-Za-z ]+ role/,
   throttle: /wait a minute and retry/,
-  'server-error': /retry/,
+  'server-error': /retry shortly|then retry/,
   slow: /check the network path/,
 };
 

@@ -54,7 +54,6 @@ const material = (n: number): string => Buffer.alloc(32, n).toString('base64');
 interface Ctx {
   readonly aws: AwsStandIn;
   readonly keyset: Keyset;
-  readonly storageKeyArn: string;
 }
 
 interface EventCase {
@@ -149,7 +148,7 @@ async function standIn(emptySecret: boolean): Promise<{ aws: AwsStandIn; ctx: Ct
     ROTATION_PERIOD_DAYS: '90',
     STAGE: 'prod',
   });
-  return { aws, ctx: { aws, keyset, storageKeyArn: key.arn }, functionEnv };
+  return { aws, ctx: { aws, keyset }, functionEnv };
 }
 
 function logOutcomes(aws: AwsStandIn): string[] {
