@@ -69,6 +69,18 @@ const RULES: readonly AdviceRule[] = [
     advise: (message, failed) => (failed.command === 'health' && /past the \d+-day period/.test(message) ? `run '${km('rotate', failed)}'` : undefined),
   },
   {
+    code: 'ROTATION_IN_PROGRESS',
+    // A rotation that outlived --wait is Secrets Manager's to finish or retry; the other case already says how to clear it.
+    advise: (message, failed) =>
+      /\bhas not finished after\b/.test(message)
+        ? `follow it with '${km('status', failed)}' (it shows the rotation in progress, and once it is stuck how to clear it); the rotation function's log says why a step failed`
+        : undefined,
+  },
+  {
+    code: 'ROTATION_IN_PROGRESS',
+    advise: (message, failed) => (/purge its history once it has finished$/.test(message) ? `'${km('status', failed)}' shows when it has` : undefined),
+  },
+  {
     code: 'UNKNOWN_VERSION',
     advise: (message, failed) => {
       if (failed.command === 'derive') return 'check --version and --store';
@@ -79,7 +91,8 @@ const RULES: readonly AdviceRule[] = [
   {
     code: 'KEYSET_NOT_FOUND',
     advise: (message, failed) => {
-      if (failed.command === 'init' || failed.storeKind === 'env' || failed.storeKind === 'aws') return undefined;
+      if (failed.command === 'init' || failed.storeKind === 'env') return undefined;
+      if (failed.storeKind === 'aws') return /the stack creates the secret and its first keyset$/.test(message) ? `deploy the stack, or if the secret exists but is empty, run '${km('init', failed)}'` : undefined;
       if (!/^no keyset (at|in)\b|has no KV v2 engine/.test(message)) return undefined;
       if (failed.storeKind === 'file') return failed.storeNamed ? "run 'key-manager init' with the same --store to create one" : "run 'key-manager init' to create one (or pass --store to use another store)";
       return `then run '${km('init', failed)}' to create it`;
@@ -110,7 +123,22 @@ const RULES: readonly AdviceRule[] = [
   },
   {
     code: 'STORE_UNAVAILABLE',
-    advise: (message, failed) => (/check the keyset's status before retrying/.test(message) ? `'${km('status', failed)}' shows it` : undefined),
+    advise: (message, failed) => {
+      const steps = [
+        failed.storeKind === 'aws' && /any endpoint override \(AWS_ENDPOINT_URL\)/.test(message) ? 'key-manager takes the region and endpoint as --region and --endpoint-url' : undefined,
+        /check the keyset's status before retrying/.test(message) ? `run '${km('status', failed)}' to see whether it landed` : undefined,
+        /the error's cause is the SDK error$/.test(message) ? 'rerun with --debug to see it' : undefined,
+      ].filter(Boolean);
+      return steps.length > 0 ? steps.join('; ') : undefined;
+    },
+  },
+  {
+    code: 'KEYSET_EXISTS',
+    advise: (message, failed) => (/it was not overwritten$/.test(message) && failed.storeKind === 'aws' ? `'${km('status', failed)}' shows it` : undefined),
+  },
+  {
+    code: 'INVALID_INPUT',
+    advise: (message) => (/^no AWS region for .*AWS_REGION is unset$/.test(message) ? 'pass --region or set AWS_REGION' : undefined),
   },
   {
     code: 'ACCESS_DENIED',

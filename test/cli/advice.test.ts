@@ -59,3 +59,35 @@ describe('runtime messages carry no CLI advice; the CLI adds it', () => {
     expect(line(err, { command: 'rotate', storeKind: 'file', storeUri: 'file:/k.json', storeNamed: true })).toContain("'key-manager --store file:/k.json status' shows the current keyset");
   });
 });
+
+describe('the aws store', () => {
+  const aws = { storeKind: 'aws', storeUri: 'aws:alphapulse/encryption/master_key', storeNamed: true } as const;
+
+  it('an empty or missing secret: deploy the stack, or init the empty secret on the same store', () => {
+    const message = 'secret alphapulse/encryption/master_key holds no keyset (no AWSCURRENT version, or no such secret); the stack creates the secret and its first keyset';
+    expect(withAdvice('KEYSET_NOT_FOUND', message, { ...aws, command: 'status' })).toBe(`${message}; deploy the stack, or if the secret exists but is empty, run 'key-manager --store aws:alphapulse/encryption/master_key init'`);
+    expect(withAdvice('KEYSET_NOT_FOUND', message, { ...aws, command: 'init' })).toBe(message);
+  });
+
+  it('no region: the flag or the variable', () => {
+    const message = 'no AWS region for GetSecretValue on secret k: the client has none configured and AWS_REGION is unset';
+    expect(withAdvice('INVALID_INPUT', message, { ...aws, command: 'status' })).toBe(`${message}; pass --region or set AWS_REGION`);
+  });
+
+  it('unreachable: the region and endpoint as the CLI takes them; an unknown write outcome: status on the same store', () => {
+    const message = "Secrets Manager did not answer PutSecretValue on secret k (TimeoutError) after the SDK's retries, so whether it was applied is unknown; check the network path, the region and any endpoint override (AWS_ENDPOINT_URL), then check the keyset's status before retrying";
+    expect(withAdvice('STORE_UNAVAILABLE', message, { ...aws, command: 'rotate' })).toBe(
+      `${message}; key-manager takes the region and endpoint as --region and --endpoint-url; run 'key-manager --store aws:alphapulse/encryption/master_key status' to see whether it landed`,
+    );
+  });
+
+  it('an unclassified SDK error: --debug shows it', () => {
+    const message = 'Secrets Manager failed GetSecretValue on secret k with WeirdException; the error\'s cause is the SDK error';
+    expect(withAdvice('STORE_UNAVAILABLE', message, { ...aws, command: 'status' })).toBe(`${message}; rerun with --debug to see it`);
+  });
+
+  it('an existing keyset and a rotation in progress: status on the same store', () => {
+    expect(withAdvice('KEYSET_EXISTS', 'secret k already holds a keyset (AWSCURRENT); it was not overwritten', { ...aws, command: 'init' })).toMatch(/; 'key-manager --store aws:\S+ status' shows it$/);
+    expect(withAdvice('ROTATION_IN_PROGRESS', 'a rotation of secret k is in progress; purge its history once it has finished', { ...aws, command: 'purge-history' })).toMatch(/; 'key-manager --store aws:\S+ status' shows when it has$/);
+  });
+});
