@@ -4,7 +4,7 @@
  * policies, asked request by request on the synthesized prod template, test/lib/policy-evaluator.ts); the roles'
  * trust policies; and the roles alone in a bare stack.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -14,7 +14,7 @@ import { BackupBucket } from '../../lib/backup-bucket';
 import { STAGES, type StageName } from '../../lib/config';
 import { KeyStorage } from '../../lib/key-storage';
 import { RotationFunction } from '../../lib/rotation-function';
-import { allowsOf, arnOf, iamPolicyStatements, physicalNames, ref, resourceAt, roleStatements, synthesizeStage, synthesizeStages, type Synthesized, wildcardSecretOrKmsGrants } from './stack-fixture';
+import { allowsOf, arnOf, iamPolicyStatements, physicalNames, ref, resourceAt, roleStatements, type Synthesized, synthesizeStage, synthesizeStages, testApp, wildcardSecretOrKmsGrants } from './stack-fixture';
 import { deniedBy, type PolicyRequest } from './policy-evaluator';
 
 const KEY_ADMINS = 'arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_KeyAdmin_*';
@@ -31,7 +31,7 @@ let configured: Synthesized;
 /** The prod stack with the defaults: no trust configured, no break-glass principal. */
 const unconfigured = () => stages.prod;
 
-const app = new App();
+const app = testApp();
 const bare = new Stack(app, 'Bare');
 const storage = new KeyStorage(bare, 'KeyStorage');
 const operationsKey = new kms.Key(bare, 'OperationsKey', { enableKeyRotation: true });
@@ -332,7 +332,7 @@ describe('with a role name prefix, and trust in a role of the same stack', () =>
 
 describe('wildcardSecretOrKmsGrants', () => {
   const templateWith = (...statements: iam.PolicyStatement[]) => {
-    const stack = new Stack(new App(), 'Probe');
+    const stack = new Stack(testApp(), 'Probe');
     const role = new iam.Role(stack, 'R', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     for (const s of statements) role.addToPrincipalPolicy(s);
     return Template.fromStack(stack);
@@ -357,7 +357,7 @@ describe('wildcardSecretOrKmsGrants', () => {
   });
 
   it('scans managed policies and inline role policies too', () => {
-    const stack = new Stack(new App(), 'Probe');
+    const stack = new Stack(testApp(), 'Probe');
     const document = new iam.PolicyDocument({ statements: [new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: ['*'] })] });
     new iam.ManagedPolicy(stack, 'M', { document });
     new iam.Role(stack, 'R', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), inlinePolicies: { inline: document } });

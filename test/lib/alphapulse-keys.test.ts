@@ -4,7 +4,7 @@
  * a platform team meets first: the construct alone in a bare stack, twice in one stack, with its own topic, on demand
  * only, with props it must refuse.
  */
-import { App, Errors, Fn, Stack } from 'aws-cdk-lib';
+import { Errors, Fn, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -15,7 +15,7 @@ import type { IConstruct } from 'constructs';
 import { AlphaPulseKeys, type AlphaPulseKeysProps } from '../../lib/alphapulse-keys';
 import { STAGES, type StageName } from '../../lib/config';
 import { deniedBy } from './policy-evaluator';
-import { arnOf, logicalIdOfConstruct, physicalNames, ref, resourceAt, resourcesUnder, roleStatements, synthesizeStages, type Synthesized } from './stack-fixture';
+import { arnOf, logicalIdOfConstruct, physicalNames, ref, resourceAt, resourcesUnder, roleStatements, type Synthesized, synthesizeStages, testApp } from './stack-fixture';
 
 const ACCOUNT = '123456789012';
 const KEYSET_ARN = `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:alphapulse/encryption/master_key-AbCdEf`;
@@ -27,7 +27,7 @@ const TOPIC_ARN = `arn:aws:sns:us-east-1:${ACCOUNT}:platform-pager`;
 let stages: Record<StageName, Synthesized>;
 
 /** The bare stacks, all in one app, synthesized once. */
-const app = new App();
+const app = testApp();
 const bare = new Stack(app, 'Bare');
 const keys = new AlphaPulseKeys(bare, 'Keys');
 
@@ -239,7 +239,7 @@ describe('grantRead', () => {
   });
 
   it('refuses a grantee the resource policy cannot name (neither a role nor a user)', () => {
-    const stack = new Stack(new App(), 'S');
+    const stack = new Stack(testApp(), 'S');
     const k = new AlphaPulseKeys(stack, 'Keys');
     let error: unknown;
     try {
@@ -342,7 +342,7 @@ describe('rotationPeriodDays: null', () => {
 describe('invalid props', () => {
   const refusal = (props: AlphaPulseKeysProps): Error => {
     try {
-      new AlphaPulseKeys(new Stack(new App(), 'S'), 'Keys', props);
+      new AlphaPulseKeys(new Stack(testApp(), 'S'), 'Keys', props);
     } catch (err) {
       return err as Error;
     }
@@ -365,7 +365,7 @@ describe('invalid props', () => {
   });
 
   it('accepts the limits: a 365-day period, a 364-day warning window, a 24-hour rotation window', () => {
-    const k = new AlphaPulseKeys(new Stack(new App(), 'S'), 'Keys', { rotationPeriodDays: 365, warningWindowDays: 364, rotationWindowHours: 24 });
+    const k = new AlphaPulseKeys(new Stack(testApp(), 'S'), 'Keys', { rotationPeriodDays: 365, warningWindowDays: 364, rotationWindowHours: 24 });
     expect(k.rotation.schedule.rotationRules).toEqual({ scheduleExpression: 'rate(365 days)', duration: '24h' });
   });
 });

@@ -2,20 +2,20 @@
  * BackupBucket: the backup bucket under its own key, its bucket policy, and the access-log bucket; in each stage's
  * stack, and alone in a bare stack.
  */
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { STAGES, type StageName } from '../../lib/config';
 import { BackupBucket } from '../../lib/backup-bucket';
 import { deniedBy } from './policy-evaluator';
-import { allowsOf, arnOf, logicalIdOfConstruct, physicalNames, ref, resourceAt, roleStatements, synthesizeStages, type Synthesized } from './stack-fixture';
+import { allowsOf, arnOf, logicalIdOfConstruct, physicalNames, ref, resourceAt, roleStatements, type Synthesized, synthesizeStages, testApp } from './stack-fixture';
 
 const DEPLOYER = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}' };
 
 let stages: Record<StageName, Synthesized>;
 
-const app = new App();
+const app = testApp();
 const bare = new Stack(app, 'Bare');
 const backup = new BackupBucket(bare, 'Backup');
 const writer = new iam.Role(bare, 'Writer', { assumedBy: new iam.AccountRootPrincipal() });

@@ -2,14 +2,14 @@
  * KeyStorage: the customer-managed key and the two empty secrets under it, with their resource policies; in each
  * stage's stack, and alone in a bare stack.
  */
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { STAGES, type StageName } from '../../lib/config';
 import { KeyStorage } from '../../lib/key-storage';
 import { deniedBy } from './policy-evaluator';
-import { arnOf, logicalIdOfConstruct, physicalNames, ref, resourceAt, resourcesUnder, synthesizeStages, type Synthesized } from './stack-fixture';
+import { arnOf, logicalIdOfConstruct, physicalNames, ref, resourceAt, resourcesUnder, type Synthesized, synthesizeStages, testApp } from './stack-fixture';
 
 const DEPLOYER = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}' };
 const PIPELINE = 'arn:aws:iam::123456789012:role/platform-pipeline';
@@ -17,7 +17,7 @@ const BREAK_GLASS = 'arn:aws:iam::123456789012:role/break-glass';
 
 let stages: Record<StageName, Synthesized>;
 
-const app = new App();
+const app = testApp();
 const bare = new Stack(app, 'Bare');
 const storage = new KeyStorage(bare, 'KeyStorage');
 const reader = new iam.Role(bare, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });

@@ -2,7 +2,7 @@
  * KeysetInitializer: the deploy-time custom resource that has the rotation function write keyset version 1, through
  * the CDK provider framework; in each stage's stack, and alone in a bare stack.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,7 +11,7 @@ import type { IConstruct } from 'constructs';
 import { STAGES, type StageName } from '../../lib/config';
 import { KeyStorage } from '../../lib/key-storage';
 import { KeysetInitializer } from '../../lib/keyset-initializer';
-import { arnOf, logicalIdOfConstruct, physicalNames, ref, resourceAt, resourcesUnder, roleStatements, synthesizeStages, type Synthesized } from './stack-fixture';
+import { arnOf, logicalIdOfConstruct, physicalNames, ref, resourceAt, resourcesUnder, roleStatements, type Synthesized, synthesizeStages, testApp } from './stack-fixture';
 
 let stages: Record<StageName, Synthesized>;
 
@@ -25,7 +25,7 @@ function alone(stack: Stack, id: string, handler?: lambda.IFunction) {
   return { storage, operationsKey, handler: fn, initializer: new KeysetInitializer(stack, id, { handler: fn, storage, operationsKey }) };
 }
 
-const app = new App();
+const app = testApp();
 const bare = new Stack(app, 'Bare');
 const { initializer, storage, operationsKey, handler } = alone(bare, 'Init');
 

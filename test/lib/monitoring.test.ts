@@ -2,7 +2,7 @@
  * KeyMonitoring: the on-call topic, the alarms (one per RUNBOOK.md section), the event rules and the dashboard; in
  * each stage's stack, and alone in a bare stack.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -10,7 +10,7 @@ import { resolveStageConfig, STAGES, type StageName } from '../../lib/config';
 import { KeyStorage } from '../../lib/key-storage';
 import { KeyMonitoring, type KeyMonitoringProps } from '../../lib/monitoring';
 import { RotationFunction } from '../../lib/rotation-function';
-import { arnOf, logicalIdOfConstruct, physicalNames, ref, resourceAt, resourcesUnder, synthesizeStages, type Synthesized } from './stack-fixture';
+import { arnOf, logicalIdOfConstruct, physicalNames, ref, resourceAt, resourcesUnder, type Synthesized, synthesizeStages, testApp } from './stack-fixture';
 
 let stages: Record<StageName, Synthesized>;
 
@@ -31,7 +31,7 @@ function alone(stack: Stack, id: string, props: Partial<KeyMonitoringProps> = {}
   return { storage, operationsKey, rotation, monitoring: new KeyMonitoring(stack, id, { storage, rotation, operationsKey, rotationPeriodDays, ...props }) };
 }
 
-const app = new App();
+const app = testApp();
 const bare = new Stack(app, 'Bare');
 const { monitoring, operationsKey, storage, rotation } = alone(bare, 'Monitoring');
 

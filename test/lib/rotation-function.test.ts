@@ -2,14 +2,14 @@
  * RotationFunction: the rotation Lambda, its role, its log group and dead-letter queue, Secrets Manager's native
  * schedule on the keyset and the daily monitor; in each stage's stack, and alone in a bare stack.
  */
-import { App, Errors, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Errors, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { STAGES, type StageName } from '../../lib/config';
 import { KeyStorage } from '../../lib/key-storage';
 import { RotationFunction, type RotationFunctionProps } from '../../lib/rotation-function';
-import { allowsOf, arnOf, logicalIdOfConstruct, physicalNames, ref, resourceAt, roleStatements, synthesizeStages, type Synthesized } from './stack-fixture';
+import { allowsOf, arnOf, logicalIdOfConstruct, physicalNames, ref, resourceAt, roleStatements, type Synthesized, synthesizeStages, testApp } from './stack-fixture';
 
 let stages: Record<StageName, Synthesized>;
 
@@ -22,7 +22,7 @@ function alone(stack: Stack, id: string, props: Partial<RotationFunctionProps> =
   return { storage, operationsKey, rotation: new RotationFunction(stack, id, { storage, operationsKey, rotationPeriodDays: 90, ...props }) };
 }
 
-const app = new App();
+const app = testApp();
 const bare = new Stack(app, 'Bare');
 const { rotation, storage, operationsKey } = alone(bare, 'Rotation');
 
@@ -191,7 +191,7 @@ describe('alone in a bare stack, with a storage, an operations key and a period'
 
   it('logs in JSON to its own log group, created in the template (no CDK log-retention custom resource)', () => {
     expect(t.Bare.findResources('Custom::LogRetention')).toEqual({});
-    expect(resourceAt(t.Bare, rotation.function).Properties.LoggingConfig).toEqual(Match.objectLike({ LogFormat: 'JSON', LogGroup: ref(rotation.logGroup) }));
+    expect(resourceAt(t.Bare, rotation.function).Properties.LoggingConfig).toEqual({ LogFormat: 'JSON', LogGroup: ref(rotation.logGroup) });
   });
 
   it('lets CloudWatch Logs and EventBridge use the operations key it was given', () => {
@@ -244,7 +244,7 @@ describe('invalid props', () => {
   ])('refuses %j with a ValidationError naming %s (%s)', (props, prop, range) => {
     let error: unknown;
     try {
-      alone(new Stack(new App(), 'S'), 'Rotation', props);
+      alone(new Stack(testApp(), 'S'), 'Rotation', props);
     } catch (err) {
       error = err;
     }
@@ -253,6 +253,6 @@ describe('invalid props', () => {
   });
 
   it('ignores warningWindowDays when rotation is on demand only', () => {
-    expect(() => alone(new Stack(new App(), 'S'), 'Rotation', { rotationPeriodDays: null, warningWindowDays: 400 })).not.toThrow();
+    expect(() => alone(new Stack(testApp(), 'S'), 'Rotation', { rotationPeriodDays: null, warningWindowDays: 400 })).not.toThrow();
   });
 });

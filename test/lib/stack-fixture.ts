@@ -14,8 +14,18 @@ export interface Synthesized {
   readonly template: Template;
 }
 
+/**
+ * An App for these tests, with CDK's built-in CloudFormation validation off: that validator is a WASM engine started
+ * in the first synthesis of every test file (most of a file's time, and again a part of every synthesis after). It
+ * finds nothing in these templates; cfn-lint.test.ts runs it once, strict, over the stage stacks and a bare
+ * AlphaPulseKeys, beside cfn-lint.
+ */
+export function testApp(): App {
+  return new App({ builtinCloudFormationValidation: false });
+}
+
 export function synthesizeStages(overrides: Partial<Record<StageName, StageConfigOptions>> = {}): Record<StageName, Synthesized> {
-  const app = new App();
+  const app = testApp();
   const stacks = STAGES.map((stage) => new KeyManagementStack(app, stackName(stage), { config: resolveStageConfig(stage, overrides[stage] ?? {}) }));
   // One synthesis of the whole app; every construct must exist before the first.
   const out = {} as Record<StageName, Synthesized>;
@@ -133,12 +143,6 @@ export function actionMatches(pattern: string, action: string): boolean {
   return re.test(action);
 }
 
-export function logicalIdOf(template: Template, type: string, props: Record<string, unknown>): string {
-  const found = Object.keys(template.findResources(type, { Properties: props }));
-  if (found.length !== 1) throw new Error(`expected one ${type} matching ${JSON.stringify(props)}, found ${found.length}`);
-  return found[0];
-}
-
 const idOf = (target: string | IConstruct): string => (typeof target === 'string' ? target : logicalIdOfConstruct(target));
 
 /** `{ Ref }` of a resource, by logical id or by its construct. */
@@ -146,9 +150,9 @@ export const ref = (target: string | IConstruct) => ({ Ref: idOf(target) });
 /** `{ Fn::GetAtt: [id, Arn] }` of a resource, by logical id or by its construct. */
 export const arnOf = (target: string | IConstruct) => ({ 'Fn::GetAtt': [idOf(target), 'Arn'] });
 
-/** One stage's stack alone, for a configuration other than the defaults (bundles once). */
+/** One stage's stack alone, for a configuration other than the defaults (one more synthesis). */
 export function synthesizeStage(stage: StageName, options: StageConfigOptions): Synthesized {
-  const app = new App();
+  const app = testApp();
   const stack = new KeyManagementStack(app, stackName(stage), { config: resolveStageConfig(stage, options) });
   return { stack, template: Template.fromStack(stack) };
 }
