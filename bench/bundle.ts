@@ -4,11 +4,12 @@
  * the bare SDK clients it needs.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { build } from 'esbuild';
-import { ROTATION_BUNDLING, ROTATION_HANDLER_ENTRY } from '../lib/bundling';
+import { bundleLikeLambda, ROTATION_HANDLER_ENTRY } from '../lib/bundling';
+
+export { bundleLikeLambda } from '../lib/bundling';
 import { type Figure, figure } from './stats';
 
 export const SDK3_ANCHOR_ENTRY = 'bench/fixtures/sdk3-clients.ts';
@@ -22,26 +23,6 @@ export function repoRoot(from = __dirname): string {
     dir = up;
   }
   return dir;
-}
-
-/** Bundles `entry` exactly as the CDK construct does (lib/bundling.ts); returns the bundle's path and size. */
-export async function bundleLikeLambda(root: string, entry: string, outDir: string): Promise<{ file: string; bytes: number }> {
-  const file = path.join(outDir, `${path.basename(entry, '.ts')}.js`);
-  await build({
-    absWorkingDir: root,
-    entryPoints: [path.join(root, entry)],
-    outfile: file,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: ROTATION_BUNDLING.target,
-    minify: ROTATION_BUNDLING.minify,
-    sourcemap: ROTATION_BUNDLING.sourceMap,
-    mainFields: [...ROTATION_BUNDLING.mainFields],
-    external: [...ROTATION_BUNDLING.externalModules],
-    logLevel: 'silent',
-  });
-  return { file, bytes: statSync(file).size };
 }
 
 /** Milliseconds a fresh `node` process spends in `require(file)`, timed inside the child. */

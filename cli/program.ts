@@ -3,8 +3,9 @@
  * (0 ok, 1 the operation failed, 2 usage error).
  */
 import { Command, CommanderError, Help, Option } from 'commander';
-import { version } from '../package.json';
 import { isKeyManagementError } from '../lambda/keys/errors';
+import { packageVersion } from '../lambda/package-info';
+import { STORE_ENV_VAR } from '../lambda/stores/open-store';
 import { registerAudit } from './commands/audit';
 import { registerDestroyVersion } from './commands/destroy-version';
 import { registerDisableVersion } from './commands/disable-version';
@@ -129,6 +130,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   const program = buildProgram(io, session);
   const args = argv.slice(2);
   if (asksForVersion(program, args)) {
+    const version = packageVersion();
     io.stdout.write(args.includes('--json') ? `${JSON.stringify({ version })}\n` : `${version}\n`);
     return EXIT_OK;
   }
@@ -162,7 +164,12 @@ async function runProgram(program: Command, argv: string[], io: CliIo, session: 
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.exitCode === 0) return EXIT_OK;
       return reportUsage(options(), io, session, 'USAGE', err.message.replace(/^error: /, ''));
     }
-    const failed = { command: session.command?.parent ? session.command.name() : undefined, storeKind: session.runtime?.store.kind };
+    const failed = {
+      command: session.command?.parent ? session.command.name() : undefined,
+      storeKind: session.runtime?.store.kind,
+      storeUri: session.runtime?.storeUri,
+      storeNamed: session.runtime ? session.runtime.options.store !== undefined || Boolean(session.runtime.io.env[STORE_ENV_VAR]) : undefined,
+    };
     if (err instanceof CliFailure) {
       if (err.exitCode === EXIT_USAGE) return reportUsage(options(), io, session, err.code, err.message);
       printError(options(), io, err.code, withAdvice(err.code, err.message, failed));

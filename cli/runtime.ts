@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_ROTATION_PERIOD_DAYS, KeyManager } from '../lambda/key-manager';
 import { KeyManagementError } from '../lambda/keys/errors';
-import { MAX_ROTATION_PERIOD_DAYS } from '../lambda/rotation/config';
+import { MAX_ROTATION_PERIOD_DAYS } from '../lambda/contract';
 import { openStore, parseStoreUri, resolveStoreUri, STORE_ENV_VAR } from '../lambda/stores/open-store';
 import type { KeysetStore } from '../lambda/stores/store';
 import { type AuditEvent, type AuditSink, FileAuditSink } from '../lambda/telemetry/audit';

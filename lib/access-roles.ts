@@ -4,8 +4,8 @@ import { Construct } from 'constructs';
 import { acknowledge, nagAttRef } from './acknowledge';
 import { BackupBucket } from './backup-bucket';
 import { KeyStorage } from './key-storage';
-import { METRICS_NAMESPACE, RotationFunction } from './rotation-function';
-import { secretAccessStatements } from './secret-access-policy';
+import { duties } from './grants';
+import { RotationFunction } from './rotation-function';
 
 /**
  * Who may assume each role: IAM role or user ARNs, `*` allowed within a name (IAM Identity Center's
@@ -24,11 +24,17 @@ export interface AccessRoleTrust {
 }
 
 export interface AccessRolesProps {
+  /** The keyset and rotation-log secrets the roles are granted on (and named in the resource policies of). */
   readonly storage: KeyStorage;
+  /** The rotation function the key administrator may invoke (RotateSecret needs it) and the auditor reads the logs of. */
   readonly rotation: RotationFunction;
+  /** The bucket the backup service writes to and the key administrator reads from. */
   readonly backup: BackupBucket;
-  /** Prefix of the role names, e.g. `AlphaPulseKeys-prod`. */
-  readonly roleNamePrefix: string;
+  /**
+   * Prefix of the role names, e.g. `AlphaPulseKeys-prod` (`AlphaPulseKeys-prod-KeyAdministrator`).
+   * @default - names CloudFormation generates
+   */
+  readonly roleNamePrefix?: string;
   /** @default - every role trusts no one (synth warns, naming `settingName`) */
   readonly trust?: AccessRoleTrust;
   /**
@@ -41,10 +47,6 @@ export interface AccessRolesProps {
    * @default true
    */
   readonly keyAdministratorMfa?: boolean;
-  /** Principals that deploy the stack (its CloudFormation execution role): they manage the secrets and keys. */
-  readonly deploymentPrincipals: readonly string[];
-  /** @default - none */
-  readonly breakGlassPrincipalArn?: string;
   /**
    * Longest session of each role. Short, because these roles reach key material.
    * @default Duration.hours(1)
@@ -59,21 +61,19 @@ export interface AccessRolesProps {
  * | role | may | may not |
  * | --- | --- | --- |
  * | key administrator | read/write the keyset (disable, recover), ask Secrets Manager to rotate it (RotateSecret, which needs invoke on the rotation function), read backups | delete secrets or keys |
- * | application service | read the keyset value, emit metrics | write any secret, read the rotation log or backups |
- * | backup service | read the keyset, put backup objects | read, list or delete backups |
+ * | application service | read the current keyset value, emit metrics | an older version, write any secret, read the rotation log or backups |
+ * | backup service | read the current keyset, put backup objects | read, list or delete backups |
  * | audit service | logs, metrics, secret metadata and version list, the rotation log | the keyset value |
  *
- * Beyond the roles' own policies, the keyset secret's resource policy denies reading or writing its value to every
- * principal but the rotation role and the first three roles above (`keysetAccessors`), so a broad policy elsewhere in
- * the account cannot reach it; its own PutResourcePolicy is never denied, so an account administrator can repair it.
+ * Beyond the roles' own policies, each grant names its role in the secret's resource policy (KeyStorage), whose
+ * explicit denies keep every other principal of the account out, whatever its identity policy says. Each role
+ * trusts only the principals configured for it.
  */
 export class AccessRoles extends Construct {
   readonly keyAdministrator: iam.Role;
   readonly applicationService: iam.Role;
   readonly backupService: iam.Role;
   readonly auditService: iam.Role;
-  /** The only principals the keyset secret's resource policy lets read or write its value. */
-  readonly keysetAccessors: readonly iam.Role[];
 
   constructor(scope: Construct, id: string, props: AccessRolesProps) {
     super(scope, id);
@@ -81,7 +81,7 @@ export class AccessRoles extends Construct {
     const untrusted: string[] = [];
     const role = (name: string, field: keyof AccessRoleTrust, description: string, mfa = false) => {
       const created = new iam.Role(this, name, {
-        roleName: `${props.roleNamePrefix}-${name}`,
+        ...(props.roleNamePrefix ? { roleName: `${props.roleNamePrefix}-${name}` } : {}),
         assumedBy: new iam.AccountRootPrincipal(),
         description,
         maxSessionDuration: props.maxSessionDuration ?? Duration.hours(1),
@@ -89,54 +89,14 @@ export class AccessRoles extends Construct {
       if (!conditionTrust(created, trust[field] ?? [], mfa)) untrusted.push(`${name} (${props.settingName ?? 'roleTrust'}.${field})`);
       return created;
     };
-    const { storage, rotation, backup } = props;
-
     this.keyAdministrator = role('KeyAdministrator', 'keyAdministrator', 'AlphaPulse keys: rotate (through Secrets Manager), disable versions, recover', props.keyAdministratorMfa ?? true);
-    storage.grantWriteKeyset(this.keyAdministrator);
-    storage.grantRotateKeyset(this.keyAdministrator);
-    storage.grantReadRotationLog(this.keyAdministrator);
-    storage.grantDescribe(this.keyAdministrator);
-    rotation.grantInvoke(this.keyAdministrator);
-    backup.grantRead(this.keyAdministrator);
-    grantPutMetrics(this.keyAdministrator);
-
+    duties.keyAdministration(this.keyAdministrator, props);
     this.applicationService = role('ApplicationService', 'applicationService', 'AlphaPulse keys: read the current keyset to derive data keys');
-    storage.grantReadKeyset(this.applicationService);
-    grantPutMetrics(this.applicationService);
-
+    duties.keysetRead(this.applicationService, props);
     this.backupService = role('BackupService', 'backupService', 'AlphaPulse keys: copy the current keyset into the backup bucket (write-only)');
-    storage.grantReadKeyset(this.backupService);
-    backup.grantWrite(this.backupService);
-    this.backupService.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'BackupsAreWriteOnly',
-        effect: iam.Effect.DENY,
-        actions: ['s3:GetObject*', 's3:ListBucket*', 's3:DeleteObject*', 's3:PutBucket*', 's3:PutLifecycleConfiguration', 's3:PutObjectRetention', 's3:BypassGovernanceRetention'],
-        resources: [backup.bucket.bucketArn, backup.bucket.arnForObjects('*')],
-      }),
-    );
-
+    duties.backup(this.backupService, props);
     this.auditService = role('AuditService', 'auditService', 'AlphaPulse keys: logs, metrics, secret metadata and rotation log; never the keyset value');
-    storage.grantDescribe(this.auditService);
-    storage.grantListVersions(this.auditService);
-    storage.grantReadRotationLog(this.auditService);
-    rotation.grantReadLogs(this.auditService);
-    this.auditService.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadMetricsAndAlarms',
-        actions: ['cloudwatch:GetMetricData', 'cloudwatch:GetMetricStatistics', 'cloudwatch:ListMetrics', 'cloudwatch:DescribeAlarms'],
-        // These CloudWatch read actions support no resource-level permissions.
-        resources: ['*'],
-      }),
-    );
-    this.auditService.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'NeverTheKeysetValue',
-        effect: iam.Effect.DENY,
-        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
-        resources: [storage.keysetSecret.secretArn],
-      }),
-    );
+    duties.audit(this.auditService, props);
 
     if (untrusted.length > 0) {
       Annotations.of(this).addWarningV2(
@@ -145,32 +105,8 @@ export class AccessRoles extends Construct {
       );
     }
 
-    // Separation of duties beyond the roles' own policies: whatever an identity policy elsewhere in the account says
-    // (an over-broad admin or developer policy, a future role), only these principals act on the two secrets.
-    this.keysetAccessors = [rotation.role, this.keyAdministrator, this.applicationService, this.backupService];
-    const arns = (...roles: iam.IRole[]) => roles.map((r) => r.roleArn);
-    const administrators = [...props.deploymentPrincipals];
-    for (const statement of secretAccessStatements({
-      readers: arns(this.applicationService, this.backupService),
-      writers: arns(rotation.role, this.keyAdministrator),
-      rotators: arns(rotation.role, this.keyAdministrator),
-      administrators,
-      ...(props.breakGlassPrincipalArn ? { breakGlass: props.breakGlassPrincipalArn } : {}),
-    })) {
-      storage.keysetSecret.addToResourcePolicy(statement);
-    }
-    for (const statement of secretAccessStatements({
-      readers: arns(this.keyAdministrator, this.auditService),
-      writers: arns(rotation.role),
-      rotators: [],
-      administrators,
-      ...(props.breakGlassPrincipalArn ? { breakGlass: props.breakGlassPrincipalArn } : {}),
-    })) {
-      storage.rotationLogSecret.addToResourcePolicy(statement);
-    }
-
-    const backupObjects = `AwsSolutions-IAM5[Resource::${nagAttRef(backup.bucket.node.defaultChild!)}/*]`;
-    acknowledge(this.keyAdministrator, [`AwsSolutions-IAM5[Resource::${nagAttRef(rotation.function.node.defaultChild!)}:*]`], 'lambda:InvokeFunction on the rotation function and its versions/aliases only (a manual or emergency rotation).');
+    const backupObjects = `AwsSolutions-IAM5[Resource::${nagAttRef(props.backup.bucket.node.defaultChild!)}/*]`;
+    acknowledge(this.keyAdministrator, [`AwsSolutions-IAM5[Resource::${nagAttRef(props.rotation.function.node.defaultChild!)}:*]`], 'lambda:InvokeFunction on the rotation function and its versions/aliases only (a manual or emergency rotation).');
     acknowledge(this.keyAdministrator, [backupObjects], 'Recovery reads any backup object (any version) in the one backup bucket.');
     acknowledge(this.backupService, [backupObjects], 'Backups are written under generated keys in the one backup bucket; s3:PutObject only, with read, list and delete explicitly denied.');
     for (const r of [this.keyAdministrator, this.applicationService]) {
@@ -215,12 +151,3 @@ function conditionTrust(role: iam.Role, principals: readonly string[], mfa: bool
   return true;
 }
 
-function grantPutMetrics(grantee: iam.IGrantable): void {
-  grantee.grantPrincipal.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      actions: ['cloudwatch:PutMetricData'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
-    }),
-  );
-}

@@ -4,16 +4,31 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge } from './acknowledge';
+import { deploymentRoleArn } from './deployment';
+import { denyKeyTakedown } from './key-protection';
 
 export interface BackupBucketProps {
-  /** Alias of the backup key, e.g. `alias/alphapulse/backup/prod`. */
-  readonly keyAlias: string;
+  /**
+   * Alias of the backup key, e.g. `alias/alphapulse/keys/prod/backup`.
+   * @default - no alias
+   */
+  readonly keyAlias?: string;
   /**
    * What happens to the buckets and the backup key when they leave the stack. With `DESTROY` the buckets must be
    * emptied first (no auto-delete Lambda: a function that can delete every backup is the wrong thing to deploy).
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Principals that deploy the stack: they alone (with `breakGlassPrincipalArn`) may disable or delete the backup key.
+   * @default - the CDK bootstrap's CloudFormation execution role of the stack's synthesizer
+   */
+  readonly deploymentPrincipalArns?: readonly string[];
+  /**
+   * A principal spared by the backup key's deny, for an emergency (RUNBOOK.md, Break glass).
+   * @default - none
+   */
+  readonly breakGlassPrincipalArn?: string;
 }
 
 /**
@@ -26,16 +41,23 @@ export class BackupBucket extends Construct {
   readonly key: kms.Key;
   readonly accessLogsBucket: s3.Bucket;
 
-  constructor(scope: Construct, id: string, props: BackupBucketProps) {
+  constructor(scope: Construct, id: string, props: BackupBucketProps = {}) {
     super(scope, id);
+    // Access-log delivery through a bucket policy instead of the legacy LogDeliveryWrite ACL, so both buckets can
+    // disable ACLs (BucketOwnerEnforced). Set on this construct, so it holds wherever the construct is used.
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
     this.key = new kms.Key(this, 'Key', {
       description: 'AlphaPulse keyset backups',
       enableKeyRotation: true,
-      alias: props.keyAlias,
+      ...(props.keyAlias ? { alias: props.keyAlias } : {}),
       removalPolicy,
       pendingWindow: Duration.days(30),
+    });
+    denyKeyTakedown(this.key, {
+      administrators: props.deploymentPrincipalArns ?? [deploymentRoleArn(Stack.of(this))],
+      ...(props.breakGlassPrincipalArn ? { breakGlass: props.breakGlassPrincipalArn } : {}),
     });
 
     // Server access log delivery supports only SSE-S3 on the target bucket.

@@ -1,10 +1,16 @@
 /**
- * esbuild settings for the rotation Lambda, shared by the CDK construct and `npm run bench` so the
- * bundle that is measured is the bundle that is deployed.
+ * The rotation Lambda's bundle: how it is built (esbuild settings shared by the build, `npm run bench` and the
+ * tests, so the bundle that is measured and tested is the bundle that is deployed) and where the built one is.
  *
- * `mainFields: ['module', 'main']` lets esbuild take the AWS SDK v3's ES module builds, which tree-shake
- * to ~345 KiB instead of ~557 KiB as CommonJS (measured in DESIGN.md).
+ * The package ships the handler pre-bundled (`npm run build` writes `dist/rotation-handler/index.js`): a consumer's
+ * `cdk synth` then needs neither this repository's sources nor esbuild. `mainFields: ['module', 'main']` lets esbuild
+ * take the AWS SDK v3's ES module builds, which tree-shake to ~345 KiB instead of ~557 KiB as CommonJS (measured in
+ * DESIGN.md).
  */
+import { statSync } from 'node:fs';
+import * as path from 'node:path';
+import { packageRoot } from '../lambda/package-info';
+
 export const ROTATION_HANDLER_ENTRY = 'lambda/rotation/handler.ts';
 
 export const ROTATION_BUNDLING = {
@@ -27,3 +33,36 @@ export const ROTATION_BUNDLING = {
     '@aws-sdk/credential-provider-web-identity',
   ] as string[],
 } as const;
+
+/** Bundles `entry` (relative to `root`) with ROTATION_BUNDLING into `outDir/<name>.js`; returns its path and size. */
+export async function bundleLikeLambda(root: string, entry: string, outDir: string, outName = path.basename(entry, '.ts')): Promise<{ file: string; bytes: number }> {
+  // A build-time dependency only: loaded here, never when a stack is synthesized.
+  const { build } = await import('esbuild');
+  const file = path.join(outDir, `${outName}.js`);
+  await build({
+    absWorkingDir: root,
+    entryPoints: [path.join(root, entry)],
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: ROTATION_BUNDLING.target,
+    minify: ROTATION_BUNDLING.minify,
+    sourcemap: ROTATION_BUNDLING.sourceMap,
+    mainFields: [...ROTATION_BUNDLING.mainFields],
+    external: [...ROTATION_BUNDLING.externalModules],
+    logLevel: 'silent',
+  });
+  return { file, bytes: statSync(file).size };
+}
+
+/** Where `npm run build` puts the handler bundle, relative to the package root. */
+export const ROTATION_HANDLER_ASSET = path.join('dist', 'rotation-handler');
+
+/**
+ * The directory holding the pre-built `index.js`, from wherever this file runs: `lib/` in the repository (ts-node,
+ * jest), `dist/lib/` when compiled, or the same inside `node_modules/@alphapulse/keys`.
+ */
+export function rotationHandlerAssetDir(): string {
+  return path.join(packageRoot(__dirname), ROTATION_HANDLER_ASSET);
+}

@@ -2,24 +2,19 @@
  * Per-stage settings for the AlphaPulse key management stack, with the defaults DESIGN.md names and the
  * checks that must fail `cdk synth` rather than a deploy (or an audit) later.
  */
+import type { AccessRoleTrust } from './access-roles';
+import { DEFAULT_ROTATION_WINDOW_HOURS, DEFAULT_WARNING_WINDOW_DAYS, MAX_ROTATION_PERIOD_DAYS } from '../lambda/contract';
+
+export { MAX_ROTATION_PERIOD_DAYS } from '../lambda/contract';
 
 export const STAGES = ['prod', 'staging', 'dev'] as const;
 export type StageName = (typeof STAGES)[number];
 
 /**
- * Who may assume each of the four access roles: IAM role or user ARNs (a `*` may stand for part of a name, as in
- * IAM Identity Center's `AWSReservedSSO_KeyAdmin_*`). A role with none configured trusts no one.
+ * Who may assume each of the four access roles (AccessRoles' trust): IAM role or user ARNs (a `*` may stand for part
+ * of a name, as in IAM Identity Center's `AWSReservedSSO_KeyAdmin_*`). A role with none configured trusts no one.
  */
-export interface RoleTrust {
-  /** @default - no one (synth warns) */
-  readonly keyAdministrator?: readonly string[];
-  /** @default - no one (synth warns) */
-  readonly applicationService?: readonly string[];
-  /** @default - no one (synth warns) */
-  readonly backupService?: readonly string[];
-  /** @default - no one (synth warns) */
-  readonly auditService?: readonly string[];
-}
+export type RoleTrust = AccessRoleTrust;
 
 /** What an operator may set per stage (cdk.json context `alphapulse:<stage>`); everything has a default. */
 export interface StageConfigOptions {
@@ -124,8 +119,6 @@ export class ConfigError extends Error {
   }
 }
 
-/** PCI DSS 3.6.4: cryptoperiods are defined and keys change at the end of them; we cap ours at a year. */
-export const MAX_ROTATION_PERIOD_DAYS = 365;
 
 /** CloudWatch Logs' allowed retention values of a year or more. */
 export const LOG_RETENTION_DAYS_ALLOWED = [365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
@@ -191,12 +184,12 @@ export function resolveStageConfig(stage: StageName, options: unknown = {}): Sta
   const config: StageConfig = {
     stage,
     rotationPeriodDays: o.rotationPeriodDays === undefined ? DEFAULT_PERIOD[stage] : (o.rotationPeriodDays as number | null),
-    warningWindowDays: (o.warningWindowDays as number | undefined) ?? 14,
+    warningWindowDays: (o.warningWindowDays as number | undefined) ?? DEFAULT_WARNING_WINDOW_DAYS,
     removalPolicy: (o.removalPolicy as 'retain' | 'destroy' | undefined) ?? (stage === 'dev' ? 'destroy' : 'retain'),
     alarmEmails: (o.alarmEmails as readonly string[] | undefined) ?? [],
     keysetSecretName: (o.keysetSecretName as string | undefined) ?? `${prefix}alphapulse/encryption/master_key`,
     rotationLogSecretName: (o.rotationLogSecretName as string | undefined) ?? `${prefix}alphapulse/encryption/rotation_log`,
-    rotationWindowHours: (o.rotationWindowHours as number | undefined) ?? 4,
+    rotationWindowHours: (o.rotationWindowHours as number | undefined) ?? DEFAULT_ROTATION_WINDOW_HOURS,
     reservedConcurrency: (o.reservedConcurrency as boolean | undefined) ?? true,
     logRetentionDays: (o.logRetentionDays as number | undefined) ?? 365,
     roleTrust: (o.roleTrust as RoleTrust | undefined) ?? {},

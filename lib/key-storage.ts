@@ -4,20 +4,44 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledge } from './acknowledge';
+import { deploymentRoleArn } from './deployment';
+import { denyKeyTakedown } from './key-protection';
+import { SecretAccessPolicy } from './secret-access-policy';
+import { validationError } from './validation';
 
 export interface KeyStorageProps {
-  /** Name of the secret that holds the keyset (the versioned master key document). */
-  readonly keysetSecretName: string;
-  /** Name of the secret that holds the rotation log (bounded history, newest last). */
-  readonly rotationLogSecretName: string;
-  /** Alias of the customer-managed KMS key, e.g. `alias/alphapulse/encryption/prod`. */
-  readonly keyAlias: string;
+  /**
+   * Name of the secret that holds the keyset (the versioned master key document).
+   * @default - a name CloudFormation generates
+   */
+  readonly keysetSecretName?: string;
+  /**
+   * Name of the secret that holds the rotation log (bounded history, newest last).
+   * @default - a name CloudFormation generates
+   */
+  readonly rotationLogSecretName?: string;
+  /**
+   * Alias of the customer-managed KMS key, e.g. `alias/alphapulse/keys/prod/keyset`.
+   * @default - no alias
+   */
+  readonly keyAlias?: string;
   /**
    * What happens to the KMS key and both secrets when they leave the stack. Only `RETAIN` protects key material
    * from an accidental `cdk destroy`.
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Principals that deploy the stack: they alone (with `breakGlassPrincipalArn`) manage the secrets and may disable
+   * or delete the key.
+   * @default - the CDK bootstrap's CloudFormation execution role of the stack's synthesizer
+   */
+  readonly deploymentPrincipalArns?: readonly string[];
+  /**
+   * A principal spared by every deny on the secrets and the key, for an emergency (RUNBOOK.md, Break glass).
+   * @default - none
+   */
+  readonly breakGlassPrincipalArn?: string;
 }
 
 /**
@@ -26,39 +50,48 @@ export interface KeyStorageProps {
  * of the keyset, and never a generated password (which it would rightly refuse as a keyset). The keyset secret's
  * rotation schedule is the rotation function's (`RotationFunction`).
  *
- * Grants are narrow on purpose: `kms:Decrypt` is only ever granted through Secrets Manager
- * (`kms:ViaService`) and for one secret (`kms:EncryptionContext:SecretARN`), so a principal allowed the rotation
- * log can never decrypt the keyset with the same key.
+ * Access is decided here, beside the resources: each grant adds an identity statement to the grantee and names it in
+ * the secret's resource policy, whose explicit denies keep out every principal no grant named (`SecretAccessPolicy`),
+ * and the key policy denies disabling or deleting the key to all but deployments and break glass. `kms:Decrypt` is
+ * only ever granted through Secrets Manager (`kms:ViaService`) and for one secret (`kms:EncryptionContext:SecretARN`),
+ * so a principal allowed the rotation log can never decrypt the keyset with the same key.
  */
 export class KeyStorage extends Construct {
   readonly key: kms.Key;
   readonly keysetSecret: secretsmanager.Secret;
   readonly rotationLogSecret: secretsmanager.Secret;
+  private readonly keysetAccess: SecretAccessPolicy;
+  private readonly rotationLogAccess: SecretAccessPolicy;
 
-  constructor(scope: Construct, id: string, props: KeyStorageProps) {
+  constructor(scope: Construct, id: string, props: KeyStorageProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const administrators = props.deploymentPrincipalArns ?? [deploymentRoleArn(Stack.of(this))];
+    const spared = { administrators, ...(props.breakGlassPrincipalArn ? { breakGlass: props.breakGlassPrincipalArn } : {}) };
 
     this.key = new kms.Key(this, 'Key', {
-      description: `AlphaPulse master keyset encryption (${props.keysetSecretName}, ${props.rotationLogSecretName})`,
+      description: `AlphaPulse master keyset encryption (${props.keysetSecretName ?? 'keyset'}, ${props.rotationLogSecretName ?? 'rotation log'})`,
       enableKeyRotation: true,
-      alias: props.keyAlias,
+      ...(props.keyAlias ? { alias: props.keyAlias } : {}),
       removalPolicy,
       pendingWindow: Duration.days(30),
     });
+    denyKeyTakedown(this.key, spared);
 
     this.keysetSecret = emptySecret(this, 'KeysetSecret', {
-      secretName: props.keysetSecretName,
+      ...(props.keysetSecretName ? { secretName: props.keysetSecretName } : {}),
       description: 'AlphaPulse master keyset: versioned key material (JSON). Written only by the rotation function and key administrators.',
       encryptionKey: this.key,
       removalPolicy,
     });
     this.rotationLogSecret = emptySecret(this, 'RotationLogSecret', {
-      secretName: props.rotationLogSecretName,
+      ...(props.rotationLogSecretName ? { secretName: props.rotationLogSecretName } : {}),
       description: 'AlphaPulse rotation log: history of keyset rotations (no key material).',
       encryptionKey: this.key,
       removalPolicy,
     });
+    this.keysetAccess = new SecretAccessPolicy(this.keysetSecret, spared);
+    this.rotationLogAccess = new SecretAccessPolicy(this.rotationLogSecret, spared);
     acknowledge(
       this.rotationLogSecret,
       ['AwsSolutions-SMG4', 'NIST.800.53.R5-SecretsManagerRotationEnabled'],
@@ -71,21 +104,25 @@ export class KeyStorage extends Construct {
    * (`secretsmanager:VersionStage`), so a version whose material was destroyed since is out of reach.
    */
   grantReadKeyset(grantee: iam.IGrantable): iam.Grant {
-    const grant = iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['secretsmanager:GetSecretValue'],
-      resourceArns: [this.keysetSecret.secretArn],
-      conditions: { StringEquals: { 'secretsmanager:VersionStage': 'AWSCURRENT' } },
-    });
-    grant.combine(this.grantSecret(grantee, this.keysetSecret, ['secretsmanager:DescribeSecret'], ['kms:Decrypt']));
-    return grant;
+    this.keysetAccess.addReader(principalArnOf(this, grantee));
+    return grantCurrentKeysetRead(grantee, this.keysetSecret.secretArn, this.key.keyArn, Stack.of(this).region);
   }
 
   /**
-   * Read and replace the keyset through the staged-write protocol (`AWSPENDING` then `AWSCURRENT`): rotation,
-   * disabling a version, recovery.
+   * Name principals of other stacks or accounts (by ARN, `*` allowed within a name) among the keyset's readers in
+   * the resource policy; their own stacks grant them the identity permissions
+   * (`AlphaPulseKeys.fromKeysetSecretAttributes(...).grantRead`).
+   */
+  addReaderPrincipalArns(...arns: string[]): void {
+    for (const arn of arns) this.keysetAccess.addReader(arn);
+  }
+
+  /**
+   * Read any version of the keyset and replace it through the staged-write protocol (a label of ours, then
+   * `AWSCURRENT`): rotation steps, disabling a version, recovery.
    */
   grantWriteKeyset(grantee: iam.IGrantable): iam.Grant {
+    this.keysetAccess.addWriter(principalArnOf(this, grantee));
     return this.grantSecret(grantee, this.keysetSecret, WRITE_ACTIONS, WRITE_KEY_ACTIONS);
   }
 
@@ -94,6 +131,7 @@ export class KeyStorage extends Construct {
    * dates (ListSecretVersionIds, metadata only), to tell a running rotation from a stuck one.
    */
   grantRotateKeyset(grantee: iam.IGrantable): iam.Grant {
+    this.keysetAccess.addRotator(principalArnOf(this, grantee));
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['secretsmanager:RotateSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:ListSecretVersionIds'],
@@ -108,11 +146,13 @@ export class KeyStorage extends Construct {
 
   /** Read the rotation log value. */
   grantReadRotationLog(grantee: iam.IGrantable): iam.Grant {
+    this.rotationLogAccess.addReader(principalArnOf(this, grantee));
     return this.grantSecret(grantee, this.rotationLogSecret, ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], ['kms:Decrypt']);
   }
 
   /** Append to the rotation log (same staged-write protocol as the keyset). */
   grantWriteRotationLog(grantee: iam.IGrantable): iam.Grant {
+    this.rotationLogAccess.addWriter(principalArnOf(this, grantee));
     return this.grantSecret(grantee, this.rotationLogSecret, WRITE_ACTIONS, WRITE_KEY_ACTIONS);
   }
 
@@ -154,6 +194,41 @@ export class KeyStorage extends Construct {
     );
     return grant;
   }
+}
+
+/**
+ * The ARN the resource policies name a grantee by (`aws:PrincipalArn`): a role's (a function's role included) or a
+ * user's. Anything else cannot be named there, so it cannot be granted.
+ */
+export function principalArnOf(scope: Construct, grantee: iam.IGrantable): string {
+  const principal = grantee.grantPrincipal;
+  if (principal instanceof iam.Role || (principal as Partial<iam.IRole>).roleArn !== undefined) return (principal as iam.IRole).roleArn;
+  if (principal instanceof iam.User) return principal.userArn;
+  throw validationError(scope, 'GrantNeedsRoleOrUser', `grants on the keyset need an IAM role or user (the secret's resource policy names principals by aws:PrincipalArn), got ${principal.toString()}`);
+}
+
+/**
+ * The identity permissions to read the current keyset: GetSecretValue of AWSCURRENT only (`secretsmanager:VersionStage`),
+ * DescribeSecret, and kms:Decrypt through Secrets Manager for this secret alone. The secret's resource policy must
+ * also name the grantee (KeyStorage does for its own grants).
+ */
+export function grantCurrentKeysetRead(grantee: iam.IGrantable, secretArn: string, keyArn: string, region: string): iam.Grant {
+  const grant = iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['secretsmanager:GetSecretValue'],
+    resourceArns: [secretArn],
+    conditions: { StringEquals: { 'secretsmanager:VersionStage': 'AWSCURRENT' } },
+  });
+  grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['secretsmanager:DescribeSecret'], resourceArns: [secretArn] }));
+  grant.combine(
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['kms:Decrypt'],
+      resourceArns: [keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com`, 'kms:EncryptionContext:SecretARN': secretArn } },
+    }),
+  );
+  return grant;
 }
 
 /** What the staged-write protocol (lambda/stores, cli) and the rotation steps call: read, describe (VersionIdsToStages), put, move a stage. */

@@ -1,46 +1,46 @@
-import * as fs from 'fs';
-import * as path from 'path';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { DEFAULT_ROTATION_WINDOW_HOURS, DEFAULT_WARNING_WINDOW_DAYS, MAX_ROTATION_PERIOD_DAYS, METRICS_NAMESPACE, ROTATION_ENV } from '../lambda/contract';
 import { acknowledge } from './acknowledge';
-import { ROTATION_BUNDLING, ROTATION_HANDLER_ENTRY } from './bundling';
+import { rotationHandlerAssetDir } from './bundling';
 import { KeyStorage } from './key-storage';
+import { validationError } from './validation';
 
-export const METRICS_NAMESPACE = 'AlphaPulse/Encryption';
+export { METRICS_NAMESPACE } from '../lambda/contract';
 
 export interface RotationFunctionProps {
-  /** The keyset and rotation-log secrets the function rotates and appends to. */
+  /** The keyset and rotation-log secrets the function rotates and appends to, and their key. */
   readonly storage: KeyStorage;
-  /** Stage name passed to the handler (`STAGE`) and used in resource names. */
-  readonly stage: string;
   /**
    * Customer-managed key for the dead-letter queue and the log group. Its key policy is extended here so that
    * CloudWatch Logs and EventBridge may use it.
    */
-  readonly operationsKey: kms.Key;
+  readonly operationsKey: kms.IKey;
   /**
    * Days between rotations on the keyset secret's native Secrets Manager rotation schedule (`rate(<n> days)`);
-   * `null` configures the rotation function on the secret with no schedule (rotation on demand only).
+   * `null` configures the rotation function on the secret with no schedule (rotation on demand only). At most 365
+   * (PCI DSS 3.6.4).
    */
   readonly rotationPeriodDays: number | null;
   /**
-   * Hours of the rotation window: Secrets Manager rotates at some time within it on the due day, and a rotation
-   * still AWSPENDING after it is reported stuck.
+   * Hours of the rotation window, 1 to 24: Secrets Manager rotates at some time within it on the due day, and a
+   * rotation still AWSPENDING after it is reported stuck.
    * @default 4
    */
   readonly rotationWindowHours?: number;
   /**
    * Days before the deadline from which the monitor reports the deadline at risk when no rotation is scheduled to
-   * meet it (`WARNING_WINDOW_DAYS`). Passed only when a rotation period is set.
+   * meet it (`WARNING_WINDOW_DAYS`); less than the period. Passed only when a rotation period is set.
    * @default 14
    */
   readonly warningWindowDays?: number;
@@ -52,6 +52,26 @@ export interface RotationFunctionProps {
    */
   readonly reservedConcurrency?: boolean;
   /**
+   * Label for descriptions and the audit trail (`STAGE`).
+   * @default 'default'
+   */
+  readonly stage?: string;
+  /**
+   * Name of the function.
+   * @default - a name CloudFormation generates
+   */
+  readonly functionName?: string;
+  /**
+   * Name of the function's log group.
+   * @default - a name CloudFormation generates
+   */
+  readonly logGroupName?: string;
+  /**
+   * Name of the dead-letter queue.
+   * @default - a name CloudFormation generates
+   */
+  readonly deadLetterQueueName?: string;
+  /**
    * Retention of the function's log group.
    * @default logs.RetentionDays.ONE_YEAR
    */
@@ -62,10 +82,10 @@ export interface RotationFunctionProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
-   * Handler source, relative to the repository root.
-   * @default ROTATION_HANDLER_ENTRY
+   * The function's code.
+   * @default - the handler bundle the package ships (`dist/rotation-handler`, built by `npm run build`)
    */
-  readonly entry?: string;
+  readonly code?: lambda.Code;
 }
 
 /**
@@ -84,7 +104,7 @@ export interface RotationFunctionProps {
  * group, its DLQ.
  */
 export class RotationFunction extends Construct {
-  readonly function: nodejs.NodejsFunction;
+  readonly function: lambda.Function;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
   readonly deadLetterQueue: sqs.Queue;
@@ -94,86 +114,38 @@ export class RotationFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: RotationFunctionProps) {
     super(scope, id);
-    const stack = Stack.of(this);
+    validate(this, props);
+    const stage = props.stage ?? 'default';
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const functionName = `alphapulse-keys-${props.stage}-rotation`;
 
     allowLogsToUseKey(props.operationsKey);
     allowEventBridgeToUseKey(props.operationsKey);
-
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      logGroupName: `/alphapulse/keys/${props.stage}/rotation`,
+      ...(props.logGroupName ? { logGroupName: props.logGroupName } : {}),
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       encryptionKey: props.operationsKey,
       removalPolicy,
     });
-
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      queueName: `alphapulse-keys-${props.stage}-rotation-dlq`,
+      ...(props.deadLetterQueueName ? { queueName: props.deadLetterQueueName } : {}),
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: props.operationsKey,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
       removalPolicy,
     });
-
-    this.role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `AlphaPulse key rotation (${props.stage}): its two secrets, its key via Secrets Manager, its metrics, logs and DLQ`,
-    });
-    props.storage.grantWriteKeyset(this.role);
-    props.storage.grantRotateKeyset(this.role);
-    props.storage.grantKeyMetadata(this.role);
-    props.storage.grantWriteRotationLog(this.role);
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['cloudwatch:PutMetricData'],
-        // PutMetricData has no resource-level permissions; the namespace condition is the boundary.
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
-      }),
-    );
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [this.logGroup.logGroupArn],
-      }),
-    );
-    // A KMS-encrypted queue needs the sender to generate and read data keys; only through SQS.
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-        resources: [props.operationsKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `sqs.${stack.region}.amazonaws.com` } },
-      }),
-    );
-
-    const environment: Record<string, string> = {
-      KEYSET_SECRET_ID: props.storage.keysetSecret.secretArn,
-      ROTATION_LOG_SECRET_ID: props.storage.rotationLogSecret.secretArn,
-      STORAGE_KEY_ID: props.storage.key.keyArn,
-      METRICS_NAMESPACE,
-      STAGE: props.stage,
-    };
-    if (props.rotationPeriodDays !== null) {
-      environment.ROTATION_PERIOD_DAYS = String(props.rotationPeriodDays);
-      environment.WARNING_WINDOW_DAYS = String(props.warningWindowDays ?? 14);
-    }
-
-    const repoRoot = repositoryRoot();
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      functionName,
-      description: `AlphaPulse master keyset rotation and daily key-age monitor (${props.stage})`,
-      entry: resolveEntry(repoRoot, props.entry ?? ROTATION_HANDLER_ENTRY),
-      handler: 'handler',
-      projectRoot: repoRoot,
-      depsLockFilePath: path.join(repoRoot, 'package-lock.json'),
+    this.role = this.executionRole(props, stage);
+    this.function = new lambda.Function(this, 'Function', {
+      ...(props.functionName ? { functionName: props.functionName } : {}),
+      description: `AlphaPulse master keyset rotation and daily key-age monitor (${stage})`,
+      code: props.code ?? lambda.Code.fromAsset(handlerAsset(this)),
+      handler: 'index.handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
       timeout: Duration.minutes(2),
       role: this.role,
-      environment,
+      environment: environmentOf(props, stage),
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       reservedConcurrentExecutions: props.reservedConcurrency === false ? undefined : 2,
@@ -181,22 +153,105 @@ export class RotationFunction extends Construct {
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
       recursiveLoop: lambda.RecursiveLoop.TERMINATE,
-      bundling: {
-        minify: ROTATION_BUNDLING.minify,
-        sourceMap: ROTATION_BUNDLING.sourceMap,
-        target: ROTATION_BUNDLING.target,
-        mainFields: [...ROTATION_BUNDLING.mainFields],
-        externalModules: [...ROTATION_BUNDLING.externalModules],
-      },
     });
+    this.schedule = this.nativeRotation(props);
+    this.monitorRule = this.dailyMonitor(stage);
+    this.acknowledgeFindings(props);
+  }
 
-    this.schedule = this.nativeRotation(props, stack);
+  /** Invoke the function: the monitor on demand, and RotateSecret, which needs lambda:InvokeFunction on the rotation function. */
+  grantInvoke(grantee: iam.IGrantable): iam.Grant {
+    return this.function.grantInvoke(grantee);
+  }
 
-    this.monitorRule = new events.Rule(this, 'MonitorSchedule', {
-      description: `Daily measurement of the AlphaPulse keyset (key age, deadline, stuck rotation, storage key); asks Secrets Manager to rotate only a key past its deadline (${props.stage})`,
+  /** Read the function's logs (audit trail of rotations). */
+  grantReadLogs(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['logs:FilterLogEvents', 'logs:GetLogEvents', 'logs:DescribeLogStreams'],
+      resourceArns: [this.logGroup.logGroupArn],
+    });
+  }
+
+  /** The two secrets and their key through Secrets Manager, the key's metadata, metrics in one namespace, its log group, its DLQ. */
+  private executionRole(props: RotationFunctionProps, stage: string): iam.Role {
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `AlphaPulse key rotation (${stage}): its two secrets, its key via Secrets Manager, its metrics, logs and DLQ`,
+    });
+    props.storage.grantWriteKeyset(role);
+    props.storage.grantRotateKeyset(role);
+    props.storage.grantKeyMetadata(role);
+    props.storage.grantWriteRotationLog(role);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudwatch:PutMetricData'],
+        // PutMetricData has no resource-level permissions; the namespace condition is the boundary.
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
+      }),
+    );
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn] }));
+    // A KMS-encrypted queue needs the sender to generate and read data keys; only through SQS.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [props.operationsKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `sqs.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+    return role;
+  }
+
+  /**
+   * Secrets Manager's invoke permission (for this secret, from this account only: aws:SourceArn and aws:SourceAccount,
+   * AWS's guidance against the confused deputy) and the native rotation schedule on the keyset secret.
+   */
+  private nativeRotation(props: RotationFunctionProps): secretsmanager.CfnRotationSchedule {
+    const permission = new lambda.CfnPermission(this, 'SecretsManagerInvoke', {
+      action: 'lambda:InvokeFunction',
+      functionName: this.function.functionArn,
+      principal: 'secretsmanager.amazonaws.com',
+      sourceArn: props.storage.keysetSecret.secretArn,
+      sourceAccount: Stack.of(this).account,
+    });
+    // RotateSecret (the monitor's backstop) requires lambda:InvokeFunction on the rotation function (RotateSecret API
+    // reference). A Policy of its own, not the role's default policy: the function depends on that one, and this
+    // statement names the function.
+    const invoke = new iam.Policy(this, 'InvokeForRotateSecret', {
+      roles: [this.role],
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.function.functionArn] })],
+    });
+    acknowledge(
+      invoke,
+      ['PCI.DSS.321-IAMNoInlinePolicy', 'NIST.800.53.R5-IAMNoInlinePolicy'],
+      'One statement for this one role (invoke its own function, which RotateSecret requires) that cannot live in the role policy the function depends on without a dependency cycle; it is created and deleted with the role.',
+    );
+    const windowHours = props.rotationWindowHours ?? DEFAULT_ROTATION_WINDOW_HOURS;
+    const schedule = new secretsmanager.CfnRotationSchedule(this, 'KeysetRotationSchedule', {
+      secretId: props.storage.keysetSecret.secretArn,
+      rotationLambdaArn: this.function.functionArn,
+      // Rotation starts on a schedule, never because the schedule resource was created or changed.
+      rotateImmediatelyOnUpdate: false,
+      ...(props.rotationPeriodDays !== null ? { rotationRules: { scheduleExpression: `rate(${props.rotationPeriodDays} days)`, duration: `${windowHours}h` } } : {}),
+    });
+    schedule.addResourceDependency(permission);
+    if (props.rotationPeriodDays === null) {
+      acknowledge(
+        props.storage.keysetSecret,
+        ['AwsSolutions-SMG4', 'NIST.800.53.R5-SecretsManagerRotationEnabled'],
+        'This stage rotates on demand only (rotationPeriodDays null, the dev default): the rotation function is configured on the secret, so RotateSecret and key-manager rotate work, with no schedule. Stages with a cryptoperiod carry a rate() schedule.',
+      );
+    }
+    return schedule;
+  }
+
+  private dailyMonitor(stage: string): events.Rule {
+    const rule = new events.Rule(this, 'MonitorSchedule', {
+      description: `Daily measurement of the AlphaPulse keyset (key age, deadline, stuck rotation, storage key); asks Secrets Manager to rotate only a key past its deadline (${stage})`,
       schedule: events.Schedule.rate(Duration.days(1)),
     });
-    this.monitorRule.addTarget(
+    rule.addTarget(
       new targets.LambdaFunction(this.function, {
         deadLetterQueue: this.deadLetterQueue,
         retryAttempts: 4,
@@ -204,7 +259,10 @@ export class RotationFunction extends Construct {
         event: events.RuleTargetInput.fromObject({ action: 'monitor' }),
       }),
     );
+    return rule;
+  }
 
+  private acknowledgeFindings(props: RotationFunctionProps): void {
     acknowledge(
       this.function,
       ['AwsSolutions-L1'],
@@ -230,70 +288,53 @@ export class RotationFunction extends Construct {
     acknowledge(
       this.role,
       ['PCI.DSS.321-IAMNoInlinePolicy', 'NIST.800.53.R5-IAMNoInlinePolicy'],
-      "The policy is specific to this one role in this one stage (two secret ARNs, one key, one log group, one queue) and is created and deleted with it; a managed policy would only add an object that must never be attached elsewhere.",
+      'The policy is specific to this one role (two secret ARNs, one key, one log group, one queue) and is created and deleted with it; a managed policy would only add an object that must never be attached elsewhere.',
     );
-  }
-
-  /** Invoke the function: the monitor on demand, and RotateSecret, which needs lambda:InvokeFunction on the rotation function. */
-  grantInvoke(grantee: iam.IGrantable): iam.Grant {
-    return this.function.grantInvoke(grantee);
-  }
-
-  /**
-   * Secrets Manager's invoke permission (for this secret, from this account only: aws:SourceArn and aws:SourceAccount,
-   * AWS's guidance against the confused deputy) and the native rotation schedule on the keyset secret.
-   */
-  private nativeRotation(props: RotationFunctionProps, stack: Stack): secretsmanager.CfnRotationSchedule {
-    const permission = new lambda.CfnPermission(this, 'SecretsManagerInvoke', {
-      action: 'lambda:InvokeFunction',
-      functionName: this.function.functionArn,
-      principal: 'secretsmanager.amazonaws.com',
-      sourceArn: props.storage.keysetSecret.secretArn,
-      sourceAccount: stack.account,
-    });
-    // RotateSecret (the monitor's backstop) requires lambda:InvokeFunction on the rotation function (RotateSecret API
-    // reference). A Policy of its own, not the role's default policy: the function depends on that one, and this
-    // statement names the function.
-    const invoke = new iam.Policy(this, 'InvokeForRotateSecret', {
-      roles: [this.role],
-      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.function.functionArn] })],
-    });
-    acknowledge(
-      invoke,
-      ['PCI.DSS.321-IAMNoInlinePolicy', 'NIST.800.53.R5-IAMNoInlinePolicy'],
-      'One statement for this one role (invoke its own function, which RotateSecret requires) that cannot live in the role policy the function depends on without a dependency cycle; it is created and deleted with the role.',
-    );
-    const windowHours = props.rotationWindowHours ?? 4;
-    const schedule = new secretsmanager.CfnRotationSchedule(this, 'KeysetRotationSchedule', {
-      secretId: props.storage.keysetSecret.secretArn,
-      rotationLambdaArn: this.function.functionArn,
-      // Rotation starts on a schedule, never because the schedule resource was created or changed.
-      rotateImmediatelyOnUpdate: false,
-      ...(props.rotationPeriodDays !== null ? { rotationRules: { scheduleExpression: `rate(${props.rotationPeriodDays} days)`, duration: `${windowHours}h` } } : {}),
-    });
-    schedule.addResourceDependency(permission);
-    if (props.rotationPeriodDays === null) {
-      acknowledge(
-        props.storage.keysetSecret,
-        ['AwsSolutions-SMG4', 'NIST.800.53.R5-SecretsManagerRotationEnabled'],
-        'This stage rotates on demand only (rotationPeriodDays null, the dev default): the rotation function is configured on the secret, so RotateSecret and key-manager rotate work, with no schedule. Stages with a cryptoperiod carry a rate() schedule.',
-      );
-    }
-    return schedule;
-  }
-
-  /** Read the function's logs (audit trail of rotations). */
-  grantReadLogs(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['logs:FilterLogEvents', 'logs:GetLogEvents', 'logs:DescribeLogStreams'],
-      resourceArns: [this.logGroup.logGroupArn],
-    });
   }
 }
 
+/** The construct's own checks, with the value in the message (a stage's settings are checked earlier, by lib/config.ts). */
+function validate(scope: Construct, props: RotationFunctionProps): void {
+  const period = props.rotationPeriodDays;
+  if (period !== null && (!Number.isInteger(period) || period < 1 || period > MAX_ROTATION_PERIOD_DAYS)) {
+    throw validationError(scope, 'RotationPeriodOutOfRange', `rotationPeriodDays must be a whole number from 1 to ${MAX_ROTATION_PERIOD_DAYS} (PCI DSS 3.6.4) or null, got ${period}`);
+  }
+  const window = props.rotationWindowHours;
+  if (window !== undefined && (!Number.isInteger(window) || window < 1 || window > 24)) {
+    throw validationError(scope, 'RotationWindowOutOfRange', `rotationWindowHours must be a whole number from 1 to 24 (the window must not run into the next UTC day), got ${window}`);
+  }
+  const warning = props.warningWindowDays;
+  if (warning !== undefined && period !== null && (!Number.isInteger(warning) || warning < 1 || warning >= period)) {
+    throw validationError(scope, 'WarningWindowOutOfRange', `warningWindowDays must be a whole number from 1 to ${period - 1} (shorter than the period), got ${warning}`);
+  }
+}
+
+function environmentOf(props: RotationFunctionProps, stage: string): Record<string, string> {
+  const environment: Record<string, string> = {
+    [ROTATION_ENV.keysetSecretId]: props.storage.keysetSecret.secretArn,
+    [ROTATION_ENV.rotationLogSecretId]: props.storage.rotationLogSecret.secretArn,
+    [ROTATION_ENV.storageKeyId]: props.storage.key.keyArn,
+    [ROTATION_ENV.metricsNamespace]: METRICS_NAMESPACE,
+    [ROTATION_ENV.stage]: stage,
+  };
+  if (props.rotationPeriodDays !== null) {
+    environment[ROTATION_ENV.rotationPeriodDays] = String(props.rotationPeriodDays);
+    environment[ROTATION_ENV.warningWindowDays] = String(props.warningWindowDays ?? DEFAULT_WARNING_WINDOW_DAYS);
+  }
+  return environment;
+}
+
+/** The pre-built handler bundle; a clear error when `npm run build` has not made it. */
+function handlerAsset(scope: Construct): string {
+  const dir = rotationHandlerAssetDir();
+  if (!existsSync(path.join(dir, 'index.js'))) {
+    throw validationError(scope, 'RotationHandlerNotBuilt', `the rotation handler bundle is missing at ${dir}/index.js: run 'npm run build' (it bundles lambda/rotation/handler.ts there)`);
+  }
+  return dir;
+}
+
 /** CloudWatch Logs encrypts with the key only for log groups of this account and region. */
-function allowLogsToUseKey(key: kms.Key): void {
+function allowLogsToUseKey(key: kms.IKey): void {
   const stack = Stack.of(key);
   key.addToResourcePolicy(
     new iam.PolicyStatement({
@@ -308,8 +349,8 @@ function allowLogsToUseKey(key: kms.Key): void {
   );
 }
 
-/** EventBridge writes undeliverable schedule events to the encrypted DLQ; only for rules of this account. */
-function allowEventBridgeToUseKey(key: kms.Key): void {
+/** EventBridge writes undeliverable events to the encrypted DLQ and publishes to the encrypted on-call topic; only for rules of this account. */
+function allowEventBridgeToUseKey(key: kms.IKey): void {
   const stack = Stack.of(key);
   key.addToResourcePolicy(
     new iam.PolicyStatement({
@@ -320,18 +361,4 @@ function allowEventBridgeToUseKey(key: kms.Key): void {
       conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
     }),
   );
-}
-
-/** The repository root, whether this file runs from `lib/` (ts-node, jest) or `dist/lib/` (compiled). */
-function repositoryRoot(): string {
-  for (const candidate of [path.join(__dirname, '..'), path.join(__dirname, '..', '..')]) {
-    if (fs.existsSync(path.join(candidate, 'package-lock.json'))) return candidate;
-  }
-  throw new Error(`cannot find the repository root (package-lock.json) above ${__dirname}`);
-}
-
-function resolveEntry(repoRoot: string, entry: string): string {
-  const resolved = path.join(repoRoot, entry);
-  if (!fs.existsSync(resolved)) throw new Error(`rotation handler not found at ${resolved}; the function bundles ${entry} from the repository root`);
-  return resolved;
 }

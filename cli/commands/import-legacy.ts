@@ -43,9 +43,8 @@ export const registerImportLegacy: CommandRegistrar = (program, run) => {
         const imported = fromFile
           ? await keysetFromFile(opts.masterKeyFile as string, opts.version as number, createdAt)
           : dateLegacyVersions((await new EnvStore(rt.io.env).read()).keyset, () => createdAt);
-        // Compare-and-set against "no keyset": an existing one is never replaced.
-        await rt.store.write(imported, null);
-        rt.manager.clearCache();
+        // Into an empty store only: an existing keyset is never replaced.
+        await rt.manager.importKeyset(imported);
         return { result: imported, audit: { version: imported.primary, detail: `legacy versions 1..${imported.primary} from ${source}` } };
       });
       emit(rt, { imported: true, versions: keyset.versions.map((v) => v.version), primary: keyset.primary, kdf: 'legacy-pbkdf2', store: rt.store.kind, location: rt.store.location }, [

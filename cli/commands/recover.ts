@@ -7,7 +7,8 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { isSafeRecovery, MAX_BACKUP_TOKEN_CHARS, openBackup, recoveryLosses, type RecoveryLosses } from '../../lambda/keys/backup';
+import { isSafeRecovery, MAX_BACKUP_TOKEN_CHARS, openBackup, recoveryLosses } from '../../lambda/keys/backup';
+import { describeLosses } from '../../lambda/keys/guarded-write';
 import { errorCode, KeyManagementError } from '../../lambda/keys/errors';
 import { type Keyset, serializeKeyset } from '../../lambda/keys/keyset';
 import { contentHandle } from '../../lambda/stores/content-handle';
@@ -31,15 +32,6 @@ async function readToken(file: string): Promise<string> {
     if (err instanceof KeyManagementError) throw err;
     throw new KeyManagementError('INVALID_INPUT', `cannot read the backup file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`);
   }
-}
-
-function describeLosses(l: RecoveryLosses): string {
-  const parts: string[] = [];
-  if (l.missing.length) parts.push(`the store has version(s) ${l.missing.join(', ')} that the backup lacks (data under them would no longer decrypt)`);
-  if (l.differing.length) parts.push(`version(s) ${l.differing.join(', ')} hold different key material in the backup (it is of another keyset)`);
-  if (l.resurrected.length) parts.push(`version(s) ${l.resurrected.join(', ')} were destroyed and the backup would bring their material back`);
-  if (l.reenabled.length) parts.push(`version(s) ${l.reenabled.join(', ')} are disabled in the store and the backup would enable them again (data under them would decrypt)`);
-  return parts.join('; ');
 }
 
 /** A keyset the store holds but cannot parse: its text, and the handle a compare-and-set over it needs. */
@@ -135,19 +127,16 @@ export const registerRecover: CommandRegistrar = (program, run) => {
           else if (errorCode(err) !== 'KEYSET_NOT_FOUND') throw err;
         }
         const keyset = backup.kind === 'seed' ? datedSeedKeyset(backup.keyset, backup.createdAt, current?.keyset) : backup.keyset;
+        // What the backup overrides, for the summary; the administration path's guard refuses it unless --force.
         const losses = current ? recoveryLosses(current.keyset, keyset) : { missing: [], differing: [], resurrected: [], reenabled: [] };
-        if (!isSafeRecovery(losses) && !force) {
-          throw new KeyManagementError('INVALID_TRANSITION', `refusing to recover: ${describeLosses(losses)}; nothing was written — rerun with --force only if those keys are meant to go`);
-        }
         const unchanged = current !== undefined && serializeKeyset(current.keyset) === serializeKeyset(keyset);
         let keptAt: string | undefined;
         if (unreadable) {
           keptAt = await keepAside(rt.store.location, unreadable.text, new Date());
-          await rt.store.write(keyset, unreadable.handle);
+          await rt.manager.recover(keyset, { unreadableHandle: unreadable.handle, force });
         } else if (!unchanged) {
-          await rt.store.write(keyset, current?.handle ?? null);
+          await rt.manager.recover(keyset, { ...(current ? { current } : {}), force });
         }
-        rt.manager.clearCache();
         const summary = {
           recovered: true,
           unchanged,

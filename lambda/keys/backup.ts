@@ -12,7 +12,7 @@
  */
 import { KeyManagementError, KeysetInvalidError } from './errors';
 import { FernetError, type FernetKey } from './fernet';
-import { isPruned, type Keyset, validateKeyset } from './keyset';
+import { type Keyset, validateKeyset } from './keyset';
 import { isPlainObject } from './json';
 import { legacyKeyset } from './legacy';
 
@@ -147,45 +147,7 @@ function keysetInBackup(build: () => Keyset): Keyset {
 }
 
 function backupInvalid(problem: string): KeyManagementError {
-  return new KeyManagementError('BACKUP_INVALID', `${problem}; nothing was written — check that the file is a backup made by 'key-manager export' or the seed's Python procedure`);
+  return new KeyManagementError('BACKUP_INVALID', `${problem}; nothing was written — check that the file is a backup made by export or the seed's Python procedure`);
 }
 
-export interface RecoveryLosses {
-  /** Versions in the store that the backup does not hold: their data would no longer decrypt. */
-  readonly missing: readonly number[];
-  /** Versions in both whose material, kdf or creation differ: the backup is of another keyset. */
-  readonly differing: readonly number[];
-  /** Versions destroyed in the store whose material the backup would bring back. */
-  readonly resurrected: readonly number[];
-  /** Versions disabled in the store (e.g. compromised) that the backup holds enabled: they would decrypt again. */
-  readonly reenabled: readonly number[];
-}
-
-/** What writing `backup` over `current` would lose or undo; all empty when recovery is safe. */
-export function recoveryLosses(current: Keyset, backup: Keyset): RecoveryLosses {
-  const missing: number[] = [];
-  const differing: number[] = [];
-  const resurrected: number[] = [];
-  const reenabled: number[] = [];
-  for (const now of current.versions) {
-    const restored = backup.versions.find((v) => v.version === now.version);
-    if (!restored) missing.push(now.version);
-    else if (now.state === 'destroyed') {
-      if (restored.material !== undefined) resurrected.push(now.version);
-    } else if (restored.material !== undefined && (restored.material !== now.material || restored.kdf !== now.kdf || restored.createdAt !== now.createdAt)) {
-      differing.push(now.version);
-    } else if (restored.material === undefined) {
-      missing.push(now.version);
-    } else if (now.state === 'disabled' && restored.state === 'enabled') {
-      reenabled.push(now.version);
-    }
-  }
-  for (const restored of backup.versions) {
-    if (restored.material !== undefined && isPruned(current, restored.version)) resurrected.push(restored.version);
-  }
-  return { missing, differing, resurrected, reenabled };
-}
-
-export function isSafeRecovery(losses: RecoveryLosses): boolean {
-  return losses.missing.length === 0 && losses.differing.length === 0 && losses.resurrected.length === 0 && losses.reenabled.length === 0;
-}
+export { isSafeRecovery, recoveryLosses, type RecoveryLosses } from './guarded-write';

@@ -2,13 +2,8 @@
  * The rotation Lambda's configuration, read once per cold start from its environment. A bad value
  * fails every invocation loudly (and lands in the dead-letter queue) instead of rotating on a guess.
  */
+import { DEFAULT_WARNING_WINDOW_DAYS, MAX_ROTATION_PERIOD_DAYS, METRICS_NAMESPACE, ROTATION_ENV } from '../contract';
 import { KeyManagementError } from '../keys/errors';
-import { METRICS_NAMESPACE } from '../telemetry/metrics';
-
-/** PCI DSS 3.6.4: cryptoperiods of at most a year. */
-export const MAX_ROTATION_PERIOD_DAYS = 365;
-/** Days before the deadline from which the monitor reports the deadline at risk when no rotation is scheduled to meet it. */
-export const DEFAULT_WARNING_WINDOW_DAYS = 14;
 
 export interface RotationConfig {
   /** KEYSET_SECRET_ID: name or ARN of the keyset secret. */
@@ -50,16 +45,16 @@ function wholeNumber(env: NodeJS.ProcessEnv, name: string, min: number, max: num
 }
 
 export function readRotationConfig(env: NodeJS.ProcessEnv): RotationConfig {
-  const rotationPeriodDays = wholeNumber(env, 'ROTATION_PERIOD_DAYS', 1, MAX_ROTATION_PERIOD_DAYS) ?? null;
-  const window = rotationPeriodDays === null ? undefined : wholeNumber(env, 'WARNING_WINDOW_DAYS', 0, rotationPeriodDays - 1);
-  const storageKeyId = env.STORAGE_KEY_ID?.trim();
+  const rotationPeriodDays = wholeNumber(env, ROTATION_ENV.rotationPeriodDays, 1, MAX_ROTATION_PERIOD_DAYS) ?? null;
+  const window = rotationPeriodDays === null ? undefined : wholeNumber(env, ROTATION_ENV.warningWindowDays, 0, rotationPeriodDays - 1);
+  const storageKeyId = env[ROTATION_ENV.storageKeyId]?.trim();
   return {
-    keysetSecretId: required(env, 'KEYSET_SECRET_ID'),
-    rotationLogSecretId: required(env, 'ROTATION_LOG_SECRET_ID'),
-    metricsNamespace: env.METRICS_NAMESPACE?.trim() || METRICS_NAMESPACE,
+    keysetSecretId: required(env, ROTATION_ENV.keysetSecretId),
+    rotationLogSecretId: required(env, ROTATION_ENV.rotationLogSecretId),
+    metricsNamespace: env[ROTATION_ENV.metricsNamespace]?.trim() || METRICS_NAMESPACE,
     ...(storageKeyId ? { storageKeyId } : {}),
     rotationPeriodDays,
     warningWindowDays: rotationPeriodDays === null ? null : (window ?? Math.min(DEFAULT_WARNING_WINDOW_DAYS, rotationPeriodDays - 1)),
-    stage: env.STAGE?.trim() || 'unknown',
+    stage: env[ROTATION_ENV.stage]?.trim() || 'unknown',
   };
 }

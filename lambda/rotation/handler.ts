@@ -12,7 +12,9 @@
  * flushed before every invocation returns or throws: a frozen Lambda runs no timers.
  */
 import * as os from 'node:os';
-import { KeyManager } from '../key-manager';
+import { KeysetAdministration } from '../administration';
+import { CachingKeysetSource } from '../keys/keyset-source';
+import { Auditor } from '../telemetry/auditor';
 import { errorCode } from '../keys/errors';
 import { PooledRandom, type RandomSource } from '../keys/random';
 import { SecretsManagerSecret } from '../stores/secrets-manager-secret';
@@ -109,9 +111,18 @@ export function createHandler(input: HandlerDeps): (event: unknown, context?: un
 async function init(deps: RotatorDeps, store: SecretsManagerStore, recorder: RotationRecorder): Promise<InitResult> {
   const existing = await readExisting(deps, store, recorder);
   if (existing !== undefined) return existing;
-  const manager = new KeyManager({ store, clock: deps.clock, random: deps.random, audit: deps.audit, metrics: deps.metrics, actor: deps.actor, keysetTtlMs: 0 });
+  const admin = new KeysetAdministration({
+    source: new CachingKeysetSource(store, { clock: deps.clock, metrics: deps.metrics, ttlMs: 0 }),
+    auditor: new Auditor({ sink: deps.audit, clock: deps.clock, actor: deps.actor, store }),
+    clock: deps.clock,
+    random: deps.random,
+    audit: deps.audit,
+    metrics: deps.metrics,
+    actor: deps.actor,
+    rotationPeriodDays: deps.rotationPeriodDays,
+  });
   try {
-    const keyset = await manager.init();
+    const keyset = await admin.init();
     // A new stack's first key age, so the monitor-silent alarm does not wait a day for the first monitor run.
     emitKeyMetrics(deps.metrics, keyset, deps.clock(), deps.rotationPeriodDays);
     return { action: 'init', created: true, primary: keyset.primary };

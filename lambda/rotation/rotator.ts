@@ -14,10 +14,12 @@
  * and never turns a rotation into a failure, and nothing reads it to decide anything.
  */
 import { errorCode, KeyManagementError } from '../keys/errors';
+import { guardedWrite } from '../keys/guarded-write';
 import { ageDays, assertNotAhead, assertPreserves, findVersion, type Keyset, primaryVersion, rotateKeyset } from '../keys/keyset';
 import { freshMaterial, type RandomSource } from '../keys/random';
 import type { KeysetSnapshot, KeysetStore } from '../stores/store';
-import { auditEvent, type AuditFields, type AuditOutcome, type AuditSink } from '../telemetry/audit';
+import { type AuditFields, type AuditOutcome, type AuditSink } from '../telemetry/audit';
+import { Auditor } from '../telemetry/auditor';
 import type { MetricsSink } from '../telemetry/metrics';
 import { testStagedKeyset } from './canary';
 import type { RotationLogEntry } from './rotation-log';
@@ -92,10 +94,14 @@ export interface RotationRecord {
 
 /** The one place a rotation's outcome is written down: audit line, metrics, rotation-log entry. */
 export class RotationRecorder {
+  private readonly auditor: Auditor;
+
   constructor(
     private readonly deps: Pick<RotatorDeps, 'audit' | 'metrics' | 'clock' | 'actor' | 'rotationLog' | 'rotationPeriodDays'>,
-    private readonly where: Pick<KeysetStore, 'kind' | 'location'>,
-  ) {}
+    where: Pick<KeysetStore, 'kind' | 'location'>,
+  ) {
+    this.auditor = new Auditor({ sink: deps.audit, clock: deps.clock, actor: deps.actor, store: where });
+  }
 
   /** A rotation made `after` current. Counts it, measures the new primary, logs and audits it. */
   async succeeded(record: RotationRecord, before: Keyset, after: Keyset, note?: string): Promise<void> {
@@ -119,7 +125,7 @@ export class RotationRecorder {
   }
 
   async audit(action: string, outcome: AuditOutcome, fields: AuditFields): Promise<void> {
-    await this.deps.audit.write(auditEvent({ time: this.deps.clock().toISOString(), action, actor: this.deps.actor, store: this.where.kind, secret: this.where.location, outcome }, fields));
+    await this.auditor.record(action, outcome, fields);
   }
 
   /** Appends to the rotation log; its failure is audited, never thrown (the log is advisory). */
@@ -207,7 +213,7 @@ export async function rotate(deps: RotatorDeps & { readonly store: KeysetStore }
     }
     candidate = buildCandidate(current.keyset, options, deps);
     await proveCandidate(current.keyset, candidate, deps.random, deps.clock);
-    const written = await store.write(candidate, current.handle);
+    const written = await guardedWrite(store, candidate, { kind: 'preserve', previous: current });
     const record: RotationRecord = { rotationId, trigger, startedAt, fromVersion: before.primary, toVersion: candidate.primary };
     await recorder.succeeded(record, before, candidate, options.reason);
     return result(before, candidate, rotationId, 'in-process', written);

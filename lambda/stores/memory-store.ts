@@ -1,5 +1,5 @@
 import { ConflictError, KeyManagementError } from '../keys/errors';
-import { type Keyset, parseKeyset, serializeKeyset } from '../keys/keyset';
+import { type Keyset, keysetText, parseKeyset, serializeKeyset } from '../keys/keyset';
 import { contentHandle } from './content-handle';
 import type { KeysetSnapshot, KeysetStore } from './store';
 
@@ -18,7 +18,7 @@ export class MemoryStore implements KeysetStore {
 
   async read(): Promise<KeysetSnapshot> {
     this.reads++;
-    if (this.text === undefined) throw new KeyManagementError('KEYSET_NOT_FOUND', `no keyset in ${this.location}; run 'key-manager init'`);
+    if (this.text === undefined) throw new KeyManagementError('KEYSET_NOT_FOUND', `no keyset in ${this.location}`);
     return { keyset: parseKeyset(this.text), handle: contentHandle(this.text) };
   }
 
@@ -26,8 +26,7 @@ export class MemoryStore implements KeysetStore {
     const current = this.text === undefined ? null : contentHandle(this.text);
     if (expected === null && current !== null) throw new KeyManagementError('KEYSET_EXISTS', `a keyset already exists in ${this.location}`);
     if (current !== expected) throw new ConflictError(`the keyset in ${this.location} changed since it was read`);
-    const text = serializeKeyset(next);
-    parseKeyset(text);
+    const text = keysetText(next);
     this.text = text;
     this.writes++;
     return { keyset: next, handle: contentHandle(text) };

@@ -71,7 +71,7 @@ export async function purgeHistory(secret: SecretsManagerSecret, current: { keys
   if (holders.length === 0) return { written: 0, removed: 0 };
   const described = await secret.describe();
   if (Object.values(described.versionIdsToStages).some((stages) => stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT))) {
-    throw new KeyManagementError('ROTATION_IN_PROGRESS', `a rotation of secret ${secret.secretId} is in progress; purge its history once it has finished (key-manager status)`);
+    throw new KeyManagementError('ROTATION_IN_PROGRESS', `a rotation of secret ${secret.secretId} is in progress; purge its history once it has finished`);
   }
   for (const holder of holders) {
     for (const stage of holder.stages) {

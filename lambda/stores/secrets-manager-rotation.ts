@@ -15,7 +15,7 @@
  *   a failed request never leaves a rotation looking in progress.
  */
 import { KeyManagementError } from '../keys/errors';
-import { serializeKeyset } from '../keys/keyset';
+import { keysetText } from '../keys/keyset';
 import { AWSCURRENT, AWSPENDING } from './secrets-manager-labels';
 import type { SecretDescription, SecretsManagerSecret } from './secrets-manager-secret';
 import type { KeysetSnapshot, ManagedRotation, ManagedRotationRequest, ManagedRotationStatus } from './store';
@@ -54,7 +54,7 @@ export class SecretsManagerRotation implements ManagedRotation {
     if (!described.rotationLambdaArn) throw this.notConfigured();
     const pending = pendingVersion(described);
     if (pending) throw await this.inProgress(pending);
-    if (candidate) await this.secret.putPending(serializeKeyset(candidate), token);
+    if (candidate) await this.secret.putPending(keysetText(candidate), token);
     let started: Awaited<ReturnType<SecretsManagerSecret['rotate']>>;
     try {
       started = await this.secret.rotate(token);

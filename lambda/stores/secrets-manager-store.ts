@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ConflictError, KeyManagementError, KeysetInvalidError } from '../keys/errors';
-import { type Keyset, parseKeyset, serializeKeyset } from '../keys/keyset';
+import { type Keyset, keysetText, parseKeyset } from '../keys/keyset';
 import { afterDestroyingWrite, type PurgeResult, purgeHistory } from './secrets-manager-history';
 import { SecretsManagerRotation, type SecretsManagerRotationOptions } from './secrets-manager-rotation';
 import { AWSCURRENT, AWSPENDING, type SecretsManagerClientOptions, SecretsManagerSecret, type StageMoveResult } from './secrets-manager-secret';
@@ -60,8 +60,7 @@ export class SecretsManagerStore implements KeysetStore {
   }
 
   async write(next: Keyset, expected: string | null): Promise<KeysetSnapshot> {
-    const text = serializeKeyset(next);
-    parseKeyset(text);
+    const text = keysetText(next);
     if (expected === null) {
       const existing = await this.secret.getStage(AWSCURRENT);
       if (existing) {
@@ -99,8 +98,7 @@ export class SecretsManagerStore implements KeysetStore {
 
   /** Stores `keyset` as AWSPENDING with VersionId = `token` (a rotation's createSecret); idempotent for the same token and keyset. */
   async stagePending(keyset: Keyset, token: string): Promise<{ versionId: string; stages: readonly string[] }> {
-    const text = serializeKeyset(keyset);
-    parseKeyset(text);
+    const text = keysetText(keyset);
     return this.secret.putPending(text, token);
   }
 
@@ -122,12 +120,12 @@ export class SecretsManagerStore implements KeysetStore {
   notFound(): KeyManagementError {
     return new KeyManagementError(
       'KEYSET_NOT_FOUND',
-      `secret ${this.location} holds no keyset (no AWSCURRENT version, or no such secret); deploy the stack (it creates the secret and runs init) or run 'key-manager --store aws:${this.location} init'`,
+      `secret ${this.location} holds no keyset (no AWSCURRENT version, or no such secret); the stack creates the secret and its first keyset`,
     );
   }
 
   private exists(): KeyManagementError {
-    return new KeyManagementError('KEYSET_EXISTS', `secret ${this.location} already holds a keyset (AWSCURRENT); it was not overwritten — run 'key-manager --store aws:${this.location} status'`);
+    return new KeyManagementError('KEYSET_EXISTS', `secret ${this.location} already holds a keyset (AWSCURRENT); it was not overwritten`);
   }
 
   private conflict(expected: string): ConflictError {

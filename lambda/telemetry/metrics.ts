@@ -2,7 +2,7 @@
  * Metrics the key manager emits (namespace `AlphaPulse/Encryption`). Sinks aggregate in memory and send
  * in batches; recording a datum never does I/O and never throws into the caller.
  */
-export const METRICS_NAMESPACE = 'AlphaPulse/Encryption';
+export { METRICS_NAMESPACE } from '../contract';
 
 export type MetricName =
   | 'KeyDerivations'

@@ -13,7 +13,7 @@ const operatorDocs = ['RUNBOOK.md', ...readdirSync(path.join(root, 'docs')).filt
 describe('installing the CLI', () => {
   it('the README says how operators install it: a reviewed checkout or a pinned tarball, and why not npx', () => {
     const readme = read('README.md');
-    const section = readme.slice(readme.indexOf('### Installing the CLI'));
+    const section = readme.slice(readme.indexOf('### Installing the package and the CLI'));
     expect(section).toMatch(/npm ci && npm install -g \./);
     expect(section).toMatch(/npm pack/);
     expect(section).toMatch(/sha256sum -c .*&& npm install -g \.\/alphapulse-keys-\d+\.\d+\.\d+\.tgz/);

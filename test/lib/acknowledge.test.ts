@@ -53,11 +53,11 @@ describe('acknowledgements', () => {
     expect(concurrency('dev').length).toBe(concurrency('prod').length + 1);
   });
 
-  /** Acknowledgements of `rule` recorded on the construct at `path` (relative to the stack) or below it. */
+  /** Acknowledgements of `rule` recorded on the construct at `path` (relative to the stage's AlphaPulseKeys) or below it. */
   const acknowledgedAt = (stage: StageName, path: string, rule: string): string[] =>
     path
       .split('/')
-      .reduce<IConstruct>((scope, id) => scope.node.findChild(id), stages[stage].stack)
+      .reduce<IConstruct>((scope, id) => scope.node.findChild(id), stages[stage].stack.keys)
       .node.findAll()
       .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY).flatMap((m) => Object.entries(m.data as Record<string, string>)))
       .filter(([id]) => id.includes(rule))

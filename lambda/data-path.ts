@@ -1,0 +1,187 @@
+/**
+ * The data path: derive a data key, encrypt, decrypt. Keys come from the keyset source (cached, see
+ * keys/keyset-source.ts) and are derived once per (version, context) into a bounded LRU (keys/data-key-cache.ts), so a
+ * warm call does no I/O. Every use of a version counts in KeyDerivations; failures count and are audited quietly (a
+ * failing audit sink never fails a data operation).
+ */
+import { validateContext } from './keys/context';
+import { DataKeyCache, requireMaterial } from './keys/data-key-cache';
+import { keyFingerprint } from './keys/derive';
+import { aad, assertFormatFitsVersion, type EnvelopeRecord, IV_BYTES, openGcm, parseEnvelope, type ParsedEnvelope, sealGcm, toCompact, toRecord } from './keys/envelope';
+import { errorCode, KeyManagementError } from './keys/errors';
+import { findVersion, type Keyset, type KeyVersion } from './keys/keyset';
+import type { CachingKeysetSource } from './keys/keyset-source';
+import type { RandomSource } from './keys/random';
+import { AuditRateLimit } from './telemetry/audit';
+import type { Auditor } from './telemetry/auditor';
+import type { MetricsSink } from './telemetry/metrics';
+
+/**
+ * Legacy derivations audited one by one per minute; past that, one summary and then only the metric. Any context named
+ * on a legacy record is derived for before the record can be authenticated.
+ */
+export const LEGACY_DERIVATION_AUDITS_PER_MINUTE = 20;
+
+export interface DataKey {
+  /** A copy of the 32-byte data key: the caller owns it and should `fill(0)` it when done. */
+  readonly key: Buffer;
+  readonly version: number;
+  /** Safe-to-print identifier of the key. */
+  readonly fingerprint: string;
+}
+
+export interface DecryptResult {
+  readonly plaintext: Buffer;
+  readonly version: number;
+  readonly context: string;
+  /** `legacy` for records written by the AlphaPulse Python system. */
+  readonly kind: ParsedEnvelope['kind'];
+}
+
+export interface DataPathOptions {
+  readonly source: CachingKeysetSource;
+  readonly clock: () => Date;
+  readonly random: RandomSource;
+  readonly auditor: Auditor;
+  readonly metrics: MetricsSink;
+  /** Derived keys kept (LRU); evicted keys are zeroed. */
+  readonly maxCachedKeys: number;
+  /** Audit every encrypt and decrypt, not only derivations and failures. */
+  readonly auditDataOperations: boolean;
+}
+
+export class DataPath {
+  private readonly keys: DataKeyCache;
+  private readonly legacyDerivationAudits = new AuditRateLimit(LEGACY_DERIVATION_AUDITS_PER_MINUTE, 60_000);
+
+  constructor(private readonly options: DataPathOptions) {
+    this.keys = new DataKeyCache(Math.max(1, options.maxCachedKeys));
+    // Keys of versions that are no longer usable, or whose material was replaced (recover --force), are dropped and
+    // zeroed as soon as a keyset without them is adopted.
+    options.source.onAdopt((keyset) => this.keys.retain((version, material) => {
+      const v = findVersion(keyset, version);
+      return v?.state === 'enabled' && v.material === material;
+    }));
+  }
+
+  /** The data key for `context` under `version` (default: the primary). */
+  async deriveDataKey(context: string, version?: number): Promise<DataKey> {
+    try {
+      validateContext(context);
+      const keyset = version === undefined ? await this.options.source.current() : await this.options.source.containing(version, 'key');
+      const n = version ?? keyset.primary;
+      const v = this.usableVersion(keyset, n, context);
+      const cached = this.keys.cached(v, context);
+      const key = cached !== undefined ? Buffer.from(cached) : await this.deriveMissing(v, context);
+      return { key, version: n, fingerprint: keyFingerprint(key) };
+    } catch (err) {
+      await this.options.auditor.quietly('derive_key', 'failure', { version, context: auditableContext(context), code: errorCode(err) });
+      throw err;
+    }
+  }
+
+  /** Encrypts under the primary version; returns the JSON record form. */
+  async encrypt(plaintext: Buffer | string, context: string): Promise<EnvelopeRecord> {
+    const { version, payload } = await this.seal(plaintext, context);
+    return toRecord(version, context, payload);
+  }
+
+  /** Encrypts under the primary version; returns the compact one-line form `AP2:<v>:<context>:<data>`. */
+  async encryptCompact(plaintext: Buffer | string, context: string): Promise<string> {
+    const { version, payload } = await this.seal(plaintext, context);
+    return toCompact(version, context, payload);
+  }
+
+  async decryptDetailed(envelope: string | Buffer | EnvelopeRecord): Promise<DecryptResult> {
+    let parsed: ParsedEnvelope | undefined;
+    try {
+      const p = (parsed = parseEnvelope(envelope));
+      const keyset = await this.options.source.containing(p.version, 'data');
+      assertFormatFitsVersion(p, findVersion(keyset, p.version)?.kdf);
+      const v = this.usableVersion(keyset, p.version, p.context);
+      const plaintext = await this.withKey(v, p.context, (key) => openGcm(key, p.payload, p.kind === 'ap2' ? aad(p.version, p.context) : undefined));
+      if (this.options.auditDataOperations) await this.options.auditor.record('decrypt', 'success', { version: p.version, context: p.context });
+      return { plaintext, version: p.version, context: p.context, kind: p.kind };
+    } catch (err) {
+      this.options.metrics.count('DecryptionFailures');
+      if (errorCode(err) === 'UNKNOWN_VERSION') this.options.metrics.count('KeyVersionMismatch');
+      await this.options.auditor.quietly('decrypt', 'failure', { version: parsed?.version, context: parsed?.context, code: errorCode(err) });
+      throw err;
+    }
+  }
+
+  /** Zeroes every cached data key. */
+  clear(): void {
+    this.keys.clear();
+  }
+
+  private async seal(plaintext: Buffer | string, context: string): Promise<{ version: number; payload: Buffer }> {
+    let version: number | undefined;
+    let payload: Buffer;
+    try {
+      validateContext(context);
+      const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
+      const keyset = await this.options.source.current();
+      const primary = keyset.primary;
+      version = primary;
+      const v = this.usableVersion(keyset, primary, context);
+      payload = await this.withKey(v, context, (key) => sealGcm(key, this.options.random.bytes(IV_BYTES), data, aad(primary, context)));
+    } catch (err) {
+      await this.options.auditor.quietly('encrypt', 'failure', { version, context: auditableContext(context), code: errorCode(err) });
+      throw err;
+    }
+    if (this.options.auditDataOperations) await this.options.auditor.record('encrypt', 'success', { version, context });
+    return { version, payload };
+  }
+
+  /**
+   * Runs `use` with the key for (`v`, `context`). A cached key is used in the turn it is looked up in (see
+   * DataKeyCache), so `use` must be synchronous; a derived one is our own copy, zeroed after.
+   */
+  private async withKey<T>(v: KeyVersion, context: string, use: (key: Buffer) => T): Promise<T> {
+    const cached = this.keys.cached(v, context);
+    if (cached !== undefined) return use(cached);
+    const own = await this.deriveMissing(v, context);
+    try {
+      return use(own);
+    } finally {
+      own.fill(0);
+    }
+  }
+
+  /** The version a data key may be used under (not disabled, not destroyed); counts the use in KeyDerivations. */
+  private usableVersion(keyset: Keyset, version: number, context: string): KeyVersion {
+    const v = requireMaterial(keyset, version);
+    if (v.state === 'disabled') {
+      throw new KeyManagementError('VERSION_DISABLED', `version ${version} is disabled${v.reason ? ` (${v.reason})` : ''}: no key under it is derived and no data under it decrypts`);
+    }
+    this.options.metrics.count('KeyDerivations', 1, { KeyVersion: String(version), Context: context });
+    // The undimensioned total feeds the unusual-access anomaly alarm, which needs one plain metric.
+    this.options.metrics.count('KeyDerivations');
+    return v;
+  }
+
+  /** A cache miss: derives (legacy PBKDF2 off the event loop) and audits the derivation, legacy ones rate-limited. */
+  private async deriveMissing(v: KeyVersion, context: string): Promise<Buffer> {
+    const { key, derived } = await this.keys.derive(v, context);
+    if (!derived) return key;
+    const admitted = v.kdf === 'legacy-pbkdf2' ? this.legacyDerivationAudits.admit(this.options.clock().getTime()) : 'record';
+    if (admitted === 'record') await this.options.auditor.quietly('derive_key', 'success', { version: v.version, context });
+    if (admitted === 'summarize') {
+      const until = new Date(this.legacyDerivationAudits.windowEndMs).toISOString();
+      await this.options.auditor.quietly('audit_rate_limited', 'skipped', {
+        detail: `over ${LEGACY_DERIVATION_AUDITS_PER_MINUTE} legacy key derivations in a minute; until ${until} the rest count in KeyDerivations but are not audited one by one (many new contexts on legacy records can be forged input)`,
+      });
+    }
+    return key;
+  }
+}
+
+/** A context for an audit event: only a valid name, never arbitrary caller text. */
+function auditableContext(context: string): string | undefined {
+  try {
+    return validateContext(context);
+  } catch {
+    return undefined;
+  }
+}
