@@ -14,7 +14,7 @@
  * the RUNBOOK scenario at the end of the section named like the alarm.
  */
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { KeyManager } from '../../lambda/key-manager';
@@ -32,6 +32,8 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'bin', 'key-manager.js');
 const DOCS = ['README.md', 'RUNBOOK.md', ...readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
 const HOUR = 3_600_000;
+/** The context key that makes aws-cdk-lib's built-in CloudFormation validation fail a synth on its errors. */
+const VALIDATE_AGAINST_DEFAULT_RULES = '@aws-cdk/core:validateAgainstDefaultRules';
 /** PATH as an operator has it: npm and npx put node_modules/.bin first for the test run; an operator's shell does not. */
 const OPERATOR_PATH = (process.env.PATH ?? '')
   .split(':')
@@ -62,14 +64,38 @@ const NOT_RUN: ReadonlyArray<{ readonly command: string; readonly reason: string
   { command: 'npm ci && npm pack', reason: 'npm ci replaces node_modules under the running suite; the pack itself is checked with the tarball line below' },
   {
     command: 'sha256sum -c alphapulse-keys-0.1.0.tgz.sha256 && npm install -g ./alphapulse-keys-0.1.0.tgz',
-    reason: "installs the tarball's dependencies from the npm registry, which this machine cannot reach; checked: npm pack writes alphapulse-keys-0.1.0.tgz with the bin, and its sha256sum -c passes",
+    reason: "installs the tarball's dependencies from the npm registry, which this machine cannot reach, and install -g changes the machine; checked: npm pack writes alphapulse-keys-0.1.0.tgz with the bin, and its sha256sum -c passes",
     check: async (t) => {
-      const dir = t.tempDir('pack');
-      const packed = await t.run(`npm pack --ignore-scripts --pack-destination '${dir}'`, { cwd: ROOT });
-      const tarball = path.join(dir, 'alphapulse-keys-0.1.0.tgz');
-      t.expect(existsSync(tarball), `npm pack wrote ${readdirSync(dir).join(', ')} (${packed.stderr.trim()}), not alphapulse-keys-0.1.0.tgz: the version in the README is stale`);
-      const listed = await t.run('sha256sum alphapulse-keys-0.1.0.tgz > alphapulse-keys-0.1.0.tgz.sha256 && sha256sum -c alphapulse-keys-0.1.0.tgz.sha256 && tar tzf alphapulse-keys-0.1.0.tgz', { cwd: dir });
+      const tarball = await packOnce();
+      const listed = await t.run(`sha256sum ${path.basename(tarball)} > ${path.basename(tarball)}.sha256 && sha256sum -c ${path.basename(tarball)}.sha256 && tar tzf ${path.basename(tarball)}`, { cwd: path.dirname(tarball) });
       t.expect(listed.code === 0 && listed.stdout.includes('package/dist/bin/key-manager.js'), `the tarball's checksum or its bin (dist/bin/key-manager.js) is wrong: ${listed.stderr}`);
+    },
+  },
+  {
+    command: 'npm pack',
+    reason: "its prepare script (npm run build) rebuilds dist/ under the running suite; checked: the same pack without the rebuild (--ignore-scripts, dist/ as npm test built it) writes alphapulse-keys-<version>.tgz, the name the README gives",
+    check: async () => void (await packOnce()),
+  },
+  {
+    command: 'npm install ./alphapulse-keys-0.1.0.tgz',
+    reason: "adds the package to a service's or CDK app's own project, its dependencies from the registry: test/package/consumer.test.ts (part of npm test) does exactly that, the npm pack tarball installed into a fresh project outside the repository from the npm cache, and uses both entries; checked: that test packs and installs the tarball",
+    check: async (t) => {
+      const file = path.join(ROOT, 'test', 'package', 'consumer.test.ts');
+      const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+      t.expect(/\['pack', '--ignore-scripts'/.test(text) && /\['install', /.test(text), 'test/package/consumer.test.ts no longer packs the checkout and installs the tarball into a project');
+    },
+  },
+  {
+    command: 'npm install @alphapulse/keys',
+    reason: "installs from the organisation's registry, which this machine does not have (the public registry is not where the scoped name is published); checked: the package is @alphapulse/keys, published restricted",
+    check: async (t) => t.expect(t.pkg.name === '@alphapulse/keys' && t.pkg.publishConfig?.access === 'restricted', `package.json names ${t.pkg.name} (publishConfig ${JSON.stringify(t.pkg.publishConfig)}): the README's package name or registry note is stale`),
+  },
+  {
+    command: 'npm run docs:api',
+    reason: 'rewrites docs/api in the checkout (the scratch copy links the real docs/) while test/package/api-reference.test.ts, part of npm test, runs the same TypeDoc into a temporary directory and compares it with docs/api; checked: the script is typedoc and that test runs it',
+    check: async (t) => {
+      const file = path.join(ROOT, 'test', 'package', 'api-reference.test.ts');
+      t.expect(t.scripts['docs:api'] === 'typedoc' && existsSync(file) && readFileSync(file, 'utf8').includes("'typedoc'"), `docs:api is '${t.scripts['docs:api']}', or test/package/api-reference.test.ts no longer runs TypeDoc`);
     },
   },
   {
@@ -80,7 +106,6 @@ const NOT_RUN: ReadonlyArray<{ readonly command: string; readonly reason: string
       t.expect(r.code === 0 && r.stdout.trim() === t.packageVersion, `npx key-manager --version in the repository: exit ${r.code}, ${r.stdout}${r.stderr}`);
     },
   },
-  { command: 'npx alphapulse-keys', reason: 'what the README says never to run: outside the repository npx fetches a stranger\'s package of that name' },
   { command: 'npm run build', reason: 'the first step of `npm test` (checked against package.json), which ran before this suite', check: async (t) => t.expect(t.scripts.test.startsWith('npm run build'), `npm test no longer starts with npm run build: ${t.scripts.test}`) },
   { command: 'npm run lint', reason: 'a step of `npm test` (checked against package.json)', check: async (t) => t.expect(t.scripts.test.includes(t.scripts.lint), `npm test no longer runs ${t.scripts.lint}`) },
   {
@@ -180,7 +205,7 @@ const HOOKS: ReadonlyArray<{ readonly doc: string; readonly section: string; rea
     before: (w) => w.cd(w.tempDir('quickstart')),
     after: (w) => w.cd(w.work),
   },
-  { doc: 'README.md', section: 'Installing the CLI', command: 'sha256sum alphapulse-keys-0.1.0.tgz > alphapulse-keys-0.1.0.tgz.sha256', before: (w) => w.pack() },
+  { doc: 'README.md', section: 'Installing the package and the CLI', command: 'sha256sum alphapulse-keys-0.1.0.tgz > alphapulse-keys-0.1.0.tgz.sha256', before: (w) => w.pack() },
   { doc: 'README.md', section: 'Key compromise, end to end', command: 'key-manager rotate --emergency --reason "INC-1234: version 2 exposed"', before: (w) => w.writeTrades(w.fileKeyset(), [1, 2]) },
   { doc: 'RUNBOOK.md', section: 'RotationStuck', command: 'key-manager --store aws:$SECRET status', before: (w) => w.stickRotation() },
   { doc: 'RUNBOOK.md', section: 'StorageKeyUnhealthy', command: 'aws kms describe-key --key-id <key ARN from the alarm>', before: (w) => w.breakStorageKey() },
@@ -224,9 +249,9 @@ const VAULT_TOKEN = 'hvs.docs-test-key-administrator';
 
 interface Tools {
   readonly npmEnv: Record<string, string>;
+  readonly pkg: { readonly name: string; readonly version: string; readonly publishConfig?: { readonly access?: string }; readonly scripts: Record<string, string> };
   readonly scripts: Record<string, string>;
   readonly packageVersion: string;
-  tempDir(name: string): string;
   run(command: string, options: { cwd: string; env?: Record<string, string> }): Promise<ProcessResult>;
   expect(ok: boolean, problem: string): void;
 }
@@ -478,8 +503,8 @@ class World {
 
   /** The tarball `npm ci && npm pack` writes, in the session's directory (the checkout). */
   async pack(): Promise<void> {
-    const r = await runProcess('npm', ['pack', '--ignore-scripts', '--pack-destination', this.session.cwd], { cwd: ROOT, env: npmEnv });
-    if (r.code !== 0) throw new Error(`setup: npm pack: ${r.stderr}`);
+    const tarball = await packOnce();
+    copyFileSync(tarball, path.join(this.session.cwd, path.basename(tarball)));
   }
 
   private async startVault(): Promise<void> {
@@ -776,13 +801,30 @@ function templateSource(): AlarmSource {
   };
 }
 
+let packed: Promise<string> | undefined;
+
+/**
+ * `npm pack` of this checkout without its prepare script (dist/ is as npm test built it), once: the tarball's path.
+ * It must be alphapulse-keys-<version>.tgz, the name the README gives.
+ */
+function packOnce(): Promise<string> {
+  packed ??= (async () => {
+    const dir = mkdtempSync(path.join(scratchRoot, 'pack-'));
+    const r = await runProcess('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT, env: npmEnv });
+    const tarball = path.join(dir, 'alphapulse-keys-0.1.0.tgz');
+    if (!existsSync(tarball)) throw new Error(`npm pack wrote ${readdirSync(dir).join(', ') || 'nothing'} (exit ${r.code}: ${r.stderr.trim()}), not alphapulse-keys-0.1.0.tgz: the name or version in the README is stale`);
+    return tarball;
+  })();
+  return packed;
+}
+
 function tools(): Tools {
-  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string; scripts: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Tools['pkg'];
   return {
     npmEnv,
+    pkg,
     scripts: pkg.scripts,
     packageVersion: pkg.version,
-    tempDir: (name) => mkdtempSync(path.join(scratchRoot, `${name}-`)),
     run: (command, options) => runProcess('bash', ['-c', command], { cwd: options.cwd, env: options.env ?? npmEnv, timeoutMs: 120_000 }),
     expect: (ok, problem) => {
       if (!ok) throw new Error(problem);
@@ -848,6 +890,11 @@ beforeAll(async () => {
     npm_config_fund: 'false',
     npm_config_audit: 'false',
     CDK_DISABLE_CLI_TELEMETRY: 'true',
+    // aws-cdk-lib's built-in CloudFormation validation (a WASM engine, ~8 s of CPU a synth) only warns in this app:
+    // unless cdk.json sets VALIDATE_AGAINST_DEFAULT_RULES its errors are downgraded to warnings, so it never changes
+    // what a synth, diff or the quick start does. test/lib/cfn-lint.test.ts runs it with errors enforced; a test
+    // below fails if cdk.json starts enforcing them (then these commands must run with it).
+    CDK_VALIDATION: 'false',
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_CONFIG_FILE: '/dev/null',
     AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
@@ -902,6 +949,12 @@ describe('every command line in the docs runs as written', () => {
     const alarms = outcomes.filter((o) => /^(alarm|event):|^alarms$/.test(o.where));
     expect(alarms.filter((o) => o.problems.length > 0).map((o) => `${o.where}\n  $ ${o.command}\n    ${o.problems.join('\n    ')}`).join('\n\n')).toBe('');
     expect(alarms.length).toBeGreaterThanOrEqual(15);
+  });
+
+  it("the repository commands may skip CDK's built-in validation: in this app it only warns, and cfn-lint.test.ts enforces it", () => {
+    const context = (JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
+    expect(context[VALIDATE_AGAINST_DEFAULT_RULES]).not.toBe(true);
+    expect(readFileSync(path.join(ROOT, 'test', 'lib', 'cfn-lint.test.ts'), 'utf8')).toContain(`'${VALIDATE_AGAINST_DEFAULT_RULES}': true`);
   });
 
   it("the not-run commands' checks pass", () => {
