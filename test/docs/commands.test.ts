@@ -114,9 +114,9 @@ const NOT_RUN: ReadonlyArray<{ readonly command: string; readonly reason: string
     check: async (t) => t.expect(/^npm run build --silent && jest test\/reliability$/.test(t.scripts['test:reliability']) && t.scripts.test.includes('jest'), `test:reliability changed: ${t.scripts['test:reliability']}`),
   },
   { command: 'RELIABILITY_SCALE=4 npm run test:reliability', reason: 'four times the reliability suite (several minutes): a soak, not a check of the docs; the suite itself runs in npm test' },
-  ...['RELIABILITY_SEED=123 npx jest test/reliability/decrypt-fuzz', 'RELIABILITY_TRACE=1 RELIABILITY_SEED=20261201 RELIABILITY_SCALE=0.001 npx jest test/reliability/rotation-chaos', 'npx jest test/lambda/stores/vault-store.test.ts'].map((command) => ({
+  ...['RELIABILITY_SEED=123 npx jest test/reliability/decrypt-fuzz', 'RELIABILITY_TRACE=1 RELIABILITY_SEED=20261201 RELIABILITY_SCALE=0.001 npx jest test/reliability/rotation-chaos', 'npx jest test/lambda/stores/vault-store.test.ts', 'npx jest test/process'].map((command) => ({
     command,
-    reason: 'jest over one file of this suite, which npm test runs; checked: the file exists',
+    reason: 'jest over one file or folder of this suite, which npm test runs; checked: it exists',
     check: async (t: Tools) => {
       const file = command.split(' ').pop() as string;
       t.expect(existsSync(path.join(ROOT, file)) || existsSync(path.join(ROOT, `${file}.test.ts`)), `${file} names no test file`);
@@ -143,6 +143,7 @@ const NOT_RUN: ReadonlyArray<{ readonly command: string; readonly reason: string
   { command: 'key-manager ... export', reason: 'an elision in prose (`...` for the store options) naming what the export commands above do; those run' },
   { command: 'aws lambda invoke', reason: 'the call\'s name in prose, with a `{"action":"rotate",…}` payload; RUNBOOK.md runs the refused invoke in full' },
   { command: 'aws secretsmanager rotate-secret', reason: 'the call\'s name in prose; `aws secretsmanager rotate-secret --secret-id ...` runs in README.md, RUNBOOK.md and docs/rotation.md' },
+  { command: 'aws sso login', reason: "named as what refreshes expired credentials: it signs in through the browser to the organisation's IAM Identity Center (an AWS CLI v2 command), which this machine has neither of" },
   { command: 'aws secretsmanager cancel-rotate-secret', reason: 'named as what is left to deployments and break glass (it turns the rotation schedule off), not a step to run' },
 ];
 
