@@ -42,6 +42,7 @@ import {
   bundleRotationHandler,
   type FaultKind,
   invokeBundle,
+  warmLambdaHandler,
   type RotationEvent,
   refusedEndpoint,
   runProcess,
@@ -864,6 +865,56 @@ describe('separate processes', () => {
     const broken = path.join(dir, 'broken.js');
     writeFileSync(broken, 'throw new Error("init failed")');
     expect(await invokeBundle(broken, {})).toMatchObject({ ok: false, phase: 'init', errorMessage: 'init failed' });
+  });
+
+  test('warmLambdaHandler: one environment serves invocations in turn (module state kept, logs per invocation); a timeout or a crash ends it, and a busy one is not shared', async () => {
+    const bundle = path.join(dir, 'warm.js');
+    writeFileSync(
+      bundle,
+      `let calls = 0;
+      exports.handler = async (event, context) => {
+        calls++;
+        console.log('call', calls, event.mode);
+        if (event.mode === 'fail') throw Object.assign(new Error('no luck'), { name: 'RotationError' });
+        if (event.mode === 'never') return new Promise(() => {});
+        if (event.mode === 'crash') setImmediate(() => { throw new Error('boom'); });
+        if (event.mode === 'crash') return new Promise(() => {});
+        if (event.mode === 'slow') await new Promise((r) => setTimeout(r, 300));
+        return { calls, pid: process.pid, name: context.functionName, id: context.awsRequestId };
+      };`,
+    );
+    const handler = warmLambdaHandler(bundle, {}, { timeoutMs: 1_000 });
+    const context = { functionName: 'warm', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:warm', requestId: 'r' };
+    try {
+      const first = await handler({ mode: 'ok' }, context);
+      const second = await handler({ mode: 'ok' }, context);
+      expect(first).toMatchObject({ ok: true, result: { calls: 1, name: 'warm' }, logs: 'call 1 ok' });
+      expect(second).toMatchObject({ ok: true, result: { calls: 2 }, logs: 'call 2 ok' });
+      const [a, b] = [first, second].map((o) => (o.ok ? (o.result as { pid: number; id: string }) : undefined));
+      expect(b?.pid).toBe(a?.pid);
+      expect(b?.id).not.toBe(a?.id);
+      expect(await handler({ mode: 'fail' }, context)).toMatchObject({ ok: false, errorType: 'RotationError', errorMessage: 'no luck', logs: 'call 3 fail' });
+      expect(handler.coldStarts).toBe(1);
+      expect(await handler({ mode: 'never' }, context)).toMatchObject({ ok: false, errorType: 'Sandbox.Timedout' });
+      expect(await handler({ mode: 'ok' }, context)).toMatchObject({ ok: true, result: { calls: 1 } });
+      expect(await handler({ mode: 'crash' }, context)).toMatchObject({ ok: false, errorType: 'Runtime.UncaughtException', errorMessage: 'boom' });
+      expect(await handler({ mode: 'ok' }, context)).toMatchObject({ ok: true, result: { calls: 1 } });
+      expect(handler.coldStarts).toBe(3);
+      const both = await Promise.all([handler({ mode: 'slow' }, context), handler({ mode: 'slow' }, context)]);
+      const pids = both.map((o) => (o.ok ? (o.result as { pid: number }).pid : undefined));
+      expect(new Set(pids).size).toBe(2);
+      expect(handler.coldStarts).toBe(4);
+    } finally {
+      await handler.close();
+    }
+    const broken = path.join(dir, 'warm-broken.js');
+    writeFileSync(broken, 'throw new Error("init failed")');
+    const failing = warmLambdaHandler(broken, {});
+    try {
+      expect(await failing({}, context)).toMatchObject({ ok: false, errorMessage: 'init failed' });
+    } finally {
+      await failing.close();
+    }
   });
 
   test('bundleRotationFunction runs each rotation step in its own Lambda-like process against the stand-in', async () => {

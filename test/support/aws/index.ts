@@ -46,5 +46,8 @@ export {
   type InvokeResult,
   invokeBundle,
   LAMBDA_RUNNER,
+  LAMBDA_WARM_RUNNER,
   RESULT_PREFIX,
+  warmLambdaHandler,
+  type WarmLambdaHandler,
 } from './lambda';
