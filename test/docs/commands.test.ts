@@ -14,13 +14,13 @@
  * the RUNBOOK scenario at the end of the section named like the alarm.
  */
 import { randomUUID } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { KeyManager } from '../../lambda/key-manager';
 import { createKeyset, type Keyset, parseKeyset, serializeKeyset, setPrimary } from '../../lambda/keys/keyset';
 import { MemoryStore } from '../../lambda/stores/memory-store';
-import { type AwsStandIn, bundleLambdaHandler, bundleRotationHandler, type ProcessResult, runProcess, startAwsStandIn } from '../support/aws';
+import { type AwsStandIn, bundleRotationHandler, type ProcessResult, runProcess, startAwsStandIn, warmLambdaHandler, type WarmLambdaHandler } from '../support/aws';
 import { ADMIN_POLICY, FakeVault, TLS_FIXTURES } from '../support/fake-vault';
 import seedBackup from '../fixtures/seed-backup.json';
 import legacyVectors from '../fixtures/legacy-vectors.json';
@@ -268,7 +268,6 @@ interface Outcome {
 let bundle: string;
 let scratchRoot: string;
 let binDir: string;
-let checkout: string;
 let npmEnv: Record<string, string>;
 /** The installed AWS CLI's major version: the docs' v2-only forms are translated only for a v1 CLI. */
 let awsMajor = 1;
@@ -284,6 +283,7 @@ class World {
   /** Every command line run: as run (`command`), and as written with placeholders and exported variables filled (`expanded`). */
   readonly runs: { command: string; expanded: string; section: string; result: ProcessResult }[] = [];
   vault?: FakeVault;
+  rotationFunction?: WarmLambdaHandler;
   storageKeyArn = '';
   private tempCount = 0;
 
@@ -323,7 +323,10 @@ class World {
       ROTATION_PERIOD_DAYS: '90',
       STAGE: 'prod',
     });
-    const fnArn = aws.lambda.createFunction(PROD.fn, bundleLambdaHandler(bundle, functionEnv, { timeoutMs: 30_000 }), { logGroup: PROD.logGroup });
+    // Warm between invocations, as Lambda keeps a function that is invoked again within minutes (a rotation's four
+    // steps come in a row): one cold start a rotation instead of four, and the handler's warm path is what runs.
+    w.rotationFunction = warmLambdaHandler(bundle, functionEnv, { timeoutMs: 30_000 });
+    const fnArn = aws.lambda.createFunction(PROD.fn, w.rotationFunction, { logGroup: PROD.logGroup });
     aws.secretsManager.rotationFunction = aws.lambda.rotationFunction(PROD.fn);
     aws.secretsManager.configureRotation(PROD.secret, { lambdaArn: fnArn, rules: { ScheduleExpression: 'rate(90 days)', Duration: '4h' }, rotateImmediately: false });
     aws.s3.createBucket(PROD.bucket);
@@ -522,6 +525,7 @@ class World {
     this.session.close();
     await this.aws.secretsManager.rotationsSettled();
     await this.aws.lambda.settled();
+    await this.rotationFunction?.close();
     await this.aws.close();
     await this.vault?.stop();
   }
@@ -681,39 +685,44 @@ function alarmTexts(template: { Resources: Record<string, { Type: string; Proper
   return out;
 }
 
-/** One document, in order; the RUNBOOK also gets each alarm's commands at the end of its section. */
+/**
+ * One document, in order; the RUNBOOK also gets each alarm's commands at the end of its section. The alarm commands
+ * come from the template `npx cdk synth` writes, awaited at the first section's end: the scenario starts meanwhile.
+ */
 async function runDocument(doc: string, commands: readonly DocCommand[], template: Promise<AlarmSource>): Promise<void> {
   const w = await World.create(doc);
-  try {
-    let alarms: DocCommand[] = [];
-    if (doc === 'RUNBOOK.md') {
-      const source = await template;
-      alarms = source.commands(w.storageKeyArn);
+  let alarms: Promise<DocCommand[]> | undefined;
+  const alarmCommandsOf = (): Promise<DocCommand[]> =>
+    (alarms ??= template.then((source) => {
       for (const problem of source.problems) outcomes.push({ where: 'alarms', command: '', ran: 'run', problems: [problem] });
+      return source.commands(w.storageKeyArn);
+    }));
+  let section: string | undefined;
+  const step = async (c: DocCommand) => {
+    if (c.section !== section) w.cd(w.work);
+    section = c.section;
+    if (notRunEntry(c.command)) {
+      used.notRun.add(c.command);
+      outcomes.push({ where: where(c), command: c.command, ran: 'not-run', problems: [] });
+      return;
     }
-    const steps: DocCommand[] = [];
+    if (c.source !== 'alarm' && isRepoCommand(c.command)) return;
+    if (c.source === 'alarm' && (await ranInSection(c, w))) return;
+    try {
+      await runStep(c, w);
+    } catch (err) {
+      outcomes.push({ where: where(c), command: c.command, ran: 'run', problems: [`setup failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`] });
+    }
+  };
+  try {
     for (const [i, c] of commands.entries()) {
-      steps.push(c);
-      if (commands[i + 1]?.section !== c.section) steps.push(...alarms.filter((a) => a.section === c.section));
+      await step(c);
+      if (doc !== 'RUNBOOK.md' || commands[i + 1]?.section === c.section) continue;
+      for (const a of (await alarmCommandsOf()).filter((x) => x.section === c.section)) await step(a);
     }
-    const sections = new Set(commands.map((c) => c.section));
-    for (const a of alarms) if (!sections.has(a.section)) outcomes.push({ where: a.doc, command: a.command, ran: 'run', problems: [`${a.doc} has no RUNBOOK section of that name with commands`] });
-    let section: string | undefined;
-    for (const c of steps) {
-      if (c.section !== section) w.cd(w.work);
-      section = c.section;
-      if (notRunEntry(c.command)) {
-        used.notRun.add(c.command);
-        outcomes.push({ where: where(c), command: c.command, ran: 'not-run', problems: [] });
-        continue;
-      }
-      if (c.source !== 'alarm' && isRepoCommand(c.command)) continue;
-      if (c.source === 'alarm' && (await ranInSection(c, w))) continue;
-      try {
-        await runStep(c, w);
-      } catch (err) {
-        outcomes.push({ where: where(c), command: c.command, ran: 'run', problems: [`setup failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`] });
-      }
+    if (doc === 'RUNBOOK.md') {
+      const sections = new Set(commands.map((c) => c.section));
+      for (const a of await alarmCommandsOf()) if (!sections.has(a.section)) outcomes.push({ where: a.doc, command: a.command, ran: 'run', problems: [`${a.doc} has no RUNBOOK section of that name with commands`] });
     }
   } finally {
     await w.close();
@@ -736,45 +745,54 @@ interface AlarmSource {
 }
 
 /**
- * The `npx cdk` and `npm run` commands: in a scratch copy of the checkout (so cdk.out and the quick start's files
- * land there), one after the other, without AWS credentials; the same line in several docs runs once. Resolves
- * `synthesized` once the prod template is there.
+ * The `npx cdk` and `npm run` commands, without AWS credentials, each line once however many docs show it, in two
+ * lanes beside the documents, each in its own scratch copy of the checkout (where cdk.out and the quick start's files
+ * land): `npx cdk synth`, which writes the template the RUNBOOK's alarm commands come from (`synthesized` is called
+ * as soon as it is there), then the commands that read its cdk.out; and the others.
  */
 async function runRepoCommands(all: readonly DocCommand[], synthesized: (t: AlarmSource) => void): Promise<void> {
-  const w = { path: (...p: string[]) => path.join(checkout, ...p), work: checkout } as unknown as World;
-  const session = new ShellSession(checkout, npmEnv);
-  const results = new Map<string, ProcessResult>();
   const repo = all.filter((c) => isRepoCommand(c.command) && !notRunEntry(c.command));
-  // The template first: the RUNBOOK scenario waits for it.
-  const order = [...repo.filter((c) => c.command === 'npx cdk synth'), ...repo.filter((c) => c.command !== 'npx cdk synth')];
+  const unique = [...new Set(repo.map((c) => c.command))];
+  const afterSynth = unique.filter((c) => c === 'npx cdk synth' || c.includes('cdk.out/'));
+  const lanes = [afterSynth.sort((a, b) => Number(b === 'npx cdk synth') - Number(a === 'npx cdk synth')), unique.filter((c) => !afterSynth.includes(c))];
+  const results = new Map<string, { result: ProcessResult; checkout: string }>();
   let announced = false;
-  const announce = () => {
+  const announce = (checkout: string) => {
     if (announced) return;
     announced = true;
-    synthesized(templateSource());
+    synthesized(templateSource(checkout));
+  };
+  const first = scratchCheckout('checkout-1');
+  const lane = async (commands: readonly string[], checkout: string) => {
+    const session = new ShellSession(checkout, npmEnv);
+    try {
+      for (const command of commands) {
+        const result = await session.run(command, { timeoutMs: 300_000 });
+        if (process.env.DOCS_TIMING) writeFileSync(process.env.DOCS_TIMING, `${Math.round(result.durationMs)}\trepo\t${command}\n`, { flag: 'a' });
+        results.set(command, { result, checkout });
+        session.cwd = checkout;
+        if (command === 'npx cdk synth') announce(checkout);
+      }
+    } finally {
+      session.close();
+    }
   };
   try {
-    for (const c of order) {
-      let result = results.get(c.command);
-      if (!result) {
-        result = await session.run(c.command, { timeoutMs: 300_000 });
-        if (process.env.DOCS_TIMING) writeFileSync(process.env.DOCS_TIMING, `${Math.round(result.durationMs)}\trepo\t${c.command}\n`, { flag: 'a' });
-        results.set(c.command, result);
-        session.cwd = checkout;
-      }
-      if (c.command === 'npx cdk synth') announce();
-      const expected = failingEntry(c);
-      if (expected) used.failing.add(`${expected.doc}\0${expected.command}`);
-      outcomes.push({ where: where(c), command: c.command, ran: 'run', problems: check(c, result, expected, w, c.command) });
-    }
+    await Promise.all([lane(lanes[0], first), lane(lanes[1], scratchCheckout('checkout-2'))]);
   } finally {
-    announce();
-    session.close();
+    announce(first);
+  }
+  for (const c of repo) {
+    const { result, checkout } = results.get(c.command) as { result: ProcessResult; checkout: string };
+    const w = { path: (...p: string[]) => path.join(checkout, ...p), work: checkout } as unknown as World;
+    const expected = failingEntry(c);
+    if (expected) used.failing.add(`${expected.doc}\0${expected.command}`);
+    outcomes.push({ where: where(c), command: c.command, ran: 'run', problems: check(c, result, expected, w, c.command) });
   }
 }
 
 /** The prod template `npx cdk synth` wrote, read into the alarm and event commands. */
-function templateSource(): AlarmSource {
+function templateSource(checkout: string): AlarmSource {
   const file = path.join(checkout, 'cdk.out', 'AlphaPulseKeys-prod.template.json');
   if (!existsSync(file)) return { problems: [`${file} is missing: npx cdk synth did not write the prod template, so the alarm commands cannot be checked`], commands: () => [] };
   const template = JSON.parse(readFileSync(file, 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
@@ -833,13 +851,23 @@ function tools(): Tools {
   };
 }
 
-/** A copy of the checkout made of symlinks to its top-level entries, for commands that write into the repository. */
-function scratchCheckout(): string {
-  const dir = path.join(scratchRoot, 'checkout');
-  mkdirSync(dir);
+/**
+ * A copy of the checkout made of symlinks to its top-level entries, for commands that write into the repository.
+ * Its dist/ is links too, but for what a synth writes: the cdk.json app rebuilds dist/rotation-handler/ before each
+ * synth (node dist/scripts/build-rotation-handler.js, which finds the repository from its own real path), so those
+ * two are copies, and a synth here never rewrites the dist/ that other test files are reading.
+ */
+function scratchCheckout(name: string): string {
+  const dir = path.join(scratchRoot, name);
+  mkdirSync(path.join(dir, 'dist'), { recursive: true });
   for (const entry of readdirSync(ROOT)) {
-    if (['.git', 'cdk.out', '.alphapulse', 'coverage'].includes(entry)) continue;
+    if (['.git', 'cdk.out', '.alphapulse', 'coverage', 'dist'].includes(entry)) continue;
     symlinkSync(path.join(ROOT, entry), path.join(dir, entry));
+  }
+  for (const entry of readdirSync(path.join(ROOT, 'dist'))) {
+    const from = path.join(ROOT, 'dist', entry);
+    if (entry === 'scripts' || entry === 'rotation-handler') cpSync(from, path.join(dir, 'dist', entry), { recursive: true });
+    else symlinkSync(from, path.join(dir, 'dist', entry));
   }
   return dir;
 }
@@ -877,7 +905,6 @@ beforeAll(async () => {
   binDir = await writeShims();
   const version = await runProcess(path.join(binDir, 'aws'), ['--version'], { env: { PATH: OPERATOR_PATH, HOME: scratchRoot } });
   awsMajor = Number(/aws-cli\/(\d+)\./.exec(version.stdout + version.stderr)?.[1] ?? '1');
-  checkout = scratchCheckout();
   const home = path.join(scratchRoot, 'npm-home');
   mkdirSync(home);
   writeFileSync(path.join(home, '.cdk.json'), JSON.stringify({ notices: false }));
