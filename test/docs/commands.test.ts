@@ -6,9 +6,11 @@
  * session that keeps its directory and exports from line to line (shell-session.ts), each section starting
  * in the scenario's working directory. `key-manager` is the built CLI (a shim on PATH), against a file store
  * in a temporary directory, the loopback AWS stand-in (test/support/aws: Secrets Manager with the rotation
- * handler bundle as its rotation function, behind Lambda Invoke) or the Vault stand-in; `aws` is the AWS CLI
- * on this machine pointed at the stand-in; `npx cdk` and `npm run` run in a scratch copy of this checkout
- * (symlinks), without AWS credentials. Placeholders are filled from PLACEHOLDERS; a command that is not run is
+ * handler bundle that npm run build ships, dist/rotation-handler, as its rotation function behind Lambda Invoke,
+ * warm between invocations) or the Vault stand-in; `aws` is the AWS CLI on this machine pointed at the stand-in;
+ * `npx cdk` and `npm run` run in scratch copies of this checkout (symlinks), without AWS credentials and with
+ * CDK's built-in validation off (it only warns in this app; test/lib/cfn-lint.test.ts enforces it). Two lanes of
+ * documents and two of repository commands run side by side; on 2 cores the suite is bound by CPU. Placeholders are filled from PLACEHOLDERS; a command that is not run is
  * in NOT_RUN with the reason; a command the docs show failing is in SHOWN_FAILING (or its transcript says
  * `[exit N]`). The alarm and event commands come from the template `npx cdk synth` writes for prod, and run in
  * the RUNBOOK scenario at the end of the section named like the alarm.
@@ -18,9 +20,9 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, re
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { KeyManager } from '../../lambda/key-manager';
-import { createKeyset, type Keyset, parseKeyset, serializeKeyset, setPrimary } from '../../lambda/keys/keyset';
+import { createKeyset, type Keyset, parseKeyset, rotateKeyset, serializeKeyset, setPrimary } from '../../lambda/keys/keyset';
 import { MemoryStore } from '../../lambda/stores/memory-store';
-import { type AwsStandIn, bundleRotationHandler, type ProcessResult, runProcess, startAwsStandIn, warmLambdaHandler, type WarmLambdaHandler } from '../support/aws';
+import { type AwsStandIn, type ProcessResult, runProcess, startAwsStandIn, warmLambdaHandler, type WarmLambdaHandler } from '../support/aws';
 import { ADMIN_POLICY, FakeVault, TLS_FIXTURES } from '../support/fake-vault';
 import seedBackup from '../fixtures/seed-backup.json';
 import legacyVectors from '../fixtures/legacy-vectors.json';
@@ -304,12 +306,16 @@ class World {
     });
   }
 
-  static async create(doc: string): Promise<World> {
+  /** `rotated`: a stage in service, as the RUNBOOK's later sections find it: rotated once, its monitor has run. */
+  static async create(doc: string, options: { rotated?: boolean } = {}): Promise<World> {
     const aws = await startAwsStandIn();
     const w = new World(doc, aws);
     const key = aws.kms.createKey({ rotationEnabled: true, description: 'AlphaPulse master keyset encryption' });
     w.storageKeyArn = key.arn;
-    const initial = createKeyset({ material: Buffer.alloc(32, 7).toString('base64'), now: new Date(Date.now() - 40 * 86_400_000).toISOString() });
+    const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString();
+    const initial = options.rotated
+      ? rotateKeyset(createKeyset({ material: Buffer.alloc(32, 7).toString('base64'), now: daysAgo(130) }), { material: Buffer.alloc(32, 8).toString('base64'), now: daysAgo(40) })
+      : createKeyset({ material: Buffer.alloc(32, 7).toString('base64'), now: daysAgo(40) });
     aws.secretsManager.createSecret(PROD.secret, { kmsKeyId: key.arn, secretString: serializeKeyset(initial) });
     aws.secretsManager.createSecret(PROD.logSecret, { kmsKeyId: key.arn });
     aws.secretsManager.putResourcePolicy({
@@ -338,6 +344,8 @@ class World {
         message: JSON.stringify({ time: new Date(now - (2 - i) * 60_000).toISOString(), action, actor: 'arn:aws:sts::123456789012:assumed-role/ApplicationService/trading-engine', store: 'aws', secret: PROD.secret, version: 1, context: 'trading_data', outcome: 'success' }),
       })),
     );
+    // A stage in service has its daily monitor runs in the function's log group.
+    if (options.rotated) await w.runMonitor();
     if (doc === 'docs/vault.md') await w.startVault();
     if (FILE_KEYSET_DOCS.has(doc)) await w.km(['init']);
     return w;
@@ -686,17 +694,15 @@ function alarmTexts(template: { Resources: Record<string, { Type: string; Proper
 }
 
 /**
- * One document, in order; the RUNBOOK also gets each alarm's commands at the end of its section. The alarm commands
- * come from the template `npx cdk synth` writes, awaited at the first section's end: the scenario starts meanwhile.
+ * One document (or part of one), in order; the RUNBOOK also gets each alarm's commands at the end of its section.
+ * The alarm commands come from the template `npx cdk synth` writes, awaited at the first section's end: the scenario
+ * starts meanwhile.
  */
-async function runDocument(doc: string, commands: readonly DocCommand[], template: Promise<AlarmSource>): Promise<void> {
-  const w = await World.create(doc);
+async function runDocument(part: DocumentPart, template: Promise<AlarmSource>): Promise<void> {
+  const { doc, commands } = part;
+  const w = await World.create(doc, { rotated: part.prelude.length > 0 });
   let alarms: Promise<DocCommand[]> | undefined;
-  const alarmCommandsOf = (): Promise<DocCommand[]> =>
-    (alarms ??= template.then((source) => {
-      for (const problem of source.problems) outcomes.push({ where: 'alarms', command: '', ran: 'run', problems: [problem] });
-      return source.commands(w.storageKeyArn);
-    }));
+  const alarmsOf = async (section: string): Promise<DocCommand[]> => (await (alarms ??= template.then((source) => source.commands(w.storageKeyArn)))).filter((a) => a.section === section);
   let section: string | undefined;
   const step = async (c: DocCommand) => {
     if (c.section !== section) w.cd(w.work);
@@ -715,14 +721,13 @@ async function runDocument(doc: string, commands: readonly DocCommand[], templat
     }
   };
   try {
+    for (const c of part.prelude) {
+      const r = await w.session.run(c.command);
+      if (r.code !== 0) throw new Error(`setup: ${where(c)} as the part's prelude: exit ${r.code}: ${r.stderr}`);
+    }
     for (const [i, c] of commands.entries()) {
       await step(c);
-      if (doc !== 'RUNBOOK.md' || commands[i + 1]?.section === c.section) continue;
-      for (const a of (await alarmCommandsOf()).filter((x) => x.section === c.section)) await step(a);
-    }
-    if (doc === 'RUNBOOK.md') {
-      const sections = new Set(commands.map((c) => c.section));
-      for (const a of await alarmCommandsOf()) if (!sections.has(a.section)) outcomes.push({ where: a.doc, command: a.command, ran: 'run', problems: [`${a.doc} has no RUNBOOK section of that name with commands`] });
+      if (doc === 'RUNBOOK.md' && commands[i + 1]?.section !== c.section) for (const a of await alarmsOf(c.section)) await step(a);
     }
   } finally {
     await w.close();
@@ -806,17 +811,11 @@ function templateSource(checkout: string): AlarmSource {
   for (const [what, want] of [['secret', PROD.secret], ['secret', PROD.logSecret], ['fn', PROD.fn], ['logGroup', PROD.logGroup]] as const) {
     if (!names[what].includes(want)) problems.push(`the prod template has no ${what} named ${want} (it has ${names[what].join(', ')}): the scenario's names (PROD) and the RUNBOOK's no longer match the stack`);
   }
+  for (const a of alarmTexts(template, '<key ARN>')) if (alarmCommands(a.text).length === 0) problems.push(`${a.kind} ${a.name} names no command after First:: ${a.text}`);
   return {
     problems,
-    commands: (storageKeyArn) => {
-      const out: DocCommand[] = [];
-      for (const a of alarmTexts(template, storageKeyArn)) {
-        const commands = alarmCommands(a.text);
-        if (commands.length === 0) problems.push(`${a.kind} ${a.name} names no command after First:: ${a.text}`);
-        for (const command of commands) out.push({ doc: `${a.kind}:${a.name}`, line: 0, section: a.name, source: 'alarm', command });
-      }
-      return out;
-    },
+    commands: (storageKeyArn) =>
+      alarmTexts(template, storageKeyArn).flatMap((a) => alarmCommands(a.text).map((command): DocCommand => ({ doc: `${a.kind}:${a.name}`, line: 0, section: a.name, source: 'alarm', command }))),
   };
 }
 
@@ -880,9 +879,27 @@ async function writeShims(): Promise<string> {
   if (!aws) throw new Error('the AWS CLI (aws) is not installed');
   symlinkSync(aws, path.join(dir, 'aws'));
   writeFileSync(path.join(dir, 'key-manager'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
-  // Inside the repository `npx key-manager` runs this checkout's bin (NOT_RUN checks that once, for real).
+  // npx runs a project's own bin when the project has it: `npx key-manager` this checkout's bin (NOT_RUN checks that
+  // once with the real npx, offline), `npx cdk` and cdk.json's `npx ts-node` the nearest node_modules/.bin's. The
+  // shim goes there directly, saving npm's ~1 s of CPU a call; anything else is the real npx.
   const npx = whichNpx();
-  writeFileSync(path.join(dir, 'npx'), `#!/bin/sh\nif [ "$1" = key-manager ]; then shift; exec "${dir}/key-manager" "$@"; fi\nexec "${npx}" "$@"\n`);
+  writeFileSync(
+    path.join(dir, 'npx'),
+    [
+      '#!/bin/sh',
+      `if [ "$1" = key-manager ]; then shift; exec "${dir}/key-manager" "$@"; fi`,
+      'case "$1" in -*|*/*|*@*|"") ;; *)',
+      '  d=$PWD',
+      '  while :; do',
+      '    if [ -x "$d/node_modules/.bin/$1" ]; then b="$d/node_modules/.bin/$1"; shift; exec "$b" "$@"; fi',
+      '    [ -f "$d/package.json" ] || [ "$d" = / ] && break',
+      '    d=$(dirname "$d")',
+      '  done;;',
+      'esac',
+      `exec "${npx}" "$@"`,
+      '',
+    ].join('\n'),
+  );
   for (const f of ['key-manager', 'npx']) chmodSync(path.join(dir, f), 0o755);
   return dir;
 }
@@ -898,6 +915,32 @@ function whichNpx(): string {
 // ------------------------------------------------------------------------------------------------ the test
 
 const documents = DOCS.map((doc) => ({ doc, commands: extractCommands(doc, readFileSync(path.join(ROOT, doc), 'utf8')) }));
+
+/** A document's commands that run in one scenario; `prelude`: earlier lines of the document run first as setup. */
+interface DocumentPart {
+  readonly doc: string;
+  readonly commands: readonly DocCommand[];
+  readonly prelude: readonly DocCommand[];
+}
+
+/**
+ * The RUNBOOK's sections are procedures on their own, and it is the longest document by far: it runs as two
+ * scenarios side by side, split at this section. The second starts on a stage that has rotated once, with the
+ * exports the first part's lines make (the `export SECRET=... FN=...` at the top).
+ */
+const RUNBOOK_SPLIT = 'StorageKeyUnhealthy';
+
+function parts(): DocumentPart[] {
+  return documents.flatMap(({ doc, commands }) => {
+    const at = commands.findIndex((c) => c.section === RUNBOOK_SPLIT);
+    if (doc !== 'RUNBOOK.md' || at <= 0) return [{ doc, commands, prelude: [] }];
+    const before = commands.slice(0, at);
+    return [
+      { doc, commands: before, prelude: [] },
+      { doc, commands: commands.slice(at), prelude: before.filter((c) => /^export [A-Za-z_][A-Za-z0-9_]*=/.test(c.command)) },
+    ];
+  });
+}
 
 beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
@@ -927,7 +970,9 @@ beforeAll(async () => {
     AWS_CONFIG_FILE: '/dev/null',
     AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
   };
-  bundle = await bundleRotationHandler();
+  // The handler as the package ships it (npm run build writes it; the stacks deploy it).
+  bundle = path.join(ROOT, 'dist', 'rotation-handler', 'index.js');
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run npm run build first (npm test does)`);
 
   let synthesized: (t: AlarmSource) => void = () => undefined;
   const template = new Promise<AlarmSource>((resolve) => (synthesized = resolve));
@@ -945,11 +990,17 @@ beforeAll(async () => {
   })();
   // Two lanes of documents beside the repository commands: this machine has 2 cores.
   // The RUNBOOK, the longest, first.
-  const queue = [...documents].sort((a, b) => Number(b.doc === 'RUNBOOK.md') - Number(a.doc === 'RUNBOOK.md'));
+  // Three lanes of documents, the RUNBOOK's two parts first, beside two of repository commands: a document's
+  // scenario waits on processes (the CLI's polls, the AWS CLI) as much as it computes, so five lanes keep 2 cores busy.
+  const queue = parts().sort((a, b) => Number(b.doc === 'RUNBOOK.md') - Number(a.doc === 'RUNBOOK.md'));
   const lane = async () => {
-    for (let d = queue.shift(); d; d = queue.shift()) await runDocument(d.doc, d.commands, template);
+    for (let d = queue.shift(); d; d = queue.shift()) await runDocument(d, template);
   };
-  await Promise.all([runRepoCommands(all, synthesized), checks, lane(), lane()]);
+  await Promise.all([runRepoCommands(all, synthesized), checks, lane(), lane(), lane()]);
+  const source = await template;
+  for (const problem of source.problems) outcomes.push({ where: 'alarms', command: '', ran: 'run', problems: [problem] });
+  const sections = new Set(documents.find((d) => d.doc === 'RUNBOOK.md')?.commands.map((c) => c.section));
+  for (const a of source.commands('<key ARN>')) if (!sections.has(a.section)) outcomes.push({ where: a.doc, command: a.command, ran: 'run', problems: [`${a.doc} has no RUNBOOK section of that name with commands`] });
 }, 600_000);
 
 afterAll(() => {
