@@ -1,5 +1,6 @@
 import 'aws-sdk-client-mock-jest';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,6 +64,19 @@ describe('key-manager --store aws:SECRET_ID', () => {
     const r = await aws('--json', 'status');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ store: 'aws', location: SECRET, primary: 1, enabledVersions: 1 });
+  });
+
+  it('status names a version left with the staging label by a write that could not remove it, and how to remove it', async () => {
+    await aws('init');
+    // A compare-and-set write that lost the race and then failed to remove its label leaves exactly this behind.
+    const client = new SecretsManagerClient({ region: 'us-east-1' });
+    await client.send(new PutSecretValueCommand({ SecretId: SECRET, SecretString: sm.valueAt(SECRET, 'AWSCURRENT'), VersionStages: ['ALPHAPULSE_STAGED'], ClientRequestToken: 'a'.repeat(36) }));
+    const left = Object.entries(sm.labels(SECRET)).find(([, stages]) => stages.includes('ALPHAPULSE_STAGED'))?.[0];
+    const r = await aws('status');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`leftover:  version ${left} still carries ALPHAPULSE_STAGED`);
+    expect(r.stdout).toContain(`remove it with: aws secretsmanager update-secret-version-stage --secret-id ${SECRET} --version-stage ALPHAPULSE_STAGED --remove-from-version-id ${left}`);
+    expect(JSON.parse((await aws('--json', 'status')).stdout).rotation.leftoverLabels).toEqual([expect.objectContaining({ versionId: left, label: 'ALPHAPULSE_STAGED' })]);
   });
 
   it('status without a keyset says how to init', async () => {
