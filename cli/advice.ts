@@ -81,6 +81,10 @@ const RULES: readonly AdviceRule[] = [
     advise: (message, failed) => (/purge its history once it has finished$/.test(message) ? `'${km('status', failed)}' shows when it has` : undefined),
   },
   {
+    code: 'INVALID_TRANSITION',
+    advise: (message, failed) => (/purge its history again after \S+$/.test(message) ? `then run '${km('purge-history --confirm', failed)}'` : undefined),
+  },
+  {
     code: 'UNKNOWN_VERSION',
     advise: (message, failed) => {
       if (failed.command === 'derive') return 'check --version and --store';
@@ -152,6 +156,15 @@ const RULES: readonly AdviceRule[] = [
     },
   },
 ];
+
+/**
+ * A warning from a command that did its job only in part, with the command that finishes it: the runtime's warnings
+ * say what remains (e.g. older Secrets Manager versions holding destroyed material, "purge the secret's history").
+ */
+export function warningWithAdvice(warning: string, failed: FailedCommand): string {
+  if (failed.storeKind === 'aws' && /\bpurg(e|ing) the secret's history\b/.test(warning)) return `${warning}; run '${km('purge-history --confirm', failed)}'`;
+  return warning;
+}
 
 /** The next step for `code` after `failed`, or undefined when the message already says all there is. */
 export function adviceFor(code: string, message: string, failed: FailedCommand): string | undefined {

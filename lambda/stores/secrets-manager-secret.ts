@@ -220,7 +220,7 @@ export class SecretsManagerSecret {
 
   /**
    * Best-effort removal of a leftover label after the value is safely in place: a failure here must
-   * not turn a completed write into a reported failure. A label left behind is reported by `status`.
+   * not turn a completed write into a reported failure. A label left behind is reported by `status` (leftoverLabels).
    */
   async removeStageQuietly(stage: string, versionId: string): Promise<void> {
     try {

@@ -76,7 +76,7 @@ export class SecretsManagerStore implements KeysetStore {
         ? []
         : await afterDestroyingWrite(this.secret, next, expected, written.versionId, this.clock()).catch((err: unknown) => {
             if (!(err instanceof KeyManagementError)) throw err;
-            return [`[${err.code}] ${err.message}; whether older versions of secret ${this.location} still hold the destroyed material is unknown — check with: key-manager --store aws:${this.location} purge-history --confirm`];
+            return [`[${err.code}] ${err.message}; whether older versions of secret ${this.location} still hold the destroyed material is unknown — purging the secret's history finds and clears them`];
           });
     return { keyset: next, handle: written.versionId, ...(warnings.length > 0 ? { warnings } : {}) };
   }

@@ -4,7 +4,7 @@
  */
 import { KeyManagementError } from '../../lambda/keys/errors';
 import { createKeyset, destroyVersion, disableVersion, type Keyset, parseKeyset, rotateKeyset } from '../../lambda/keys/keyset';
-import { withAdvice, type FailedCommand } from '../../cli/advice';
+import { type FailedCommand, warningWithAdvice, withAdvice } from '../../cli/advice';
 import { EnvStore } from '../../lambda/stores/env-store';
 import { MemoryStore } from '../../lambda/stores/memory-store';
 import { material } from '../support/fixed';
@@ -99,5 +99,20 @@ describe('the aws store', () => {
   it('an existing keyset and a rotation in progress: status on the same store', () => {
     expect(withAdvice('KEYSET_EXISTS', 'secret k already holds a keyset (AWSCURRENT); it was not overwritten', { ...aws, command: 'init' })).toMatch(/; 'key-manager --store aws:\S+ status' shows it$/);
     expect(withAdvice('ROTATION_IN_PROGRESS', 'a rotation of secret k is in progress; purge its history once it has finished', { ...aws, command: 'purge-history' })).toMatch(/; 'key-manager --store aws:\S+ status' shows when it has$/);
+  });
+});
+
+describe('warnings of a command done only in part', () => {
+  const aws = { command: 'destroy-version', storeKind: 'aws', storeUri: 'aws:alphapulse/encryption/master_key', storeNamed: true } as const;
+
+  it('older Secrets Manager versions still holding destroyed material: purge-history on the same store', () => {
+    const warning = "2 older version(s) of secret s still hold the destroyed material (a, b); ... — to finish, purge the secret's history after 2026-03-02T00:00:00.000Z";
+    expect(warningWithAdvice(warning, aws)).toBe(`${warning}; run 'key-manager --store aws:alphapulse/encryption/master_key purge-history --confirm'`);
+    expect(warningWithAdvice(warning, { ...aws, storeKind: 'vault' })).toBe(warning);
+  });
+
+  it('purge-history refused before the day is over: when to run it again', () => {
+    const message = 'the newest version ... keeps any version for its first 24 hours — purge its history again after 2026-03-02T00:00:00.000Z';
+    expect(withAdvice('INVALID_TRANSITION', message, { ...aws, command: 'purge-history' })).toBe(`${message}; then run 'key-manager --store aws:alphapulse/encryption/master_key purge-history --confirm'`);
   });
 });

@@ -20,6 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { CloudWatchModel } from './cloudwatch';
@@ -601,12 +602,19 @@ export async function startAwsStandIn(options: AwsStandInOptions = {}): Promise<
   return standIn;
 }
 
-/** An `http://127.0.0.1:<port>` URL where nothing listens (an ephemeral port bound, then released). */
+/** An `http://127.0.0.1:1` URL where nothing listens (checked): connecting is refused (ECONNREFUSED). */
 export async function refusedEndpoint(): Promise<string> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
+  // Port 1 on loopback: below the ephemeral range (listen(0) never gets it) and privileged, so no stand-in of this
+  // suite or of a parallel one can be listening there; a port freed by closing a server could be reused by one.
+  const url = 'http://127.0.0.1:1';
+  await new Promise<void>((resolve, reject) => {
+    const probe = net.connect(1, '127.0.0.1');
+    probe.once('connect', () => {
+      probe.destroy();
+      reject(new Error('something listens on 127.0.0.1:1; the refused-connection fault needs that port closed'));
+    });
+    probe.once('error', () => resolve());
+  });
+  return url;
 }
 
