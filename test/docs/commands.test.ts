@@ -1010,7 +1010,7 @@ afterAll(() => {
   const notRun = outcomes.filter((o) => o.ran === 'not-run' && o.where !== 'NOT_RUN').length;
   const failures = outcomes.filter((o) => o.problems.length > 0).length;
   console.log(
-    `[docs] ${run.length} commands run, ${notRun} not run (table), ${failures} failures\n` +
+    `[docs] ${run.length} commands run, ${notRun} not run (${used.notRun.size} distinct lines of the NOT_RUN table), ${failures} failures\n` +
       `[docs] of those run, ${v1} as their AWS CLI v1 form (aws logs tail, --cli-binary-format: see aws-cli-v2.ts); ` +
       `${same} alarm and event commands are lines their RUNBOOK section ran (compared, not run twice)`,
   );
