@@ -104,7 +104,8 @@ const RULES: readonly AdviceRule[] = [
   },
   {
     code: 'KEYSET_INVALID',
-    advise: (message, failed) => (message.startsWith('invalid keyset:') && failed.command !== 'recover' ? "restore it from a backup ('key-manager recover --in BACKUP --backup-key-file KEY')" : undefined),
+    // The message already says to restore it from a backup: this names the command, on the store that failed.
+    advise: (message, failed) => (message.startsWith('invalid keyset:') && failed.command !== 'recover' ? `to restore it: '${km('recover --in BACKUP --backup-key-file KEY', failed)}'` : undefined),
   },
   {
     code: 'KEYSET_TOO_LARGE',

@@ -3,7 +3,7 @@
  * each failure, by code and by the command and store that failed (cli/advice.ts).
  */
 import { KeyManagementError } from '../../lambda/keys/errors';
-import { createKeyset, destroyVersion, disableVersion, type Keyset, rotateKeyset } from '../../lambda/keys/keyset';
+import { createKeyset, destroyVersion, disableVersion, type Keyset, parseKeyset, rotateKeyset } from '../../lambda/keys/keyset';
 import { type FailedCommand, warningWithAdvice, withAdvice } from '../../cli/advice';
 import { EnvStore } from '../../lambda/stores/env-store';
 import { MemoryStore } from '../../lambda/stores/memory-store';
@@ -52,6 +52,16 @@ describe('runtime messages carry no CLI advice; the CLI adds it', () => {
     const err = (await new EnvStore({}).write().catch((e: unknown) => e)) as KeyManagementError;
     expect(err.message).not.toMatch(/key-manager/);
     expect(line(err, { command: 'rotate', storeKind: 'env' })).toContain("'key-manager --store file:PATH import-legacy --from-env'");
+  });
+
+  it('an unreadable keyset: the recover command on the same store, the backup named once', () => {
+    const err = caught(() => parseKeyset('{"schema":1,"primary":'));
+    expect(err.message).not.toMatch(/key-manager/);
+    const advised = line(err, { command: 'status', storeKind: 'file', storeUri: 'file:/k.json', storeNamed: true });
+    expect(advised).toBe(`${err.message}; to restore it: 'key-manager --store file:/k.json recover --in BACKUP --backup-key-file KEY'`);
+    expect(advised.match(/restore it from a backup/g)).toHaveLength(1);
+    expect(line(err, { command: 'status', storeKind: 'file', storeUri: 'file:.alphapulse/keyset.json', storeNamed: false })).toMatch(/; to restore it: 'key-manager recover --in BACKUP --backup-key-file KEY'$/);
+    expect(line(err, { command: 'recover', storeKind: 'file', storeUri: 'file:/k.json', storeNamed: true })).toBe(err.message);
   });
 
   it('a lost compare-and-set: status shows the current keyset', () => {
