@@ -3,9 +3,14 @@
  * keys/keyset-source.ts) and are derived once per (version, context) into a bounded LRU (keys/data-key-cache.ts), so a
  * warm call does no I/O. Every use of a version counts in KeyDerivations; failures count and are audited quietly (a
  * failing audit sink never fails a data operation).
+ *
+ * A warm call awaits nothing: the fresh keyset is read synchronously (`peek`), the cached key comes with its AAD,
+ * and KeyDerivations is counted through counters bound once per (version, context) and kept beside the key, so the
+ * work besides the cipher is a parse, two map lookups and a few comparisons. The envelope's spelling is the caller's
+ * (`format`, `parse`): the binary form's functions are passed in by the key manager rather than imported here.
  */
 import { validateContext } from './keys/context';
-import { DataKeyCache, requireMaterial } from './keys/data-key-cache';
+import { type CachedKey, DataKeyCache, requireMaterial } from './keys/data-key-cache';
 import { keyFingerprint } from './keys/derive';
 import { aad, assertFormatFitsVersion, type EnvelopeRecord, IV_BYTES, openGcm, parseEnvelope, type ParsedEnvelope, sealGcm, toCompact, toRecord } from './keys/envelope';
 import { errorCode, KeyManagementError } from './keys/errors';
@@ -14,7 +19,7 @@ import type { CachingKeysetSource } from './keys/keyset-source';
 import type { RandomSource } from './keys/random';
 import { AuditRateLimit } from './telemetry/audit';
 import type { Auditor } from './telemetry/auditor';
-import type { MetricsSink } from './telemetry/metrics';
+import { type BoundCounter, boundCounter, type MetricsSink } from './telemetry/metrics';
 
 /**
  * Legacy derivations audited one by one per minute; past that, one summary and then only the metric. Any context named
@@ -50,12 +55,18 @@ export interface DataPathOptions {
   readonly auditDataOperations: boolean;
 }
 
+/** Spells a sealed payload as an envelope (record, compact, binary). */
+export type EnvelopeFormat<T> = (version: number, context: string, payload: Buffer) => T;
+
 export class DataPath {
-  private readonly keys: DataKeyCache;
+  private readonly keys: DataKeyCache<BoundCounter>;
+  /** KeyDerivations without dimensions: the total the unusual-access anomaly alarm watches. */
+  private readonly derivations: BoundCounter;
   private readonly legacyDerivationAudits = new AuditRateLimit(LEGACY_DERIVATION_AUDITS_PER_MINUTE, 60_000);
 
   constructor(private readonly options: DataPathOptions) {
     this.keys = new DataKeyCache(Math.max(1, options.maxCachedKeys));
+    this.derivations = boundCounter(options.metrics, 'KeyDerivations');
     // Keys of versions that are no longer usable, or whose material was replaced (recover --force), are dropped and
     // zeroed as soon as a keyset without them is adopted.
     options.source.onAdopt((keyset) => this.keys.retain((version, material) => {
@@ -70,9 +81,9 @@ export class DataPath {
       validateContext(context);
       const keyset = version === undefined ? await this.options.source.current() : await this.options.source.containing(version, 'key');
       const n = version ?? keyset.primary;
-      const v = this.usableVersion(keyset, n, context);
-      const cached = this.keys.cached(v, context);
-      const key = cached !== undefined ? Buffer.from(cached) : await this.deriveMissing(v, context);
+      const v = this.usableVersion(keyset, n);
+      const cached = this.cachedCounted(v, context);
+      const key = cached !== undefined ? Buffer.from(cached.key) : await this.deriveMissing(v, context);
       return { key, version: n, fingerprint: keyFingerprint(key) };
     } catch (err) {
       await this.options.auditor.quietly('derive_key', 'failure', { version, context: auditableContext(context), code: errorCode(err) });
@@ -81,27 +92,60 @@ export class DataPath {
   }
 
   /** Encrypts under the primary version; returns the JSON record form. */
-  async encrypt(plaintext: Buffer | string, context: string): Promise<EnvelopeRecord> {
-    const { version, payload } = await this.seal(plaintext, context);
-    return toRecord(version, context, payload);
+  encrypt(plaintext: Buffer | string, context: string): Promise<EnvelopeRecord> {
+    return this.seal(plaintext, context, toRecord);
   }
 
   /** Encrypts under the primary version; returns the compact one-line form `AP2:<v>:<context>:<data>`. */
-  async encryptCompact(plaintext: Buffer | string, context: string): Promise<string> {
-    const { version, payload } = await this.seal(plaintext, context);
-    return toCompact(version, context, payload);
+  encryptCompact(plaintext: Buffer | string, context: string): Promise<string> {
+    return this.seal(plaintext, context, toCompact);
   }
 
-  async decryptDetailed(envelope: string | Buffer | EnvelopeRecord): Promise<DecryptResult> {
+  decryptDetailed(envelope: string | Buffer | EnvelopeRecord): Promise<DecryptResult> {
+    return this.open(envelope, parseEnvelope, detailed);
+  }
+
+  /**
+   * Encrypts under the primary version and spells the payload with `format`; `header`, when given, is written before
+   * the payload in the same buffer (the binary form's).
+   */
+  async seal<T>(plaintext: Buffer | string, context: string, format: EnvelopeFormat<T>, header?: (version: number, context: string) => Buffer): Promise<T> {
+    let version: number | undefined;
+    let envelope: T;
+    try {
+      validateContext(context);
+      const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
+      const keyset = this.options.source.peek() ?? (await this.options.source.current());
+      const primary = (version = keyset.primary);
+      const v = this.usableVersion(keyset, primary);
+      const iv = this.options.random.bytes(IV_BYTES);
+      const head = header?.(primary, context);
+      const cached = this.cachedCounted(v, context);
+      const payload = cached ? sealGcm(cached.key, iv, data, cached.aad, head) : await this.withDerived(v, context, (key) => sealGcm(key, iv, data, aad(primary, context), head));
+      envelope = format(primary, context, payload);
+    } catch (err) {
+      await this.options.auditor.quietly('encrypt', 'failure', { version, context: auditableContext(context), code: errorCode(err) });
+      throw err;
+    }
+    if (this.options.auditDataOperations) await this.options.auditor.record('encrypt', 'success', { version, context });
+    return envelope;
+  }
+
+  /** Decrypts `input` as `parse` reads it; `shape` makes the result from the plaintext and the parsed envelope. */
+  async open<I, T>(input: I, parse: (input: I) => ParsedEnvelope, shape: (plaintext: Buffer, parsed: ParsedEnvelope) => T): Promise<T> {
     let parsed: ParsedEnvelope | undefined;
     try {
-      const p = (parsed = parseEnvelope(envelope));
-      const keyset = await this.options.source.containing(p.version, 'data');
+      const p = (parsed = parse(input));
+      const keyset = this.options.source.peek(p.version) ?? (await this.options.source.containing(p.version, 'data'));
       assertFormatFitsVersion(p, findVersion(keyset, p.version)?.kdf);
-      const v = this.usableVersion(keyset, p.version, p.context);
-      const plaintext = await this.withKey(v, p.context, (key) => openGcm(key, p.payload, p.kind === 'ap2' ? aad(p.version, p.context) : undefined));
+      const v = this.usableVersion(keyset, p.version);
+      const ap2 = p.kind === 'ap2';
+      const cached = this.cachedCounted(v, p.context);
+      const plaintext = cached
+        ? openGcm(cached.key, p.payload, ap2 ? cached.aad : undefined)
+        : await this.withDerived(v, p.context, (key) => openGcm(key, p.payload, ap2 ? aad(p.version, p.context) : undefined));
       if (this.options.auditDataOperations) await this.options.auditor.record('decrypt', 'success', { version: p.version, context: p.context });
-      return { plaintext, version: p.version, context: p.context, kind: p.kind };
+      return shape(plaintext, p);
     } catch (err) {
       this.options.metrics.count('DecryptionFailures');
       if (errorCode(err) === 'UNKNOWN_VERSION') this.options.metrics.count('KeyVersionMismatch');
@@ -115,32 +159,24 @@ export class DataPath {
     this.keys.clear();
   }
 
-  private async seal(plaintext: Buffer | string, context: string): Promise<{ version: number; payload: Buffer }> {
-    let version: number | undefined;
-    let payload: Buffer;
-    try {
-      validateContext(context);
-      const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
-      const keyset = await this.options.source.current();
-      const primary = keyset.primary;
-      version = primary;
-      const v = this.usableVersion(keyset, primary, context);
-      payload = await this.withKey(v, context, (key) => sealGcm(key, this.options.random.bytes(IV_BYTES), data, aad(primary, context)));
-    } catch (err) {
-      await this.options.auditor.quietly('encrypt', 'failure', { version, context: auditableContext(context), code: errorCode(err) });
-      throw err;
-    }
-    if (this.options.auditDataOperations) await this.options.auditor.record('encrypt', 'success', { version, context });
-    return { version, payload };
+  /**
+   * The cached key for (`v`, `context`), or undefined on a miss; counts the use in KeyDerivations either way. A cached
+   * key must be used in the turn it is looked up in (see DataKeyCache).
+   */
+  private cachedCounted(v: KeyVersion, context: string): CachedKey<BoundCounter> | undefined {
+    const cached = this.keys.cached(v, context);
+    const counter = cached ? (cached.meter ??= this.pairCounter(v.version, context)) : this.pairCounter(v.version, context);
+    counter();
+    this.derivations();
+    return cached;
   }
 
-  /**
-   * Runs `use` with the key for (`v`, `context`). A cached key is used in the turn it is looked up in (see
-   * DataKeyCache), so `use` must be synchronous; a derived one is our own copy, zeroed after.
-   */
-  private async withKey<T>(v: KeyVersion, context: string, use: (key: Buffer) => T): Promise<T> {
-    const cached = this.keys.cached(v, context);
-    if (cached !== undefined) return use(cached);
+  private pairCounter(version: number, context: string): BoundCounter {
+    return boundCounter(this.options.metrics, 'KeyDerivations', { KeyVersion: String(version), Context: context });
+  }
+
+  /** Runs `use` with a key derived for a miss: our own copy, zeroed after. */
+  private async withDerived<T>(v: KeyVersion, context: string, use: (key: Buffer) => T): Promise<T> {
     const own = await this.deriveMissing(v, context);
     try {
       return use(own);
@@ -149,15 +185,12 @@ export class DataPath {
     }
   }
 
-  /** The version a data key may be used under (not disabled, not destroyed); counts the use in KeyDerivations. */
-  private usableVersion(keyset: Keyset, version: number, context: string): KeyVersion {
+  /** The version a data key may be used under (not disabled, not destroyed). */
+  private usableVersion(keyset: Keyset, version: number): KeyVersion {
     const v = requireMaterial(keyset, version);
     if (v.state === 'disabled') {
       throw new KeyManagementError('VERSION_DISABLED', `version ${version} is disabled${v.reason ? ` (${v.reason})` : ''}: no key under it is derived and no data under it decrypts`);
     }
-    this.options.metrics.count('KeyDerivations', 1, { KeyVersion: String(version), Context: context });
-    // The undimensioned total feeds the unusual-access anomaly alarm, which needs one plain metric.
-    this.options.metrics.count('KeyDerivations');
     return v;
   }
 
@@ -175,6 +208,10 @@ export class DataPath {
     }
     return key;
   }
+}
+
+function detailed(plaintext: Buffer, p: ParsedEnvelope): DecryptResult {
+  return { plaintext, version: p.version, context: p.context, kind: p.kind };
 }
 
 /** A context for an audit event: only a valid name, never arbitrary caller text. */

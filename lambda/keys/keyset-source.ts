@@ -60,16 +60,26 @@ export class CachingKeysetSource {
     this.adoptListeners.push(listener);
   }
 
+  /**
+   * The cached keyset while it is fresh, else undefined: the warm path, synchronous (`current` is this plus
+   * the read). `version`, when given, must be in it too. Starts the refresh ahead as `current` does.
+   */
+  peek(version?: number): Keyset | undefined {
+    const cached = this.cached;
+    if (!cached) return undefined;
+    const age = this.options.clock().getTime() - cached.fetchedAt;
+    if (age >= this.ttlMs) return undefined;
+    // A failed background refresh only counts a KeyRetrievalFailures; the next call retries.
+    if (age >= this.ttlMs * REFRESH_AHEAD_FRACTION && !this.inflight) this.fresh().catch(() => undefined);
+    const keyset = cached.snapshot.keyset;
+    return version === undefined || findVersion(keyset, version) ? keyset : undefined;
+  }
+
   /** The keyset, from cache while fresh. */
   async current(): Promise<Keyset> {
+    const hit = this.peek();
+    if (hit) return hit;
     const cached = this.cached;
-    const now = this.options.clock().getTime();
-    const age = cached ? now - cached.fetchedAt : Number.POSITIVE_INFINITY;
-    if (cached && age < this.ttlMs) {
-      // A failed background refresh only counts a KeyRetrievalFailures; the next call retries.
-      if (age >= this.ttlMs * REFRESH_AHEAD_FRACTION && !this.inflight) this.fresh().catch(() => undefined);
-      return cached.snapshot.keyset;
-    }
     try {
       return (await this.fresh()).keyset;
     } catch (err) {

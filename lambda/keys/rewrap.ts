@@ -6,8 +6,8 @@
  * Unlike the data path, a rewrapper reads *disabled* versions: moving data off a disabled (compromised)
  * version is exactly what re-encryption is for. Destroyed versions have no material and fail.
  */
-import { DataKeyCache, requireMaterial } from './data-key-cache';
-import { aad, assertFormatFitsVersion, IV_BYTES, openGcm, parseEnvelope, type ParsedEnvelope, sealGcm, toCompact, toRecord } from './envelope';
+import { type CachedKey, DataKeyCache, requireMaterial } from './data-key-cache';
+import { assertFormatFitsVersion, IV_BYTES, openGcm, parseEnvelope, type ParsedEnvelope, sealGcm, toCompact, toRecord } from './envelope';
 import { findVersion, type Keyset } from './keyset';
 import { isPlainObject } from './json';
 import type { RandomSource } from './random';
@@ -55,7 +55,8 @@ export class Rewrapper {
     const plaintext = this.open(parsed);
     try {
       const version = this.keyset.primary;
-      const payload = sealGcm(this.key(version, parsed.context), this.random.bytes(IV_BYTES), plaintext, aad(version, parsed.context));
+      const { key, aad } = this.key(version, parsed.context);
+      const payload = sealGcm(key, this.random.bytes(IV_BYTES), plaintext, aad);
       const out = parsed.form === 'compact' ? toCompact(version, parsed.context, payload) : toRecord(version, parsed.context, payload);
       return { status: 'rewrapped', value: out, fromVersion: parsed.version, context: parsed.context };
     } finally {
@@ -70,10 +71,12 @@ export class Rewrapper {
 
   private open(parsed: ParsedEnvelope): Buffer {
     assertFormatFitsVersion(parsed, findVersion(this.keyset, parsed.version)?.kdf);
-    return openGcm(this.key(parsed.version, parsed.context), parsed.payload, parsed.kind === 'ap2' ? aad(parsed.version, parsed.context) : undefined);
+    const { key, aad } = this.key(parsed.version, parsed.context);
+    return openGcm(key, parsed.payload, parsed.kind === 'ap2' ? aad : undefined);
   }
 
-  private key(version: number, context: string): Buffer {
+  /** The cached key and AAD for (`version`, `context`); use them before anything else is looked up. */
+  private key(version: number, context: string): CachedKey {
     const v = requireMaterial(this.keyset, version);
     if (v.state === 'disabled') this.disabledVersionsRead.add(version);
     return this.keys.get(v, context);

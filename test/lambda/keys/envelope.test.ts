@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { deriveHkdf, deriveLegacyPbkdf2 } from '../../../lambda/keys/derive';
-import { aad, MAX_PLAINTEXT_BYTES, openGcm, parseEnvelope, sealGcm, toCompact, toRecord } from '../../../lambda/keys/envelope';
+import { aad, decodeBase64Strict, MAX_PLAINTEXT_BYTES, openGcm, parseEnvelope, sealGcm, toCompact, toRecord } from '../../../lambda/keys/envelope';
 import hkdfVectors from '../../fixtures/hkdf-vectors.json';
 import legacyVectors from '../../fixtures/legacy-vectors.json';
 
@@ -85,5 +86,52 @@ describe('parseEnvelope', () => {
 
   it('reports a truncated ciphertext as DECRYPT_FAILED, not a crash', () => {
     expect(codeOf(() => openGcm(Buffer.alloc(32), Buffer.alloc(10)))).toBe('DECRYPT_FAILED');
+  });
+});
+
+describe('decodeBase64Strict', () => {
+  /** The definition it must match: the text is exactly what Node writes for the bytes it decodes to. */
+  const reference = (text: string, url: boolean): Buffer | undefined => {
+    const encoding = url ? 'base64url' : 'base64';
+    const bytes = Buffer.from(text, encoding);
+    return bytes.toString(encoding) === text ? bytes : undefined;
+  };
+  // Both alphabets, padding, whitespace, a Latin-1 and a wide character whose low byte is a base64 letter.
+  const chars = fc.constantFrom(...'ABCDQRSTgwxyz0189+/-_=', ' ', '\n', '\u00c1', '\u0141', '\u2041');
+  const texts = fc.oneof(
+    fc.string({ unit: chars, maxLength: 24 }),
+    fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b).toString('base64')),
+    fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b).toString('base64url')),
+    // Valid text with one character replaced, inserted or removed.
+    fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 40 }), fc.boolean(), fc.nat(), chars, fc.constantFrom('replace', 'insert', 'remove')).map(([b, url, at, c, edit]) => {
+      const text = Buffer.from(b).toString(url ? 'base64url' : 'base64');
+      const i = at % text.length;
+      return text.slice(0, i) + (edit === 'remove' ? '' : c) + text.slice(edit === 'insert' ? i : i + 1);
+    }),
+  );
+
+  it('accepts exactly the canonical text of some bytes, in either alphabet, and decodes it to them', () => {
+    fc.assert(
+      fc.property(texts, fc.boolean(), (text, url) => {
+        const got = decodeBase64Strict(text, url);
+        const want = reference(text, url);
+        expect(got === undefined).toBe(want === undefined);
+        if (got && want) expect(got.equals(want)).toBe(true);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it.each([
+    ['a character of the other alphabet', 'ab-c', false],
+    ['a character of the other alphabet (url)', 'ab+c', true],
+    ['padding in the url form', 'QQ==', true],
+    ['missing padding', 'QQ', false],
+    ['non-zero unused bits', 'QR==', false],
+    ['a wide character whose low byte is a letter', 'QUF\u0142', false],
+    ['whitespace', 'QU FB', false],
+    ['padding in the middle', 'QQ==QUFB', false],
+  ])('refuses %s', (_name, text, url) => {
+    expect(decodeBase64Strict(text, url)).toBeUndefined();
   });
 });
