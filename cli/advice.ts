@@ -25,32 +25,113 @@ export interface FailedCommand {
   readonly command?: string;
   /** The kind of store it used, once opened. */
   readonly storeKind?: string;
+  /** The store's URI (`file:...`, `aws:...`), once opened. */
+  readonly storeUri?: string;
+  /** Whether the store was named (--store or KEY_MANAGER_STORE) rather than the default file. */
+  readonly storeNamed?: boolean;
 }
 
-/** The next step for `code` after `failed`, or undefined when the message already says all there is. */
-export function adviceFor(code: string, message: string, failed: FailedCommand): string | undefined {
-  switch (code) {
-    case 'VERSION_DISABLED': {
-      const version = /\bversion (\d+) is disabled\b/.exec(message)?.[1] ?? 'N';
-      return `re-encrypt the data still under it onto the primary with 'key-manager reencrypt --in FILE --out NEW' (it reads disabled versions); only if it was disabled by mistake, 'key-manager enable-version --version ${version}'`;
-    }
-    case 'INVALID_TRANSITION':
-      return failed.command === 'recover' && message.startsWith('refusing to recover') ? 'rerun with --force only if those keys are meant to go' : undefined;
-    case 'ROTATION_FAILED':
-      // health's overdue check: the key is past its period.
-      return failed.command === 'health' && /past the \d+-day period/.test(message) ? "run 'key-manager rotate'" : undefined;
-    case 'UNKNOWN_VERSION':
-      return failed.command === 'derive' ? 'check --version and --store' : 'check --store (is this data from another stage?)';
-    case 'ACCESS_DENIED': {
+/** One rule: the advice for a failure with `code` whose message and command match. */
+interface AdviceRule {
+  readonly code: string;
+  advise(message: string, failed: FailedCommand): string | undefined;
+}
+
+const versionIn = (message: string, pattern: RegExp) => pattern.exec(message)?.[1] ?? 'N';
+
+/** `key-manager <command>` on the store that failed: a named store is named again. */
+function km(command: string, failed: FailedCommand): string {
+  return failed.storeNamed && failed.storeUri ? `key-manager --store ${failed.storeUri} ${command}` : `key-manager ${command}`;
+}
+
+/**
+ * The runtime's messages say what went wrong and what state things are in; these rules add which key-manager
+ * command fixes it. A rule that returns undefined leaves the message as it is.
+ */
+const RULES: readonly AdviceRule[] = [
+  {
+    code: 'VERSION_DISABLED',
+    advise: (message) =>
+      `re-encrypt the data still under it onto the primary with 'key-manager reencrypt --in FILE --out NEW' (it reads disabled versions); only if it was disabled by mistake, 'key-manager enable-version --version ${versionIn(message, /\bversion (\d+) is disabled\b/)}'`,
+  },
+  {
+    code: 'INVALID_TRANSITION',
+    advise: (message, failed) => {
+      if (failed.command === 'recover' && message.startsWith('refusing to recover')) return 'rerun with --force only if those keys are meant to go';
+      if (/is the primary and cannot be disabled/.test(message)) return "rotate first ('key-manager rotate'), or rotate and disable it in one step with 'key-manager rotate --emergency --reason <incident>'";
+      if (/only a disabled version can be destroyed/.test(message)) return `'key-manager disable-version --version ${versionIn(message, /^version (\d+)/)} --reason <why>' first`;
+      return undefined;
+    },
+  },
+  {
+    code: 'ROTATION_FAILED',
+    // health's overdue check: the key is past its period.
+    advise: (message, failed) => (failed.command === 'health' && /past the \d+-day period/.test(message) ? `run '${km('rotate', failed)}'` : undefined),
+  },
+  {
+    code: 'UNKNOWN_VERSION',
+    advise: (message, failed) => {
+      if (failed.command === 'derive') return 'check --version and --store';
+      if (/\(versions [\d, ]+\)$/.test(message)) return `'${km('status', failed)}' lists them`;
+      return 'check --store (is this data from another stage?)';
+    },
+  },
+  {
+    code: 'KEYSET_NOT_FOUND',
+    advise: (message, failed) => {
+      if (failed.command === 'init' || failed.storeKind === 'env' || failed.storeKind === 'aws') return undefined;
+      if (!/^no keyset (at|in)\b|has no KV v2 engine/.test(message)) return undefined;
+      if (failed.storeKind === 'file') return failed.storeNamed ? "run 'key-manager init' with the same --store to create one" : "run 'key-manager init' to create one (or pass --store to use another store)";
+      return `then run '${km('init', failed)}' to create it`;
+    },
+  },
+  {
+    code: 'KEYSET_INVALID',
+    advise: (message, failed) => (message.startsWith('invalid keyset:') && failed.command !== 'recover' ? "restore it from a backup ('key-manager recover --in BACKUP --backup-key-file KEY')" : undefined),
+  },
+  {
+    code: 'KEYSET_TOO_LARGE',
+    advise: () => "re-encrypt data off old versions ('key-manager reencrypt'), then disable and destroy them ('key-manager disable-version', 'key-manager destroy-version')",
+  },
+  {
+    code: 'CONFLICT',
+    advise: (_message, failed) => `'${km('status', failed)}' shows the current keyset`,
+  },
+  {
+    code: 'STORE_READ_ONLY',
+    advise: (message) => (message.startsWith('the env store is read-only:') ? "import it with 'key-manager --store file:PATH import-legacy --from-env'" : undefined),
+  },
+  {
+    code: 'STORE_INSECURE',
+    advise: (message, failed) => {
+      const steps = [/then rotate:/.test(message) ? `'${km('rotate', failed)}'` : undefined, /check that its versions/.test(message) ? `'${km('status', failed)}' shows its versions` : undefined].filter(Boolean);
+      return steps.length > 0 ? steps.join('; ') : undefined;
+    },
+  },
+  {
+    code: 'STORE_UNAVAILABLE',
+    advise: (message, failed) => (/check the keyset's status before retrying/.test(message) ? `'${km('status', failed)}' shows it` : undefined),
+  },
+  {
+    code: 'ACCESS_DENIED',
+    advise: (message, failed) => {
       // Only the aws store's denials are about the stack's roles (a file's are about its owner, Vault's about its
       // policy). A message that already names the role this command needs (S3, CloudWatch Logs) says enough.
       if (failed.storeKind !== 'aws' || failed.command === undefined) return undefined;
       const role = roleFor(failed.command);
       return message.includes(role) ? undefined : `'key-manager ${failed.command}' runs as ${role}`;
-    }
-    default:
-      return undefined;
+    },
+  },
+];
+
+/** The next step for `code` after `failed`, or undefined when the message already says all there is. */
+export function adviceFor(code: string, message: string, failed: FailedCommand): string | undefined {
+  for (const rule of RULES) {
+    if (rule.code !== code) continue;
+    const advice = rule.advise(message, failed);
+    if (advice !== undefined) return advice;
   }
+  return undefined;
 }
 
 /** `message` with its advice, as the one line the CLI prints. */

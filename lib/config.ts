@@ -2,6 +2,7 @@
  * Per-stage settings for the AlphaPulse key management stack, with the defaults DESIGN.md names and the
  * checks that must fail `cdk synth` rather than a deploy (or an audit) later.
  */
+import type { AccessRoleTrust } from './access-roles';
 import { DEFAULT_ROTATION_WINDOW_HOURS, DEFAULT_WARNING_WINDOW_DAYS, MAX_ROTATION_PERIOD_DAYS } from '../lambda/contract';
 
 export { MAX_ROTATION_PERIOD_DAYS } from '../lambda/contract';
@@ -10,19 +11,10 @@ export const STAGES = ['prod', 'staging', 'dev'] as const;
 export type StageName = (typeof STAGES)[number];
 
 /**
- * Who may assume each of the four access roles: IAM role or user ARNs (a `*` may stand for part of a name, as in
- * IAM Identity Center's `AWSReservedSSO_KeyAdmin_*`). A role with none configured trusts no one.
+ * Who may assume each of the four access roles (AccessRoles' trust): IAM role or user ARNs (a `*` may stand for part
+ * of a name, as in IAM Identity Center's `AWSReservedSSO_KeyAdmin_*`). A role with none configured trusts no one.
  */
-export interface RoleTrust {
-  /** @default - no one (synth warns) */
-  readonly keyAdministrator?: readonly string[];
-  /** @default - no one (synth warns) */
-  readonly applicationService?: readonly string[];
-  /** @default - no one (synth warns) */
-  readonly backupService?: readonly string[];
-  /** @default - no one (synth warns) */
-  readonly auditService?: readonly string[];
-}
+export type RoleTrust = AccessRoleTrust;
 
 /** What an operator may set per stage (cdk.json context `alphapulse:<stage>`); everything has a default. */
 export interface StageConfigOptions {

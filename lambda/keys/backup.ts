@@ -147,7 +147,7 @@ function keysetInBackup(build: () => Keyset): Keyset {
 }
 
 function backupInvalid(problem: string): KeyManagementError {
-  return new KeyManagementError('BACKUP_INVALID', `${problem}; nothing was written — check that the file is a backup made by 'key-manager export' or the seed's Python procedure`);
+  return new KeyManagementError('BACKUP_INVALID', `${problem}; nothing was written — check that the file is a backup made by export or the seed's Python procedure`);
 }
 
 export { isSafeRecovery, recoveryLosses, type RecoveryLosses } from './guarded-write';

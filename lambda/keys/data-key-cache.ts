@@ -233,7 +233,7 @@ export function requireMaterial(keyset: Keyset, version: number): KeyVersion {
     throw new KeyManagementError('VERSION_DESTROYED', `version ${version} was destroyed (its entry since pruned; the audit log has the record); data under it cannot be decrypted`);
   }
   if (!v) {
-    throw new KeyManagementError('UNKNOWN_VERSION', `version ${version} is not in the keyset; the data was encrypted under another keyset or the version number was altered — check --store`);
+    throw new KeyManagementError('UNKNOWN_VERSION', `version ${version} is not in the keyset; the data was encrypted under another keyset or the version number was altered`);
   }
   if (v.state === 'destroyed' || v.material === undefined) {
     throw new KeyManagementError('VERSION_DESTROYED', `version ${version} was destroyed${v.destroyedAt ? ` at ${v.destroyedAt}` : ''}; data under it cannot be decrypted`);

@@ -49,7 +49,7 @@ export class KeysetInvalidError extends KeyManagementError {
   public readonly field: string;
 
   constructor(field: string, problem: string) {
-    super('KEYSET_INVALID', `invalid keyset: ${field} ${problem}; the keyset was not changed — restore it from a backup (key-manager recover) or fix the field by hand`);
+    super('KEYSET_INVALID', `invalid keyset: ${field} ${problem}; the keyset was not changed — restore it from a backup or fix the field by hand`);
     this.name = 'KeysetInvalidError';
     this.field = field;
   }
@@ -58,7 +58,7 @@ export class KeysetInvalidError extends KeyManagementError {
 /** Someone else wrote the keyset between our read and our write; nothing was written. */
 export class ConflictError extends KeyManagementError {
   constructor(detail: string) {
-    super('CONFLICT', `${detail}; nothing was written — run 'key-manager status' to see the current keyset and retry if the change is still needed`);
+    super('CONFLICT', `${detail}; nothing was written — read the keyset again and retry if the change is still needed`);
     this.name = 'ConflictError';
   }
 }

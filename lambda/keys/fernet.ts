@@ -48,7 +48,7 @@ export class FernetKey {
   static parse(text: string): FernetKey {
     const trimmed = text.trim();
     if (!/^[A-Za-z0-9_-]{43}=?$/.test(trimmed)) {
-      throw new KeyManagementError('INVALID_INPUT', `a Fernet key is base64url of exactly ${FERNET_KEY_BYTES} bytes (44 characters, as Fernet.generate_key() or 'key-manager export' writes it)`);
+      throw new KeyManagementError('INVALID_INPUT', `a Fernet key is base64url of exactly ${FERNET_KEY_BYTES} bytes (44 characters, as Fernet.generate_key() and the backup export write it)`);
     }
     const bytes = Buffer.from(trimmed, 'base64url');
     if (bytes.length !== FERNET_KEY_BYTES) throw new KeyManagementError('INVALID_INPUT', `the Fernet key decodes to ${bytes.length} bytes; it must be ${FERNET_KEY_BYTES}`);

@@ -283,7 +283,7 @@ function assertFits(keyset: Keyset, limit = MAX_KEYSET_BYTES - KEYSET_HEADROOM_B
     throw new KeyManagementError(
       'KEYSET_TOO_LARGE',
       `the keyset would be ${bytes} bytes, over the ${limit}-byte ${limit === MAX_KEYSET_BYTES ? 'limit' : 'budget'} of a ${MAX_KEYSET_BYTES}-byte secret; ` +
-        `re-encrypt data off old versions (key-manager reencrypt), then disable and destroy them (key-manager destroy-version): ` +
+        `re-encrypt data off old versions, then disable and destroy them: ` +
         `destroyed versions are pruned to make room when the keyset is full`,
     );
   }
@@ -338,7 +338,7 @@ function requireVersion(keyset: Keyset, version: number): KeyVersion {
     throw new KeyManagementError('INVALID_TRANSITION', `version ${version} was destroyed and its entry pruned to make room; nothing more can be done to it`);
   }
   if (!v) {
-    throw new KeyManagementError('UNKNOWN_VERSION', `version ${version} is not in the keyset (versions ${keyset.versions.map((x) => x.version).join(', ')}); run 'key-manager status'`);
+    throw new KeyManagementError('UNKNOWN_VERSION', `version ${version} is not in the keyset (versions ${keyset.versions.map((x) => x.version).join(', ')})`);
   }
   return v;
 }
@@ -423,7 +423,7 @@ export function disableVersion(keyset: Keyset, version: number, input: { now: st
   checkReason(input.reason);
   const v = requireVersion(keyset, version);
   if (version === keyset.primary) {
-    throw new KeyManagementError('INVALID_TRANSITION', `version ${version} is the primary and cannot be disabled; rotate first (key-manager rotate), or use 'key-manager rotate --emergency'`);
+    throw new KeyManagementError('INVALID_TRANSITION', `version ${version} is the primary and cannot be disabled; a rotation must make another version primary first (an emergency rotation does both at once)`);
   }
   if (v.state !== 'enabled') throw new KeyManagementError('INVALID_TRANSITION', `version ${version} is already ${v.state}`);
   return assertFits(replaceVersion(keyset, { ...v, state: 'disabled', disabledAt: input.now, ...(input.reason !== undefined ? { reason: input.reason } : {}) }), MAX_KEYSET_BYTES);
@@ -441,7 +441,7 @@ export function enableVersion(keyset: Keyset, version: number): Keyset {
 export function destroyVersion(keyset: Keyset, version: number, input: { now: string }): Keyset {
   const v = requireVersion(keyset, version);
   if (v.state !== 'disabled') {
-    throw new KeyManagementError('INVALID_TRANSITION', `version ${version} is ${v.state}; only a disabled version can be destroyed (key-manager disable-version --version ${version} first)`);
+    throw new KeyManagementError('INVALID_TRANSITION', `version ${version} is ${v.state}; only a disabled version can be destroyed; disable it first`);
   }
   const { material: _material, ...rest } = v;
   return assertFits(replaceVersion(keyset, { ...rest, state: 'destroyed', destroyedAt: input.now }), MAX_KEYSET_BYTES);

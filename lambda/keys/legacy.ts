@@ -25,7 +25,7 @@ export function legacyKeyset(masterKeyBase64: string, currentVersion: number, cr
 export function decodeMasterKey(text: string): string {
   const trimmed = text.trim();
   if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(trimmed)) {
-    throw new KeyManagementError('INVALID_INPUT', `the master key must be base64 of exactly ${MATERIAL_BYTES} bytes (44 characters, e.g. from 'key-manager generate' or 'openssl rand -base64 32')`);
+    throw new KeyManagementError('INVALID_INPUT', `the master key must be base64 of exactly ${MATERIAL_BYTES} bytes (44 characters, e.g. from 'openssl rand -base64 32')`);
   }
   const bytes = Buffer.from(trimmed.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
   if (bytes.length !== MATERIAL_BYTES) throw new KeyManagementError('INVALID_INPUT', `the master key decodes to ${bytes.length} bytes; it must be ${MATERIAL_BYTES}`);

@@ -21,7 +21,7 @@ export class EnvStore implements KeysetStore {
   async read(): Promise<KeysetSnapshot> {
     const key = this.env[MASTER_KEY_VAR];
     if (key === undefined || key === '') {
-      throw new KeyManagementError('KEYSET_NOT_FOUND', `${MASTER_KEY_VAR} is not set; export it (base64 of 32 bytes) or use another --store`);
+      throw new KeyManagementError('KEYSET_NOT_FOUND', `${MASTER_KEY_VAR} is not set; export it (base64 of 32 bytes) or use another store`);
     }
     const versionText = this.env[KEY_VERSION_VAR] ?? '1';
     if (!/^\d{1,4}$/.test(versionText.trim())) {
@@ -38,6 +38,6 @@ export class EnvStore implements KeysetStore {
   }
 
   async write(): Promise<KeysetSnapshot> {
-    throw new KeyManagementError('STORE_READ_ONLY', `the env store is read-only; import it into a writable store with 'key-manager --store file:PATH import-legacy --from-env'`);
+    throw new KeyManagementError('STORE_READ_ONLY', `the env store is read-only: its key is managed where the variables are set; import it into a writable store to manage it here`);
   }
 }

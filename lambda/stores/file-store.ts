@@ -74,7 +74,7 @@ export class FileStore implements KeysetStore {
   async read(): Promise<KeysetSnapshot> {
     const current = await this.readCurrent();
     if (current === undefined) {
-      throw new KeyManagementError('KEYSET_NOT_FOUND', `no keyset at ${this.location}; run 'key-manager init' to create one (or pass --store to use another store)`);
+      throw new KeyManagementError('KEYSET_NOT_FOUND', `no keyset at ${this.location}`);
     }
     if (current.mode & SHARED_BITS) throw insecure(this.sharedKeysetProblem(current.mode));
     return { keyset: parseKeyset(current.text), handle: contentHandle(current.text) };
@@ -130,8 +130,8 @@ export class FileStore implements KeysetStore {
     const access = readable && writable ? 'read and write' : readable ? 'read' : 'write';
     const advice = [
       `run chmod 600 ${this.location}`,
-      ...(readable ? ['then rotate (key-manager rotate): whoever could read it may hold the material of its versions'] : []),
-      ...(writable ? ["check with 'key-manager status' that its versions are the ones you expect: whoever could write it may have changed them"] : []),
+      ...(readable ? ['then rotate: whoever could read it may hold the material of its versions'] : []),
+      ...(writable ? ['check that its versions are the ones you expect: whoever could write it may have changed them'] : []),
     ];
     return `the keyset ${this.location} is mode ${octal(mode)}: ${who(mode & SHARED_BITS)} can ${access} it; ${advice.join(', ')}`;
   }
@@ -222,7 +222,7 @@ export class FileStore implements KeysetStore {
       if (Date.now() >= deadline) {
         throw new KeyManagementError(
           'STORE_BUSY',
-          `could not lock ${this.location} within ${this.lockTimeoutMs} ms: another key-manager process holds ${this.lockPath}; retry, or remove that file if no key-manager is running`,
+          `could not lock ${this.location} within ${this.lockTimeoutMs} ms: another process holds ${this.lockPath}; retry, or remove that file if no process is using this keyset`,
         );
       }
       await sleep(Math.min(50, 2 + attempt) + Math.random() * 10);
@@ -264,7 +264,7 @@ export class FileStore implements KeysetStore {
       // The lock vanished between our open and this read: try again at once. Anything else (a directory at
       // the lock's name) would make every retry fail the same way, so it is reported, not retried.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
-      throw new KeyManagementError('STORE_UNAVAILABLE', `cannot use the lock file ${this.lockPath}: ${(err as NodeJS.ErrnoException).code ?? 'I/O error'}; it is not a lock this store made — remove it if no key-manager is running`, { cause: err });
+      throw new KeyManagementError('STORE_UNAVAILABLE', `cannot use the lock file ${this.lockPath}: ${(err as NodeJS.ErrnoException).code ?? 'I/O error'}; it is not a lock this store made — remove it if no process is using this keyset`, { cause: err });
     }
     const age = Date.now() - mtimeMs;
     const ownerDead = holder.host === os.hostname() && typeof holder.pid === 'number' && !isAlive(holder.pid);

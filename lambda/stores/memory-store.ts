@@ -18,7 +18,7 @@ export class MemoryStore implements KeysetStore {
 
   async read(): Promise<KeysetSnapshot> {
     this.reads++;
-    if (this.text === undefined) throw new KeyManagementError('KEYSET_NOT_FOUND', `no keyset in ${this.location}; run 'key-manager init'`);
+    if (this.text === undefined) throw new KeyManagementError('KEYSET_NOT_FOUND', `no keyset in ${this.location}`);
     return { keyset: parseKeyset(this.text), handle: contentHandle(this.text) };
   }
 

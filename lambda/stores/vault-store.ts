@@ -1,10 +1,8 @@
 /**
  * HashiCorp Vault KV v2 store, for staging: `vault:MOUNT/PATH`, default `vault:alphapulse/encryption/master_key`.
  *
- * The keyset is the JSON string in the secret's `value` field. The secret the seed wrote holds a bare
- * base64 master key there instead (and optionally `version`, the legacy counter): that is read as the
- * legacy keyset (versions 1..N of that key, `legacy-pbkdf2`), and the first write replaces it with the
- * keyset document.
+ * The keyset is the JSON string in the secret's `value` field, or the seed's bare master key
+ * (vault/legacy-secret.ts). HTTP, retries and transport errors are vault/transport.ts.
  *
  * Compare-and-set is KV v2's `options.cas`: the handle is the KV version read, a write sends it as
  * `cas` (0 to create), and Vault refuses the write if another landed in between.
@@ -20,48 +18,23 @@
  * landed and is reported as done, if it holds another the write lost a race (CONFLICT), and only if it
  * does not exist is the write resent, still with the same `cas`, so it can land at most once.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
 import { readFileSync } from 'node:fs';
-import { checkEndpointUrl } from './endpoint-url';
-import { ConflictError, KeyManagementError, KeysetInvalidError } from '../keys/errors';
-import { type Keyset, keysetText, parseKeyset } from '../keys/keyset';
-import { legacyKeyset, MAX_LEGACY_VERSIONS } from '../keys/legacy';
+import { ConflictError, KeyManagementError } from '../keys/errors';
+import { type Keyset, keysetText } from '../keys/keyset';
 import { isPlainObject } from '../keys/json';
 import type { KeysetSnapshot, KeysetStore } from './store';
+import { keysetOfSecretData } from './vault/legacy-secret';
+import { isTransient, mayHaveLanded, type Outcome, VAULT_ADDR_VAR, VAULT_CACERT_VAR, VAULT_NAMESPACE_VAR, VAULT_TOKEN_VAR, type VaultAnswer, type VaultConnectionOptions, vaultErrors, VaultTransport } from './vault/transport';
 
+export { VAULT_ADDR_VAR, VAULT_CACERT_VAR, VAULT_NAMESPACE_VAR, VAULT_TOKEN_VAR } from './vault/transport';
 export const DEFAULT_VAULT_TARGET = 'alphapulse/encryption/master_key';
-export const VAULT_ADDR_VAR = 'VAULT_ADDR';
-export const VAULT_TOKEN_VAR = 'VAULT_TOKEN';
-export const VAULT_NAMESPACE_VAR = 'VAULT_NAMESPACE';
-export const VAULT_CACERT_VAR = 'VAULT_CACERT';
 
 /** KV v2's answer to a `cas` that is not the current version. */
 const CAS_MISMATCH = 'check-and-set parameter did not match the current version';
-/** A keyset is at most 64 KB; anything much larger than that from Vault is not ours to parse. */
-const MAX_RESPONSE_BYTES = 512 * 1024;
 const SEGMENT = /^[A-Za-z0-9_.@-]+$/;
 
-export interface VaultStoreOptions {
-  /** Vault's address, as `VAULT_ADDR`: `https://vault.example.com:8200`. */
-  readonly address: string;
-  /** The Vault token (`VAULT_TOKEN`). Sent only as the `X-Vault-Token` header; never in a message. */
-  readonly token: string;
-  /** Vault Enterprise namespace, sent as `X-Vault-Namespace`. @default none */
-  readonly namespace?: string;
-  /** PEM of the CA(s) that signed Vault's TLS certificate (the contents of `VAULT_CACERT`). @default the system roots */
-  readonly caCert?: string | Buffer;
-  /** Deadline for each HTTP request, connect to last byte. @default 5000 */
-  readonly timeoutMs?: number;
-  /** Attempts per operation when Vault is sealed, unreachable or failing transiently. @default 4 */
-  readonly maxAttempts?: number;
-  /** Backoff before the first retry; doubles each retry, with full jitter. @default 200 */
-  readonly backoffMs?: number;
-  /** Cap on one backoff. @default 3000 */
-  readonly maxBackoffMs?: number;
-  /** Waits between retries; tests pass one that does not wait. @default setTimeout */
-  readonly sleep?: (ms: number) => Promise<void>;
-}
+/** How to reach Vault: its address, token, namespace, CA, and the request deadline and retry policy. */
+export type VaultStoreOptions = VaultConnectionOptions;
 
 export interface VaultPath {
   /** The KV v2 mount (the first segment of the target). */
@@ -109,13 +82,6 @@ export function openVaultStore(target: string, env: NodeJS.ProcessEnv): VaultSto
   return new VaultStore(parseVaultTarget(target), vaultOptionsFromEnv(env));
 }
 
-/** One HTTP exchange: an answer from Vault, or a transport failure. */
-type Outcome =
-  | { readonly kind: 'response'; readonly status: number; readonly body: unknown }
-  | { readonly kind: 'failure'; readonly code: string; readonly mayHaveLanded: boolean; readonly tls: boolean };
-
-type VaultAnswer = Extract<Outcome, { kind: 'response' }>;
-
 /** What reading one KV version found. */
 type VersionRead =
   | { readonly found: true; readonly data: Record<string, unknown>; readonly version: number }
@@ -125,48 +91,19 @@ export class VaultStore implements KeysetStore {
   readonly kind = 'vault';
   readonly writable = true;
   readonly location: string;
-  private readonly base: URL;
-  private readonly displayAddress: string;
   private readonly paths: { readonly data: string; readonly metadata: string; readonly destroy: string };
   private readonly policyPath: string;
-  private readonly token: string;
-  private readonly namespace?: string;
-  private readonly agent: http.Agent;
-  private readonly timeoutMs: number;
-  private readonly maxAttempts: number;
-  private readonly backoffMs: number;
-  private readonly maxBackoffMs: number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly vault: VaultTransport;
 
   constructor(
     readonly target: VaultPath,
     options: VaultStoreOptions,
   ) {
-    const base = checkEndpointUrl(options.address, VAULT_ADDR_VAR, 'the Vault token', 'https://vault.example.com:8200');
-    // Checked here because Node rejects such header values only when the request is made.
-    if (!/^[\x21-\x7e]+$/.test(options.token)) {
-      throw new KeyManagementError('INVALID_INPUT', `the Vault token is empty or has spaces or characters outside printable ASCII; check ${VAULT_TOKEN_VAR}`);
-    }
-    if (options.namespace !== undefined && !/^[\x20-\x7e]+$/.test(options.namespace)) {
-      throw new KeyManagementError('INVALID_INPUT', `${VAULT_NAMESPACE_VAR} must be printable ASCII on one line`);
-    }
-    this.base = base;
-    this.displayAddress = `${base.origin}${base.pathname.replace(/\/+$/, '')}`;
+    this.vault = new VaultTransport(options);
     this.location = `vault:${target.mount}/${target.path}`;
     this.policyPath = `${target.mount}/data/${target.path}`;
     const api = (endpoint: string): string => `/v1/${encodeURIComponent(target.mount)}/${endpoint}/${target.path.split('/').map(encodeURIComponent).join('/')}`;
     this.paths = { data: api('data'), metadata: api('metadata'), destroy: api('destroy') };
-    this.token = options.token;
-    this.namespace = options.namespace;
-    this.agent =
-      base.protocol === 'https:'
-        ? new https.Agent({ keepAlive: false, ...(options.caCert !== undefined ? { ca: options.caCert } : {}) })
-        : new http.Agent({ keepAlive: false });
-    this.timeoutMs = options.timeoutMs ?? 5_000;
-    this.maxAttempts = Math.max(1, options.maxAttempts ?? 4);
-    this.backoffMs = options.backoffMs ?? 200;
-    this.maxBackoffMs = options.maxBackoffMs ?? 3_000;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   async read(): Promise<KeysetSnapshot> {
@@ -199,7 +136,7 @@ export class VaultStore implements KeysetStore {
     const body = JSON.stringify({ options: { cas }, data: { value: text } });
     let uncertain = false;
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.send('POST', this.paths.data, body);
+      const outcome = await this.vault.send('POST', this.paths.data, body);
       if (outcome.kind === 'response') {
         if (outcome.status === 200 || outcome.status === 204) {
           return kvVersion((outcome.body as { data?: unknown } | undefined)?.data) ?? ours;
@@ -218,16 +155,16 @@ export class VaultStore implements KeysetStore {
         if (writer === 'us') return ours;
         if (writer === 'another') throw this.lostRace(expected);
       }
-      if (attempt >= this.maxAttempts) {
-        throw this.unavailable(
+      if (attempt >= this.vault.maxAttempts) {
+        throw this.vault.unavailable(
           outcome,
           attempt,
           uncertain
-            ? `an attempt got no answer and had not landed when checked; run 'key-manager --store ${this.location} status' before retrying`
+            ? "an attempt got no answer and had not landed when checked: check the keyset's status before retrying"
             : 'the keyset was not written; retry when Vault is back',
         );
       }
-      await this.sleep(this.backoff(attempt));
+      await this.vault.sleep(this.vault.backoff(attempt));
     }
   }
 
@@ -311,17 +248,9 @@ export class VaultStore implements KeysetStore {
     return Array.from({ length: written - 1 }, (_, i) => i + 1);
   }
 
-  /** Sends a request that is safe to repeat, retrying transient failures with backoff; returns Vault's answer. */
-  private async repeatable(method: 'GET' | 'POST', apiPath: string, capability: string, body?: string): Promise<VaultAnswer> {
-    for (let attempt = 1; ; attempt++) {
-      const outcome = await this.send(method, apiPath, body);
-      if (!isTransient(outcome)) {
-        if (outcome.kind === 'response') return outcome;
-        throw this.unexpected(outcome, capability);
-      }
-      if (attempt >= this.maxAttempts) throw this.unavailable(outcome, attempt);
-      await this.sleep(this.backoff(attempt));
-    }
+  /** A request safe to repeat, retried on transient failures; a failure not worth retrying is `unexpected`. */
+  private repeatable(method: 'GET' | 'POST', apiPath: string, capability: string, body?: string): Promise<VaultAnswer> {
+    return this.vault.repeatable(method, apiPath, (outcome) => this.unexpected(outcome, capability), body);
   }
 
   /**
@@ -338,7 +267,7 @@ export class VaultStore implements KeysetStore {
       throw new KeyManagementError(
         code === 'ACCESS_DENIED' ? 'ACCESS_DENIED' : 'STORE_UNAVAILABLE',
         `a write to ${this.where()} got no answer and checking whether it landed failed too (${err instanceof Error ? err.message : code}); ` +
-          `the write may or may not have landed: run 'key-manager --store ${this.location} status' before retrying`,
+          "the write may or may not have landed: check the keyset's status before retrying",
         { cause: err },
       );
     }
@@ -358,38 +287,13 @@ export class VaultStore implements KeysetStore {
 
   /** The keyset in `data.value`: a keyset document, or the seed's bare master key. */
   private snapshot(data: Record<string, unknown>, version: number): KeysetSnapshot {
-    const value = data.value;
-    if (typeof value !== 'string') {
-      throw new KeysetInvalidError('data.value', `of the Vault secret ${this.location} must be a string holding the keyset JSON (or the legacy base64 master key)`);
-    }
-    const handle = String(version);
-    if (value.trim().startsWith('{')) return { keyset: parseKeyset(value), handle };
-    return { keyset: this.legacy(value, data.version), handle };
-  }
-
-  private legacy(masterKey: string, counter: unknown): Keyset {
-    let current = 1;
-    if (counter !== undefined) {
-      const text = typeof counter === 'number' ? String(counter) : typeof counter === 'string' ? counter.trim() : '';
-      current = /^\d{1,4}$/.test(text) ? Number(text) : NaN;
-      if (!(current >= 1 && current <= MAX_LEGACY_VERSIONS)) {
-        throw new KeysetInvalidError('data.version', `of the Vault secret ${this.location} must be the legacy key version, an integer from 1 to ${MAX_LEGACY_VERSIONS}`);
-      }
-    }
-    try {
-      return legacyKeyset(masterKey, current);
-    } catch (err) {
-      if (err instanceof KeyManagementError) {
-        throw new KeysetInvalidError('data.value', `of the Vault secret ${this.location} is neither a keyset JSON document nor a legacy master key (${err.message})`);
-      }
-      throw err;
-    }
+    return { keyset: keysetOfSecretData(data, this.location), handle: String(version) };
   }
 
   private notFound(body: unknown): KeyManagementError {
     const errors = vaultErrors(body);
     if (/no handler for route/i.test(errors)) {
-      return new KeyManagementError('KEYSET_NOT_FOUND', `Vault has no KV v2 engine mounted at '${this.target.mount}'${this.inNamespace()}; enable one (vault secrets enable -path=${this.target.mount} kv-v2), then run 'key-manager --store ${this.location} init'`);
+      return new KeyManagementError('KEYSET_NOT_FOUND', `Vault has no KV v2 engine mounted at '${this.target.mount}'${this.inNamespace()}; enable one (vault secrets enable -path=${this.target.mount} kv-v2), then create the keyset`);
     }
     const meta = responseMetadata(body);
     if (meta !== undefined) {
@@ -397,7 +301,7 @@ export class VaultStore implements KeysetStore {
       const fix = meta.destroyed === true ? 'restore the keyset from a backup' : `undelete it (vault kv undelete -mount=${this.target.mount} -versions=${meta.version} ${this.target.path})`;
       return new KeyManagementError('KEYSET_NOT_FOUND', `the latest version (${meta.version}) of the Vault secret ${this.location}${this.inNamespace()} was ${what}; ${fix}`);
     }
-    return new KeyManagementError('KEYSET_NOT_FOUND', `no keyset in Vault at ${this.location}${this.inNamespace()}; run 'key-manager --store ${this.location} init' to create one`);
+    return new KeyManagementError('KEYSET_NOT_FOUND', `no keyset in Vault at ${this.location}${this.inNamespace()}`);
   }
 
   private lostRace(expected: string | null): KeyManagementError {
@@ -415,40 +319,11 @@ export class VaultStore implements KeysetStore {
     );
   }
 
-  private unavailable(outcome: Outcome, attempts: number, consequence?: string): KeyManagementError {
-    const tail = `after ${attempts} attempt${attempts === 1 ? '' : 's'}${consequence ? `; ${consequence}` : ''}`;
-    if (outcome.kind === 'failure') {
-      const why =
-        outcome.code === 'TIMEOUT'
-          ? `did not answer within ${this.timeoutMs} ms`
-          : outcome.code === 'ECONNREFUSED' || outcome.code === 'ENOTFOUND' || outcome.code === 'EAI_AGAIN'
-            ? `cannot be reached (${outcome.code}); check ${VAULT_ADDR_VAR} and that Vault is running`
-            : `failed (${outcome.code})`;
-      return new KeyManagementError('STORE_UNAVAILABLE', `Vault at ${this.displayAddress} ${why} ${tail}`);
-    }
-    const errors = this.safeErrors(outcome.body);
-    if (outcome.status === 503 && /sealed/i.test(errors)) {
-      return new KeyManagementError('STORE_UNAVAILABLE', `Vault at ${this.displayAddress} is sealed ${tail}; unseal it (vault operator unseal) and retry`);
-    }
-    if (outcome.status === 429) {
-      return new KeyManagementError('THROTTLED', `Vault at ${this.displayAddress} is rate-limiting requests (HTTP 429) ${tail}; retry later`);
-    }
-    return new KeyManagementError('STORE_UNAVAILABLE', `Vault at ${this.displayAddress} answered HTTP ${outcome.status}${errors ? ` (${errors})` : ''} ${tail}`);
-  }
-
   private unexpected(outcome: Outcome, capability: string, policyPath = this.policyPath): KeyManagementError {
-    if (outcome.kind === 'failure' && outcome.tls) {
-      return new KeyManagementError('STORE_UNAVAILABLE', `TLS verification of Vault at ${this.displayAddress} failed (${outcome.code}); set ${VAULT_CACERT_VAR} to the PEM file of the CA that signed Vault's certificate`);
-    }
-    if (outcome.kind === 'failure') return this.unavailable(outcome, 1);
-    const errors = this.safeErrors(outcome.body);
+    if (outcome.kind === 'failure' && outcome.tls) return this.vault.tlsFailed(outcome);
+    if (outcome.kind === 'failure') return this.vault.unavailable(outcome, 1);
+    const errors = this.vault.safeErrors(outcome.body);
     return new KeyManagementError('STORE_UNAVAILABLE', `Vault refused '${capability}' on ${policyPath}${this.inNamespace()} with HTTP ${outcome.status}${errors ? ` (${errors})` : ''}`);
-  }
-
-  /** Vault's own error strings, trimmed, on one line, without the token should a proxy echo it. */
-  private safeErrors(body: unknown): string {
-    const text = vaultErrors(body).split(this.token).join('[token]');
-    return text.replace(/\s+/g, ' ').trim().slice(0, 300);
   }
 
   private where(): string {
@@ -456,84 +331,8 @@ export class VaultStore implements KeysetStore {
   }
 
   private inNamespace(): string {
-    return this.namespace ? ` (namespace ${this.namespace})` : '';
+    return this.vault.namespace ? ` (namespace ${this.vault.namespace})` : '';
   }
-
-  private backoff(attempt: number): number {
-    const ceiling = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** (attempt - 1));
-    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-  }
-
-  /** One request with a deadline covering connect, headers and body. Never throws. */
-  private send(method: 'GET' | 'POST', apiPath: string, body?: string): Promise<Outcome> {
-    const url = new URL(`${this.base.pathname.replace(/\/+$/, '')}${apiPath}`, this.base);
-    const headers: http.OutgoingHttpHeaders = { 'X-Vault-Token': this.token, 'X-Vault-Request': 'true', Accept: 'application/json' };
-    if (this.namespace) headers['X-Vault-Namespace'] = this.namespace;
-    if (body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      headers['Content-Length'] = Buffer.byteLength(body);
-    }
-    const transport = url.protocol === 'https:' ? https : http;
-    return new Promise<Outcome>((resolve) => {
-      let settled = false;
-      const finish = (outcome: Outcome): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve(outcome);
-      };
-      const req = transport.request(url, { method, headers, agent: this.agent }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_RESPONSE_BYTES) {
-            req.destroy();
-            finish({ kind: 'failure', code: 'RESPONSE_TOO_LARGE', mayHaveLanded: true, tls: false });
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('end', () => finish({ kind: 'response', status: res.statusCode ?? 0, body: parseJson(Buffer.concat(chunks).toString('utf8')) }));
-        res.on('error', (err: NodeJS.ErrnoException) => finish(failure(err, true)));
-      });
-      const timer = setTimeout(() => {
-        finish({ kind: 'failure', code: 'TIMEOUT', mayHaveLanded: true, tls: false });
-        req.destroy();
-      }, this.timeoutMs);
-      req.on('error', (err: NodeJS.ErrnoException) => finish(failure(err, requestSent(req))));
-      req.end(body);
-    });
-  }
-}
-
-/** Whether a URL hostname is this machine: `localhost`, 127.0.0.0/8 or `[::1]`. */
-function failure(err: NodeJS.ErrnoException, sent: boolean): Outcome {
-  const code = err.code ?? 'ERROR';
-  const tls = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(code);
-  const neverSent = tls || code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
-  return { kind: 'failure', code, mayHaveLanded: sent && !neverSent, tls };
-}
-
-/** True once the request has a socket that connected: from then on, a write may have reached Vault. */
-function requestSent(req: http.ClientRequest): boolean {
-  return req.socket !== null && req.socket !== undefined && !req.socket.connecting;
-}
-
-/** Failures worth another attempt: Vault sealed or standby, overloaded, rate limiting, unreachable, timed out. */
-function isTransient(outcome: Outcome): boolean {
-  if (outcome.kind === 'failure') return !outcome.tls && outcome.code !== 'RESPONSE_TOO_LARGE';
-  return outcome.status === 412 || outcome.status === 429 || outcome.status >= 500;
-}
-
-/**
- * Whether a failed write may nonetheless have been applied. Sealed (503), rate-limited (429) and
- * consistency (412) answers are given before the write; a 500, a gateway error or a lost connection
- * after sending are not proof of anything.
- */
-function mayHaveLanded(outcome: Outcome): boolean {
-  if (outcome.kind === 'failure') return outcome.mayHaveLanded;
-  return outcome.status !== 503 && outcome.status !== 429 && outcome.status !== 412;
 }
 
 function parseHandle(handle: string): number {
@@ -556,23 +355,8 @@ function responseMetadata(body: unknown): { version: number; destroyed?: unknown
   return version === undefined ? undefined : { version, destroyed: body.data.metadata.destroyed };
 }
 
-function vaultErrors(body: unknown): string {
-  if (!isPlainObject(body) || !Array.isArray(body.errors)) return '';
-  return body.errors.filter((e): e is string => typeof e === 'string').join('; ');
-}
-
 /** `encryption/master_key` → `encryption/*`, the shape of the seed's policy. */
 function parentGlob(path: string): string {
   const i = path.lastIndexOf('/');
   return i === -1 ? path : `${path.slice(0, i)}/*`;
 }
-
-function parseJson(text: string): unknown {
-  if (text === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-

@@ -193,8 +193,8 @@ describe('transitions', () => {
     expect(after.primary).toBe(2);
   });
 
-  it('refuses to disable the primary and says to rotate first', () => {
-    expect(() => disableVersion(base(), 1, { now: T1 })).toThrow(/rotate first/);
+  it('refuses to disable the primary and says a rotation must come first', () => {
+    expect(() => disableVersion(base(), 1, { now: T1 })).toThrow(/a rotation must make another version primary first/);
   });
 
   it('destroys only a disabled version, removing its material but keeping its metadata', () => {

@@ -33,8 +33,8 @@ describe('EnvStore', () => {
     expect((err as Error).message).not.toContain(KEY);
   });
 
-  it('is read-only and says how to import', async () => {
-    await expect(new EnvStore({}).write()).rejects.toMatchObject({ code: 'STORE_READ_ONLY', message: expect.stringMatching(/import-legacy/) });
+  it('is read-only and says to import it into a writable store', async () => {
+    await expect(new EnvStore({}).write()).rejects.toMatchObject({ code: 'STORE_READ_ONLY', message: expect.stringMatching(/import it into a writable store/) });
   });
 
   it('legacyKeyset validates like any keyset', () => {

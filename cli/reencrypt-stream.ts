@@ -1,0 +1,258 @@
+/**
+ * The streaming half of `reencrypt`: JSON Lines from `input` through the rewrapper into a temp file beside `output`
+ * (0600), in bounded batches, behind a guard that fails a line longer than the limit before it is buffered whole; the
+ * temp file is fsync'd and linked to `output` only when the whole input was read (a link, unlike a rename, fails
+ * rather than replace a file created at `output` meanwhile). Constant memory; the input is never written.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Transform, type TransformCallback } from 'node:stream';
+import { errorCode, KeyManagementError } from '../lambda/keys/errors';
+import type { Rewrapper } from '../lambda/keys/rewrap';
+import { syncDirectory } from '../lambda/stores/sync-directory';
+import { findValueSpan } from './json-field';
+
+/** Default longest line: far above any row of envelopes, low enough that one line cannot exhaust memory. */
+export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
+/** Failed line numbers listed in the summary; the count is always exact. */
+export const MAX_LISTED_FAILURES = 1_000;
+const WRITE_BATCH_BYTES = 256 * 1024;
+
+/** Fails the stream as soon as a line grows past `max` bytes, and counts bytes for the progress bar. */
+class LineGuard extends Transform {
+  bytes = 0;
+  private current = 0;
+  line = 1;
+
+  constructor(private readonly max: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    let from = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, from);
+      const segment = (nl === -1 ? chunk.length : nl) - from;
+      if (this.current + segment > this.max) {
+        done(new KeyManagementError('INVALID_INPUT', `line ${this.line} is longer than ${this.max} bytes (--max-line-bytes); nothing was written — is the input JSON Lines? raise the limit if such lines are expected`));
+        return;
+      }
+      if (nl === -1) {
+        this.current += segment;
+        break;
+      }
+      this.current = 0;
+      this.line++;
+      from = nl + 1;
+    }
+    this.bytes += chunk.length;
+    done(null, chunk);
+  }
+}
+
+/** Appends to a file handle in bounded batches. */
+class BatchWriter {
+  private parts: string[] = [];
+  private size = 0;
+
+  constructor(private readonly handle: fs.FileHandle) {}
+
+  async write(text: string): Promise<void> {
+    this.parts.push(text);
+    this.size += text.length;
+    if (this.size >= WRITE_BATCH_BYTES) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.parts.length === 0) return;
+    const text = this.parts.join('');
+    this.parts = [];
+    this.size = 0;
+    try {
+      await this.handle.write(text);
+    } catch (err) {
+      throw new KeyManagementError('STORE_UNAVAILABLE', `cannot write the output: ${(err as NodeJS.ErrnoException).code ?? 'write error'}; nothing was written to --out — check the disk`);
+    }
+  }
+}
+
+export type LineOutcome = { kind: 'pass' } | { kind: 'not-json' } | { kind: 'current' } | { kind: 'rewrapped'; text: string; fromVersion: number };
+
+/**
+ * One line through the rewrapper. `path` empty: the line itself is the envelope (a JSON record, a JSON
+ * string holding a compact envelope, or a bare compact envelope). Otherwise the envelope is the value
+ * at `path`: a record object, a compact string, or a string holding a record's JSON. A blank line and a
+ * JSON line without an envelope pass; any other line is `not-json` (the caller decides what that means).
+ */
+export function processLine(line: string, fieldPath: readonly string[], rewrapper: Rewrapper): LineOutcome {
+  const trimmed = line.trim();
+  if (trimmed === '') return { kind: 'pass' };
+  if (fieldPath.length === 0 && trimmed.startsWith('AP2:')) return outcome(rewrapper.rewrap(trimmed), (v) => v as string);
+  if (!isJson(trimmed)) return { kind: 'not-json' };
+  if (fieldPath.length === 0 ? !trimmed.includes('ciphertext') && !trimmed.startsWith('"AP2:') : !trimmed.startsWith('{')) return { kind: 'pass' };
+  const span = findValueSpan(line, fieldPath);
+  if (!span) return { kind: 'pass' };
+  const value: unknown = JSON.parse(line.slice(span.start, span.end));
+  const at = span;
+  let result;
+  let nestedJson = false;
+  if (typeof value === 'string' && value.trimStart().startsWith('{') && value.includes('ciphertext')) {
+    nestedJson = true;
+    let inner: unknown;
+    try {
+      inner = JSON.parse(value);
+    } catch {
+      throw new KeyManagementError('INVALID_ENVELOPE', 'the field holds text that starts like a JSON record but does not parse');
+    }
+    result = rewrapper.rewrap(inner);
+  } else {
+    result = rewrapper.rewrap(value);
+  }
+  return outcome(result, (v) => line.slice(0, at.start) + JSON.stringify(nestedJson ? JSON.stringify(v) : v) + line.slice(at.end));
+}
+
+/** Whether `text` parses as JSON. V8's own error quotes the input, so it is never passed on. */
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function outcome(result: ReturnType<Rewrapper['rewrap']>, render: (value: string | object) => string): LineOutcome {
+  if (result.status === 'not-envelope') return { kind: 'pass' };
+  if (result.status === 'current') return { kind: 'current' };
+  return { kind: 'rewrapped', text: render(result.value), fromVersion: result.fromVersion };
+}
+
+export interface ReencryptJob {
+  readonly input: string;
+  readonly output: string;
+  /** Where the envelope sits in each line; empty: the whole line. */
+  readonly fieldPath: readonly string[];
+  readonly maxLineBytes: number;
+  /** Copy lines that are not JSON instead of stopping at the first one. */
+  readonly passThroughInvalid: boolean;
+  readonly rewrapper: Rewrapper;
+  /** Called every 1,000 lines with the bytes read so far and the counts. */
+  readonly onProgress?: (bytes: number, counts: ReencryptCounts) => void;
+}
+
+export interface ReencryptCounts {
+  read: number;
+  rewrapped: number;
+  alreadyCurrent: number;
+  passedThrough: number;
+  notJson: number;
+  failed: number;
+}
+
+export interface ReencryptOutcome {
+  readonly counts: ReencryptCounts;
+  /** The first MAX_LISTED_FAILURES failures: 1-based line number and error code. */
+  readonly failedLines: readonly { readonly line: number; readonly code: string }[];
+  /** How many envelopes came from each version. */
+  readonly rewrappedFrom: Readonly<Record<string, number>>;
+}
+
+/** Streams `job.input` into `job.output`; the output exists only if the whole input was read and written. */
+export async function reencryptFile(job: ReencryptJob): Promise<ReencryptOutcome> {
+  const tmp = path.join(path.dirname(job.output), `.${path.basename(job.output)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const handle = await fs.open(tmp, 'wx', 0o600);
+  const guard = new LineGuard(job.maxLineBytes);
+  const source = createReadStream(job.input);
+  let streamError: unknown;
+  source.on('error', (err) => guard.destroy(err));
+  guard.on('error', (err) => {
+    streamError = err;
+  });
+  const tally = new Tally();
+  let committed = false;
+  try {
+    const writer = new BatchWriter(handle);
+    const lines = createInterface({ input: source.pipe(guard), crlfDelay: Infinity });
+    try {
+      for await (const line of lines) {
+        await writer.write(`${tally.line(line, job)}\n`);
+        if (job.onProgress && tally.counts.read % 1000 === 0) job.onProgress(guard.bytes, tally.counts);
+      }
+    } catch (err) {
+      // An input that fails mid-read (a directory, an I/O error, the line guard) ends the run here.
+      streamError = streamError ?? err;
+    }
+    if (streamError) {
+      if (streamError instanceof KeyManagementError) throw streamError;
+      throw new KeyManagementError('INVALID_INPUT', `cannot read ${job.input}: ${(streamError as NodeJS.ErrnoException).code ?? 'read error'}; nothing was written`);
+    }
+    await writer.flush();
+    await handle.sync();
+    await handle.close();
+    await linkIntoPlace(tmp, job.output);
+    committed = true;
+    await fs.unlink(tmp);
+    await syncDirectory(path.dirname(job.output));
+  } finally {
+    source.destroy();
+    if (!committed) {
+      await handle.close().catch(() => undefined);
+      await fs.rm(tmp, { force: true });
+    }
+  }
+  return { counts: tally.counts, failedLines: tally.failedLines, rewrappedFrom: tally.rewrappedFrom };
+}
+
+/** What happened to each line, and the line to write for it. */
+class Tally {
+  readonly counts: ReencryptCounts = { read: 0, rewrapped: 0, alreadyCurrent: 0, passedThrough: 0, notJson: 0, failed: 0 };
+  readonly failedLines: { line: number; code: string }[] = [];
+  readonly rewrappedFrom: Record<string, number> = {};
+
+  line(line: string, job: ReencryptJob): string {
+    const counts = this.counts;
+    counts.read++;
+    let result: LineOutcome | undefined;
+    try {
+      result = processLine(line, job.fieldPath, job.rewrapper);
+    } catch (err) {
+      // The line is kept as it was, so no data is lost; the summary names it.
+      counts.failed++;
+      if (this.failedLines.length < MAX_LISTED_FAILURES) this.failedLines.push({ line: counts.read, code: errorCode(err) });
+      return line;
+    }
+    switch (result.kind) {
+      case 'not-json':
+        // Not JSON Lines at all (the wrong file, a truncated write): stop rather than copy what is not understood.
+        if (!job.passThroughInvalid) {
+          throw new KeyManagementError('INVALID_INPUT', `line ${counts.read} of ${job.input} is not valid JSON; nothing was written — reencrypt reads JSON Lines (rerun with --pass-through-invalid to copy such lines unchanged)`);
+        }
+        counts.notJson++;
+        counts.passedThrough++;
+        return line;
+      case 'pass':
+        counts.passedThrough++;
+        return line;
+      case 'current':
+        counts.alreadyCurrent++;
+        return line;
+      case 'rewrapped':
+        counts.rewrapped++;
+        this.rewrappedFrom[result.fromVersion] = (this.rewrappedFrom[result.fromVersion] ?? 0) + 1;
+        return result.text;
+    }
+  }
+}
+
+async function linkIntoPlace(tmp: string, output: string): Promise<void> {
+  try {
+    await fs.link(tmp, output);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new KeyManagementError('INVALID_INPUT', `${output} was created while reencrypt ran; it was not overwritten — choose a new --out`);
+    }
+    throw err;
+  }
+}
