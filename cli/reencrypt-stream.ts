@@ -12,7 +12,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { errorCode, KeyManagementError } from '../lambda/keys/errors';
 import type { Rewrapper } from '../lambda/keys/rewrap';
 import { syncDirectory } from '../lambda/stores/sync-directory';
-import { findValueSpan } from './json-field';
+import { findValueSpan, type Span } from './json-field';
 
 /** Default longest line: far above any row of envelopes, low enough that one line cannot exhaust memory. */
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -52,26 +52,43 @@ class LineGuard extends Transform {
   }
 }
 
-/** Appends to a file handle in bounded batches. */
+/**
+ * Appends UTF-8 to a file handle in bounded batches: lines are encoded straight into one reused buffer (no string
+ * joined, no per-line await), which is written, to the last byte, whenever the next line might not fit.
+ */
 class BatchWriter {
-  private parts: string[] = [];
+  private readonly batch = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
   private size = 0;
 
   constructor(private readonly handle: fs.FileHandle) {}
 
-  async write(text: string): Promise<void> {
-    this.parts.push(text);
-    this.size += text.length;
-    if (this.size >= WRITE_BATCH_BYTES) await this.flush();
+  /** Queues `text`: undefined while the batch has room, else a promise settled once the batch is written. */
+  write(text: string): Promise<void> | undefined {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    if (text.length * 3 > this.batch.length - this.size) return this.flushThenWrite(text);
+    this.size += this.batch.write(text, this.size);
+    return undefined;
   }
 
   async flush(): Promise<void> {
-    if (this.parts.length === 0) return;
-    const text = this.parts.join('');
-    this.parts = [];
+    const size = this.size;
     this.size = 0;
+    await this.put(this.batch, size);
+  }
+
+  private async flushThenWrite(text: string): Promise<void> {
+    await this.flush();
+    if (text.length * 3 <= this.batch.length) this.size += this.batch.write(text, 0);
+    else await this.put(Buffer.from(text, 'utf8'));
+  }
+
+  private async put(data: Buffer, length = data.length): Promise<void> {
     try {
-      await this.handle.write(text);
+      for (let done = 0; done < length; ) {
+        const { bytesWritten } = await this.handle.write(data, done, length - done);
+        if (bytesWritten === 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
+        done += bytesWritten;
+      }
     } catch (err) {
       throw new KeyManagementError('STORE_UNAVAILABLE', `cannot write the output: ${(err as NodeJS.ErrnoException).code ?? 'write error'}; nothing was written to --out — check the disk`);
     }
@@ -89,12 +106,15 @@ export type LineOutcome = { kind: 'pass' } | { kind: 'not-json' } | { kind: 'cur
 export function processLine(line: string, fieldPath: readonly string[], rewrapper: Rewrapper): LineOutcome {
   const trimmed = line.trim();
   if (trimmed === '') return { kind: 'pass' };
-  if (fieldPath.length === 0 && trimmed.startsWith('AP2:')) return outcome(rewrapper.rewrap(trimmed), (v) => v as string);
-  if (!isJson(trimmed)) return { kind: 'not-json' };
-  if (fieldPath.length === 0 ? !trimmed.includes('ciphertext') && !trimmed.startsWith('"AP2:') : !trimmed.startsWith('{')) return { kind: 'pass' };
-  const span = findValueSpan(line, fieldPath);
+  const whole = fieldPath.length === 0;
+  if (whole && trimmed.startsWith('AP2:')) return outcome(rewrapper.rewrap(trimmed), (v) => v as string);
+  const root = parsedJson(trimmed);
+  if (root === NOT_JSON) return { kind: 'not-json' };
+  if (whole ? !trimmed.includes('ciphertext') && !trimmed.startsWith('"AP2:') : !trimmed.startsWith('{')) return { kind: 'pass' };
+  // The whole line is the value already parsed; a field is found by scanning the text, so it can be spliced back.
+  const span = whole ? wholeLineSpan(line, trimmed) : findValueSpan(line, fieldPath);
   if (!span) return { kind: 'pass' };
-  const value: unknown = JSON.parse(line.slice(span.start, span.end));
+  const value: unknown = whole ? root : JSON.parse(line.slice(span.start, span.end));
   const at = span;
   let result;
   let nestedJson = false;
@@ -110,23 +130,44 @@ export function processLine(line: string, fieldPath: readonly string[], rewrappe
   } else {
     result = rewrapper.rewrap(value);
   }
-  return outcome(result, (v) => line.slice(0, at.start) + JSON.stringify(nestedJson ? JSON.stringify(v) : v) + line.slice(at.end));
+  // `json` holds no backslash or control character, so as a JSON string it needs only its quotes escaped.
+  return outcome(result, (_v, json) => line.slice(0, at.start) + (nestedJson ? `"${json.replaceAll('"', '\\"')}"` : json) + line.slice(at.end));
 }
 
-/** Whether `text` parses as JSON. V8's own error quotes the input, so it is never passed on. */
-function isJson(text: string): boolean {
+const NOT_JSON = Symbol('not JSON');
+
+/** `text` parsed, or NOT_JSON. V8's own error quotes the input, so it is never passed on. */
+function parsedJson(text: string): unknown {
   try {
-    JSON.parse(text);
-    return true;
+    return JSON.parse(text);
   } catch {
-    return false;
+    return NOT_JSON;
   }
 }
 
-function outcome(result: ReturnType<Rewrapper['rewrap']>, render: (value: string | object) => string): LineOutcome {
+/**
+ * Where the JSON value `trimmed` (the line without its surrounding whitespace, known to parse) sits in `line`.
+ * Whitespace JSON does not allow around a value (a no-break space, say) makes the line invalid, as for a field.
+ */
+function wholeLineSpan(line: string, trimmed: string): Span {
+  const start = line.length - line.trimStart().length;
+  const end = start + trimmed.length;
+  if (!isJsonWhitespace(line, 0, start) || !isJsonWhitespace(line, end, line.length)) throw new KeyManagementError('INVALID_INPUT', 'the line is not valid JSON');
+  return { start, end };
+}
+
+function isJsonWhitespace(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
+  }
+  return true;
+}
+
+function outcome(result: ReturnType<Rewrapper['rewrap']>, render: (value: string | object, json: string) => string): LineOutcome {
   if (result.status === 'not-envelope') return { kind: 'pass' };
   if (result.status === 'current') return { kind: 'current' };
-  return { kind: 'rewrapped', text: render(result.value), fromVersion: result.fromVersion };
+  return { kind: 'rewrapped', text: render(result.value, result.json), fromVersion: result.fromVersion };
 }
 
 export interface ReencryptJob {
@@ -177,7 +218,8 @@ export async function reencryptFile(job: ReencryptJob): Promise<ReencryptOutcome
     const lines = createInterface({ input: source.pipe(guard), crlfDelay: Infinity });
     try {
       for await (const line of lines) {
-        await writer.write(`${tally.line(line, job)}\n`);
+        const written = writer.write(`${tally.line(line, job)}\n`);
+        if (written) await written;
         if (job.onProgress && tally.counts.read % 1000 === 0) job.onProgress(guard.bytes, tally.counts);
       }
     } catch (err) {

@@ -6,13 +6,16 @@
  *
  * A warm call awaits nothing: the fresh keyset is read synchronously (`peek`), the cached key comes with its AAD,
  * and KeyDerivations is counted through counters bound once per (version, context) and kept beside the key, so the
- * work besides the cipher is a parse, two map lookups and a few comparisons. The envelope's spelling is the caller's
- * (`format`, `parse`): the binary form's functions are passed in by the key manager rather than imported here.
+ * work besides the cipher is a parse, two map lookups and a few comparisons.
+ *
+ * The envelope's spelling is the caller's: `seal` takes a `format` and `open` a `parse`, which the key manager passes
+ * (record, compact, binary). The data path imports none of them, so the rotation Lambda, whose canary runs here, does
+ * not carry the envelope parsers in its bundle.
  */
 import { validateContext } from './keys/context';
 import { type CachedKey, DataKeyCache, requireMaterial } from './keys/data-key-cache';
 import { keyFingerprint } from './keys/derive';
-import { aad, assertFormatFitsVersion, type EnvelopeRecord, IV_BYTES, openGcm, parseEnvelope, type ParsedEnvelope, sealGcm, toCompact, toRecord } from './keys/envelope';
+import { aad, assertFormatFitsVersion, IV_BYTES, openGcm, type ParsedEnvelope, sealGcm } from './keys/envelope';
 import { errorCode, KeyManagementError } from './keys/errors';
 import { findVersion, type Keyset, type KeyVersion } from './keys/keyset';
 import type { CachingKeysetSource } from './keys/keyset-source';
@@ -57,6 +60,8 @@ export interface DataPathOptions {
 
 /** Spells a sealed payload as an envelope (record, compact, binary). */
 export type EnvelopeFormat<T> = (version: number, context: string, payload: Buffer) => T;
+/** The bytes an envelope's form writes before its payload (the binary form's header). */
+export type EnvelopeHeader = (version: number, context: string) => Buffer;
 
 export class DataPath {
   private readonly keys: DataKeyCache<BoundCounter>;
@@ -82,7 +87,7 @@ export class DataPath {
       const keyset = version === undefined ? await this.options.source.current() : await this.options.source.containing(version, 'key');
       const n = version ?? keyset.primary;
       const v = this.usableVersion(keyset, n);
-      const cached = this.cachedCounted(v, context);
+      const cached = this.counted(v, context);
       const key = cached !== undefined ? Buffer.from(cached.key) : await this.deriveMissing(v, context);
       return { key, version: n, fingerprint: keyFingerprint(key) };
     } catch (err) {
@@ -91,67 +96,43 @@ export class DataPath {
     }
   }
 
-  /** Encrypts under the primary version; returns the JSON record form. */
-  encrypt(plaintext: Buffer | string, context: string): Promise<EnvelopeRecord> {
-    return this.seal(plaintext, context, toRecord);
-  }
-
-  /** Encrypts under the primary version; returns the compact one-line form `AP2:<v>:<context>:<data>`. */
-  encryptCompact(plaintext: Buffer | string, context: string): Promise<string> {
-    return this.seal(plaintext, context, toCompact);
-  }
-
-  decryptDetailed(envelope: string | Buffer | EnvelopeRecord): Promise<DecryptResult> {
-    return this.open(envelope, parseEnvelope, detailed);
+  /**
+   * Encrypts under the primary version and spells the payload with `format`; `header`, when given, is written before
+   * the payload in the same buffer (the binary form's). A warm call (fresh keyset, cached key, no per-operation audit)
+   * runs synchronously and returns a settled promise; anything else takes `sealCold`.
+   */
+  seal<T>(plaintext: Buffer | string, context: string, format: EnvelopeFormat<T>, header?: EnvelopeHeader): Promise<T> {
+    let version: number | undefined;
+    try {
+      validateContext(context);
+      const keyset = this.options.auditDataOperations ? undefined : this.options.source.peek();
+      if (keyset) {
+        const primary = (version = keyset.primary);
+        const hit = this.hit(this.usableVersion(keyset, primary), context);
+        if (hit) return Promise.resolve(format(primary, context, sealGcm(hit.key, this.options.random.bytes(IV_BYTES), bytesOf(plaintext), hit.aad, header?.(primary, context))));
+      }
+    } catch (err) {
+      return this.failed('encrypt', err, version, context);
+    }
+    return this.sealCold(plaintext, context, format, header);
   }
 
   /**
-   * Encrypts under the primary version and spells the payload with `format`; `header`, when given, is written before
-   * the payload in the same buffer (the binary form's).
+   * Decrypts `input` as `parse` reads it; `shape` makes the result from the plaintext and the parsed envelope. A warm
+   * call runs synchronously, as `seal`'s does; anything else takes `openCold`.
    */
-  async seal<T>(plaintext: Buffer | string, context: string, format: EnvelopeFormat<T>, header?: (version: number, context: string) => Buffer): Promise<T> {
-    let version: number | undefined;
-    let envelope: T;
+  open<I, T>(input: I, parse: (input: I) => ParsedEnvelope, shape: (plaintext: Buffer, parsed: ParsedEnvelope) => T): Promise<T> {
+    let p: ParsedEnvelope | undefined;
     try {
-      validateContext(context);
-      const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
-      const keyset = this.options.source.peek() ?? (await this.options.source.current());
-      const primary = (version = keyset.primary);
-      const v = this.usableVersion(keyset, primary);
-      const iv = this.options.random.bytes(IV_BYTES);
-      const head = header?.(primary, context);
-      const cached = this.cachedCounted(v, context);
-      const payload = cached ? sealGcm(cached.key, iv, data, cached.aad, head) : await this.withDerived(v, context, (key) => sealGcm(key, iv, data, aad(primary, context), head));
-      envelope = format(primary, context, payload);
+      p = parse(input);
+      const keyset = this.options.auditDataOperations ? undefined : this.options.source.peek(p.version);
+      const hit = keyset && this.hit(this.openableVersion(keyset, p), p.context);
+      if (hit) return Promise.resolve(shape(openGcm(hit.key, p.payload, p.kind === 'ap2' ? hit.aad : undefined), p));
     } catch (err) {
-      await this.options.auditor.quietly('encrypt', 'failure', { version, context: auditableContext(context), code: errorCode(err) });
-      throw err;
+      return this.failed('decrypt', err, p?.version, p?.context);
     }
-    if (this.options.auditDataOperations) await this.options.auditor.record('encrypt', 'success', { version, context });
-    return envelope;
-  }
-
-  /** Decrypts `input` as `parse` reads it; `shape` makes the result from the plaintext and the parsed envelope. */
-  async open<I, T>(input: I, parse: (input: I) => ParsedEnvelope, shape: (plaintext: Buffer, parsed: ParsedEnvelope) => T): Promise<T> {
-    let parsed: ParsedEnvelope | undefined;
-    try {
-      const p = (parsed = parse(input));
-      const keyset = this.options.source.peek(p.version) ?? (await this.options.source.containing(p.version, 'data'));
-      assertFormatFitsVersion(p, findVersion(keyset, p.version)?.kdf);
-      const v = this.usableVersion(keyset, p.version);
-      const ap2 = p.kind === 'ap2';
-      const cached = this.cachedCounted(v, p.context);
-      const plaintext = cached
-        ? openGcm(cached.key, p.payload, ap2 ? cached.aad : undefined)
-        : await this.withDerived(v, p.context, (key) => openGcm(key, p.payload, ap2 ? aad(p.version, p.context) : undefined));
-      if (this.options.auditDataOperations) await this.options.auditor.record('decrypt', 'success', { version: p.version, context: p.context });
-      return shape(plaintext, p);
-    } catch (err) {
-      this.options.metrics.count('DecryptionFailures');
-      if (errorCode(err) === 'UNKNOWN_VERSION') this.options.metrics.count('KeyVersionMismatch');
-      await this.options.auditor.quietly('decrypt', 'failure', { version: parsed?.version, context: parsed?.context, code: errorCode(err) });
-      throw err;
-    }
+    // The payload may be borrowed (see readEnvelope) or the caller's: the cold path awaits, so it works on a copy.
+    return this.openCold({ ...p, payload: Buffer.from(p.payload) }, shape);
   }
 
   /** Zeroes every cached data key. */
@@ -159,20 +140,83 @@ export class DataPath {
     this.keys.clear();
   }
 
+  private async sealCold<T>(plaintext: Buffer | string, context: string, format: EnvelopeFormat<T>, header?: EnvelopeHeader): Promise<T> {
+    let version: number | undefined;
+    let envelope: T;
+    try {
+      const data = bytesOf(plaintext);
+      const keyset = await this.options.source.current();
+      const primary = (version = keyset.primary);
+      const v = this.usableVersion(keyset, primary);
+      const iv = this.options.random.bytes(IV_BYTES);
+      const head = header?.(primary, context);
+      const cached = this.counted(v, context);
+      const payload = cached ? sealGcm(cached.key, iv, data, cached.aad, head) : await this.withDerived(v, context, (key) => sealGcm(key, iv, data, aad(primary, context), head));
+      envelope = format(primary, context, payload);
+    } catch (err) {
+      return this.failed('encrypt', err, version, context);
+    }
+    if (this.options.auditDataOperations) await this.options.auditor.record('encrypt', 'success', { version, context });
+    return envelope;
+  }
+
+  private async openCold<T>(p: ParsedEnvelope, shape: (plaintext: Buffer, parsed: ParsedEnvelope) => T): Promise<T> {
+    try {
+      const keyset = await this.options.source.containing(p.version, 'data');
+      const v = this.openableVersion(keyset, p);
+      const ap2 = p.kind === 'ap2';
+      const cached = this.counted(v, p.context);
+      const plaintext = cached
+        ? openGcm(cached.key, p.payload, ap2 ? cached.aad : undefined)
+        : await this.withDerived(v, p.context, (key) => openGcm(key, p.payload, ap2 ? aad(p.version, p.context) : undefined));
+      if (this.options.auditDataOperations) await this.options.auditor.record('decrypt', 'success', { version: p.version, context: p.context });
+      return shape(plaintext, p);
+    } catch (err) {
+      return this.failed('decrypt', err, p.version, p.context);
+    }
+  }
+
+  /** Counts a failed encrypt or decrypt, audits it quietly and rethrows it. */
+  private async failed(action: 'encrypt' | 'decrypt', err: unknown, version: number | undefined, context: string | undefined): Promise<never> {
+    if (action === 'decrypt') {
+      this.options.metrics.count('DecryptionFailures');
+      if (errorCode(err) === 'UNKNOWN_VERSION') this.options.metrics.count('KeyVersionMismatch');
+    }
+    await this.options.auditor.quietly(action, 'failure', { version, context: action === 'encrypt' ? auditableContext(context as string) : context, code: errorCode(err) });
+    throw err;
+  }
+
+  /** The cached key for (`v`, `context`) on a hit, counted in KeyDerivations; undefined on a miss, not counted. */
+  private hit(v: KeyVersion, context: string): CachedKey<BoundCounter> | undefined {
+    const cached = this.keys.cached(v, context);
+    if (cached) this.count(v, context, cached);
+    return cached;
+  }
+
   /**
    * The cached key for (`v`, `context`), or undefined on a miss; counts the use in KeyDerivations either way. A cached
    * key must be used in the turn it is looked up in (see DataKeyCache).
    */
-  private cachedCounted(v: KeyVersion, context: string): CachedKey<BoundCounter> | undefined {
+  private counted(v: KeyVersion, context: string): CachedKey<BoundCounter> | undefined {
     const cached = this.keys.cached(v, context);
+    this.count(v, context, cached);
+    return cached;
+  }
+
+  private count(v: KeyVersion, context: string, cached: CachedKey<BoundCounter> | undefined): void {
     const counter = cached ? (cached.meter ??= this.pairCounter(v.version, context)) : this.pairCounter(v.version, context);
     counter();
     this.derivations();
-    return cached;
   }
 
   private pairCounter(version: number, context: string): BoundCounter {
     return boundCounter(this.options.metrics, 'KeyDerivations', { KeyVersion: String(version), Context: context });
+  }
+
+  /** The version `p` may be opened under: a legacy record only under a legacy version, and never a disabled one. */
+  private openableVersion(keyset: Keyset, p: ParsedEnvelope): KeyVersion {
+    assertFormatFitsVersion(p, findVersion(keyset, p.version)?.kdf);
+    return this.usableVersion(keyset, p.version);
   }
 
   /** Runs `use` with a key derived for a miss: our own copy, zeroed after. */
@@ -210,8 +254,8 @@ export class DataPath {
   }
 }
 
-function detailed(plaintext: Buffer, p: ParsedEnvelope): DecryptResult {
-  return { plaintext, version: p.version, context: p.context, kind: p.kind };
+function bytesOf(plaintext: Buffer | string): Buffer {
+  return typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
 }
 
 /** A context for an audit event: only a valid name, never arbitrary caller text. */

@@ -19,6 +19,8 @@ const REFRESH_AHEAD_FRACTION = 0.8;
 
 export interface KeysetSourceOptions {
   readonly clock: () => Date;
+  /** `clock` in milliseconds, for the warm path's freshness check: `Date.now` saves a Date a call. @default `clock().getTime()` */
+  readonly nowMs?: () => number;
   /** Counts `KeyRetrievalFailures` for every failed read. */
   readonly metrics: MetricsSink;
   /** @default 300000 (5 min) */
@@ -41,6 +43,7 @@ export class CachingKeysetSource {
   private readonly ttlMs: number;
   private readonly maxStaleMs: number;
   private readonly unknownVersionRefetchMs: number;
+  private readonly nowMs: () => number;
   private cached?: Cached;
   private inflight?: Promise<KeysetSnapshot>;
   private lastUnknownRefetch = Number.NEGATIVE_INFINITY;
@@ -53,6 +56,7 @@ export class CachingKeysetSource {
     this.ttlMs = nonNegative(options.ttlMs ?? DEFAULT_KEYSET_TTL_MS, 'keysetTtlMs');
     this.maxStaleMs = nonNegative(options.maxStaleMs ?? DEFAULT_MAX_STALE_MS, 'maxStaleMs');
     this.unknownVersionRefetchMs = nonNegative(options.unknownVersionRefetchMs ?? DEFAULT_UNKNOWN_VERSION_REFETCH_MS, 'unknownVersionRefetchMs');
+    this.nowMs = options.nowMs ?? (() => options.clock().getTime());
   }
 
   /** Called with every keyset adopted (read or written): holders of derived keys drop the ones no longer usable. */
@@ -67,7 +71,7 @@ export class CachingKeysetSource {
   peek(version?: number): Keyset | undefined {
     const cached = this.cached;
     if (!cached) return undefined;
-    const age = this.options.clock().getTime() - cached.fetchedAt;
+    const age = this.nowMs() - cached.fetchedAt;
     if (age >= this.ttlMs) return undefined;
     // A failed background refresh only counts a KeyRetrievalFailures; the next call retries.
     if (age >= this.ttlMs * REFRESH_AHEAD_FRACTION && !this.inflight) this.fresh().catch(() => undefined);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { deriveHkdf, deriveLegacyPbkdf2 } from '../../../lambda/keys/derive';
-import { aad, decodeBase64Strict, MAX_PLAINTEXT_BYTES, openGcm, parseEnvelope, sealGcm, toCompact, toRecord } from '../../../lambda/keys/envelope';
+import { aad, decodeBase64Strict, MAX_PLAINTEXT_BYTES, openGcm, parseEnvelope, readEnvelope, recordJson, sealGcm, toCompact, toRecord } from '../../../lambda/keys/envelope';
 import hkdfVectors from '../../fixtures/hkdf-vectors.json';
 import legacyVectors from '../../fixtures/legacy-vectors.json';
 
@@ -112,8 +112,8 @@ describe('decodeBase64Strict', () => {
 
   it('accepts exactly the canonical text of some bytes, in either alphabet, and decodes it to them', () => {
     fc.assert(
-      fc.property(texts, fc.boolean(), (text, url) => {
-        const got = decodeBase64Strict(text, url);
+      fc.property(texts, fc.boolean(), fc.boolean(), (text, url, borrow) => {
+        const got = decodeBase64Strict(text, url, borrow);
         const want = reference(text, url);
         expect(got === undefined).toBe(want === undefined);
         if (got && want) expect(got.equals(want)).toBe(true);
@@ -133,5 +133,37 @@ describe('decodeBase64Strict', () => {
     ['padding in the middle', 'QQ==QUFB', false],
   ])('refuses %s', (_name, text, url) => {
     expect(decodeBase64Strict(text, url)).toBeUndefined();
+  });
+});
+
+describe('recordJson', () => {
+  it('is exactly JSON.stringify of the record toRecord makes, for every version, context and payload', () => {
+    const contexts = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), contexts, fc.uint8Array({ maxLength: 300 }), (version, context, payload) => {
+        const record = toRecord(version, context, Buffer.from(payload));
+        expect(recordJson(record)).toBe(JSON.stringify(record));
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+});
+
+describe('readEnvelope', () => {
+  it('parses as parseEnvelope does, its payload borrowed: the next read reuses the bytes', () => {
+    const a = toRecord(1, 'a', Buffer.alloc(40, 1));
+    const b = toCompact(2, 'b', Buffer.alloc(40, 2));
+    const first = readEnvelope(a);
+    expect(first).toEqual(parseEnvelope(a));
+    const second = readEnvelope(b);
+    expect(second).toEqual(parseEnvelope(b));
+    expect(first.payload.buffer).toBe(second.payload.buffer);
+    expect(parseEnvelope(a).payload.buffer).not.toBe(second.payload.buffer);
+  });
+
+  it('gives a payload over the scratch size its own buffer', () => {
+    const big = toRecord(1, 'a', Buffer.alloc(200 * 1024, 3));
+    const small = readEnvelope(toRecord(1, 'a', Buffer.alloc(40)));
+    expect(readEnvelope(big).payload.buffer).not.toBe(small.payload.buffer);
   });
 });
