@@ -1,56 +1,24 @@
 /**
- * The streaming half of `reencrypt`: JSON Lines from `input` through the rewrapper into a temp file beside `output`
- * (0600), in bounded batches, behind a guard that fails a line longer than the limit before it is buffered whole; the
+ * The streaming half of `reencrypt`: JSON Lines from `input` (read by `LineReader`, which fails a line longer than
+ * the limit before it is buffered whole) through the rewrapper into a temp file beside `output` (0600), in bounded
+ * batches; the
  * temp file is fsync'd and linked to `output` only when the whole input was read (a link, unlike a rename, fails
  * rather than replace a file created at `output` meanwhile). Constant memory; the input is never written.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
-import { Transform, type TransformCallback } from 'node:stream';
 import { errorCode, KeyManagementError } from '../lambda/keys/errors';
 import type { Rewrapper } from '../lambda/keys/rewrap';
 import { syncDirectory } from '../lambda/stores/sync-directory';
 import { findValueSpan, type Span } from './json-field';
+import { LineReader } from './line-reader';
 
 /** Default longest line: far above any row of envelopes, low enough that one line cannot exhaust memory. */
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
 /** Failed line numbers listed in the summary; the count is always exact. */
 export const MAX_LISTED_FAILURES = 1_000;
 const WRITE_BATCH_BYTES = 256 * 1024;
-
-/** Fails the stream as soon as a line grows past `max` bytes, and counts bytes for the progress bar. */
-class LineGuard extends Transform {
-  bytes = 0;
-  private current = 0;
-  line = 1;
-
-  constructor(private readonly max: number) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    let from = 0;
-    for (;;) {
-      const nl = chunk.indexOf(0x0a, from);
-      const segment = (nl === -1 ? chunk.length : nl) - from;
-      if (this.current + segment > this.max) {
-        done(new KeyManagementError('INVALID_INPUT', `line ${this.line} is longer than ${this.max} bytes (--max-line-bytes); nothing was written — is the input JSON Lines? raise the limit if such lines are expected`));
-        return;
-      }
-      if (nl === -1) {
-        this.current += segment;
-        break;
-      }
-      this.current = 0;
-      this.line++;
-      from = nl + 1;
-    }
-    this.bytes += chunk.length;
-    done(null, chunk);
-  }
-}
 
 /**
  * Appends UTF-8 to a file handle in bounded batches: lines are encoded straight into one reused buffer (no string
@@ -204,31 +172,23 @@ export interface ReencryptOutcome {
 export async function reencryptFile(job: ReencryptJob): Promise<ReencryptOutcome> {
   const tmp = path.join(path.dirname(job.output), `.${path.basename(job.output)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const handle = await fs.open(tmp, 'wx', 0o600);
-  const guard = new LineGuard(job.maxLineBytes);
-  const source = createReadStream(job.input);
-  let streamError: unknown;
-  source.on('error', (err) => guard.destroy(err));
-  guard.on('error', (err) => {
-    streamError = err;
-  });
+  const reader = new LineReader(job.input, job.maxLineBytes);
   const tally = new Tally();
   let committed = false;
   try {
     const writer = new BatchWriter(handle);
-    const lines = createInterface({ input: source.pipe(guard), crlfDelay: Infinity });
     try {
-      for await (const line of lines) {
-        const written = writer.write(`${tally.line(line, job)}\n`);
-        if (written) await written;
-        if (job.onProgress && tally.counts.read % 1000 === 0) job.onProgress(guard.bytes, tally.counts);
+      for await (const lines of reader.batches()) {
+        for (const line of lines) {
+          const written = writer.write(`${tally.line(line, job)}\n`);
+          if (written) await written;
+          if (job.onProgress && tally.counts.read % 1000 === 0) job.onProgress(reader.bytes, tally.counts);
+        }
       }
     } catch (err) {
-      // An input that fails mid-read (a directory, an I/O error, the line guard) ends the run here.
-      streamError = streamError ?? err;
-    }
-    if (streamError) {
-      if (streamError instanceof KeyManagementError) throw streamError;
-      throw new KeyManagementError('INVALID_INPUT', `cannot read ${job.input}: ${(streamError as NodeJS.ErrnoException).code ?? 'read error'}; nothing was written`);
+      // An input that fails mid-read (a directory, an I/O error, a line over the limit) ends the run here.
+      if (err instanceof KeyManagementError) throw err;
+      throw new KeyManagementError('INVALID_INPUT', `cannot read ${job.input}: ${(err as NodeJS.ErrnoException).code ?? 'read error'}; nothing was written`);
     }
     await writer.flush();
     await handle.sync();
@@ -238,7 +198,6 @@ export async function reencryptFile(job: ReencryptJob): Promise<ReencryptOutcome
     await fs.unlink(tmp);
     await syncDirectory(path.dirname(job.output));
   } finally {
-    source.destroy();
     if (!committed) {
       await handle.close().catch(() => undefined);
       await fs.rm(tmp, { force: true });
