@@ -73,6 +73,8 @@ export function sealGcm(key: Buffer, iv: Buffer, plaintext: Buffer, additionalDa
  */
 let ivCopy: Buffer | undefined;
 let tagCopy: Buffer | undefined;
+/** Node reads the options, never keeps or changes them: one object for every decipher. */
+const DECIPHER_OPTIONS = { authTagLength: TAG_BYTES } as const;
 
 function copied(into: Buffer, from: Buffer, offset: number): Buffer {
   for (let i = 0; i < into.length; i++) into[i] = from[offset + i];
@@ -89,7 +91,7 @@ export function openGcm(key: Buffer, payload: Buffer, additionalData?: Buffer): 
   }
   let out: Buffer | undefined;
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key, copied((ivCopy ??= Buffer.alloc(IV_BYTES)), payload, 0), { authTagLength: TAG_BYTES });
+    const decipher = createDecipheriv('aes-256-gcm', key, copied((ivCopy ??= Buffer.alloc(IV_BYTES)), payload, 0), DECIPHER_OPTIONS);
     decipher.setAuthTag(copied((tagCopy ??= Buffer.alloc(TAG_BYTES)), payload, IV_BYTES));
     if (additionalData) decipher.setAAD(additionalData);
     out = decipher.update(payload.subarray(IV_BYTES + TAG_BYTES));

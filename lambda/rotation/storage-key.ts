@@ -36,7 +36,7 @@ export class KmsStorageKey implements StorageKey {
   async health(): Promise<StorageKeyHealth> {
     // Loaded on first use: the rotation steps, which never need KMS metadata, do not pay for the client.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const kms = require('@aws-sdk/client-kms') as typeof import('@aws-sdk/client-kms');
+    const kms = require('./kms-client') as typeof import('./kms-client');
     this.client ??= this.options.client ?? new kms.KMSClient({ ...(this.options.region ? { region: this.options.region } : {}), retryMode: 'standard', maxAttempts: 3, requestHandler: AWS_REQUEST_HANDLER });
     const client = this.client;
     const meta = (await this.call('DescribeKey', () => client.send(new kms.DescribeKeyCommand({ KeyId: this.keyId })))).KeyMetadata;
