@@ -110,7 +110,7 @@ export class DataKeyCache<M = unknown> {
     if (hit) return { key: Buffer.from(hit.key), derived: false };
     if (v.kdf !== 'legacy-pbkdf2') {
       const key = deriveNow(v, context);
-      this.insert(v, context, Buffer.from(key));
+      this.insert(v, context, unpooled(key));
       return { key, derived: true };
     }
     const pendingKey = `${v.version}|${context}`;
@@ -149,7 +149,7 @@ export class DataKeyCache<M = unknown> {
   private insert(v: KeyVersion, context: string, key: Buffer): Entry<M> {
     const existing = this.keys.get(v.version)?.get(context);
     if (existing) this.drop(existing);
-    const entry: Entry<M> = { key, aad: aad(v.version, context), version: v.version, context, material: v.material as string };
+    const entry: Entry<M> = { key, aad: unpooled(aad(v.version, context)), version: v.version, context, material: v.material as string };
     let contexts = this.keys.get(v.version);
     if (!contexts) this.keys.set(v.version, (contexts = new Map()));
     contexts.set(context, entry);
@@ -186,7 +186,7 @@ export class DataKeyCache<M = unknown> {
   /** Starts a legacy derivation, registered for later callers to share; the cache gets its own copy of the key. */
   private startLegacy(pendingKey: string, v: KeyVersion, context: string): PendingDerivation {
     const key = this.limited(() => deriveLegacy(v, context)).then((derived) => {
-      this.insert(v, context, Buffer.from(derived));
+      this.insert(v, context, unpooled(derived));
       return derived;
     });
     const run: PendingDerivation = { material: v.material as string, key, waiting: 0 };
@@ -227,6 +227,17 @@ async function deriveLegacy(v: KeyVersion, context: string): Promise<Buffer> {
 }
 
 /** The version, if its material is still there: UNKNOWN_VERSION or VERSION_DESTROYED otherwise. */
+/**
+ * A copy of `bytes` in a buffer of its own. Small Buffers are cut from shared 8 KiB slabs, and one that is kept (a
+ * cached key, its AAD) keeps its whole slab alive, with the short-lived buffers cut next to it: at 1,024 cached keys,
+ * tens of MiB that no collection could free.
+ */
+function unpooled(bytes: Buffer): Buffer {
+  const own = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(own);
+  return own;
+}
+
 export function requireMaterial(keyset: Keyset, version: number): KeyVersion {
   const v = findVersion(keyset, version);
   if (!v && isPruned(keyset, version)) {
