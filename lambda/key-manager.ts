@@ -143,7 +143,7 @@ export class KeyManager {
    * Encrypts under the primary version; returns the binary form, for callers that store bytes (a BLOB or BYTEA
    * column, an object, a message body): the same authenticated AP2 envelope as `encrypt` writes (AES-256-GCM, the
    * version and context bound as AAD), behind a compact header instead of JSON and base64. Read it with
-   * `decryptBinary`. The layout is documented in docs/binary-envelope.md.
+   * `decryptBinary`. The layout: docs/envelopes.md.
    */
   encryptBinary(plaintext: Buffer | string, context: string): Promise<Buffer> {
     return this.data.seal(plaintext, context, payloadAsIs, binaryHeader);

@@ -27,7 +27,7 @@
  * Not imported by the data path itself (the key manager passes these functions to it), which keeps the
  * rotation Lambda's bundle, where the data path runs the canary, from carrying a format it never uses.
  */
-import { CONTEXT_PATTERN, MAX_CONTEXT_LENGTH } from './context';
+import { CONTEXT_PATTERN, MAX_CONTEXT_LENGTH, validateContext } from './context';
 import { FORMAT, IV_BYTES, MAX_PLAINTEXT_BYTES, type ParsedEnvelope, TAG_BYTES } from './envelope';
 import { KeyManagementError } from './errors';
 
@@ -43,7 +43,7 @@ export function isBinaryEnvelope(input: unknown): input is Uint8Array {
   return input instanceof Uint8Array && input.length >= 4 && input[0] === 0x41 && input[1] === 0x50 && input[2] === 0x32 && input[3] === 0;
 }
 
-/** The header for `version` and `context` (both already valid: the data path checked them). */
+/** The header for `version` and `context`, both already valid (the data path checked them; `toBinary` checks). */
 export function binaryHeader(version: number, context: string): Buffer {
   const header = Buffer.allocUnsafe(BINARY_MAGIC.length + MAX_VERSION_BYTES + 1 + context.length);
   BINARY_MAGIC.copy(header, 0);
@@ -59,8 +59,15 @@ export function binaryHeader(version: number, context: string): Buffer {
   return header.subarray(0, at);
 }
 
-/** Header then payload (iv ‖ tag ‖ ciphertext): the binary envelope of a payload taken from any form. */
-export function toBinary(version: number, context: string, payload: Buffer): Buffer {
+/**
+ * The binary envelope of a payload (iv ‖ tag ‖ ciphertext) taken from any form: a record or compact envelope as
+ * `parseEnvelope` returns it becomes binary without being decrypted. Throws INVALID_ENVELOPE for a version that is
+ * not a positive safe integer or a payload too short to hold the IV and tag, INVALID_CONTEXT for a bad context.
+ */
+export function toBinary(version: number, context: string, payload: Uint8Array): Buffer {
+  if (!Number.isSafeInteger(version) || version < 1) throw invalid('the key version must be a positive integer below 2^53');
+  validateContext(context);
+  if (!(payload instanceof Uint8Array) || payload.length < IV_BYTES + TAG_BYTES) throw invalid(`the payload must be at least the ${IV_BYTES + TAG_BYTES}-byte IV and tag`);
   return Buffer.concat([binaryHeader(version, context), payload]);
 }
 

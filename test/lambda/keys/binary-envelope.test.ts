@@ -142,3 +142,12 @@ describe('parseBinaryEnvelope', () => {
     );
   });
 });
+
+describe('toBinary', () => {
+  it('refuses what would not parse back: a bad version, a bad context, a payload shorter than IV and tag', () => {
+    const payload = Buffer.alloc(IV_BYTES + TAG_BYTES);
+    for (const version of [0, -1, 1.5, 2 ** 53, Number.NaN]) expect(thrown(() => toBinary(version, 'a', payload)).code).toBe('INVALID_ENVELOPE');
+    for (const context of ['', 'a:b', 'x'.repeat(65), 'é']) expect(thrown(() => toBinary(1, context, payload)).code).toBe('INVALID_CONTEXT');
+    expect(thrown(() => toBinary(1, 'a', Buffer.alloc(27))).code).toBe('INVALID_ENVELOPE');
+  });
+});
