@@ -32,12 +32,18 @@ export class LineReader {
   async *batches(): AsyncGenerator<string[]> {
     const handle = await fs.open(this.file, 'r');
     try {
-      const chunk = Buffer.allocUnsafe(this.chunkBytes);
+      // Two buffers: the next chunk is read while the lines of this one are handed out and rewrapped.
+      let chunk = Buffer.allocUnsafe(this.chunkBytes);
+      let spare = Buffer.allocUnsafe(this.chunkBytes);
+      let reading = readInto(handle, chunk);
       for (;;) {
-        const { bytesRead } = await handle.read(chunk, 0, this.chunkBytes, null);
+        const { bytesRead } = await reading;
         if (bytesRead === 0) break;
         this.bytes += bytesRead;
-        yield this.split(chunk, bytesRead);
+        const lines = this.split(chunk, bytesRead);
+        reading = readInto(handle, spare);
+        [chunk, spare] = [spare, chunk];
+        yield lines;
       }
       const last = this.take(Buffer.alloc(0), 0, 0);
       const lines: string[] = [];
@@ -83,6 +89,13 @@ export class LineReader {
     this.current = 0;
     return text;
   }
+}
+
+/** A read into `into` from the current position; a failure nobody awaits (the reader was abandoned) is not unhandled. */
+function readInto(handle: fs.FileHandle, into: Buffer): Promise<{ bytesRead: number }> {
+  const read = handle.read(into, 0, into.length, null);
+  read.catch(() => undefined);
+  return read;
 }
 
 /**

@@ -21,33 +21,49 @@ export const MAX_LISTED_FAILURES = 1_000;
 const WRITE_BATCH_BYTES = 256 * 1024;
 
 /**
- * Appends UTF-8 to a file handle in bounded batches: lines are encoded straight into one reused buffer (no string
- * joined, no per-line await), which is written, to the last byte, whenever the next line might not fit.
+ * Appends UTF-8 to a file handle in bounded batches: lines are encoded straight into one of two reused buffers (no
+ * string joined, no per-line await); a full one is written, to the last byte, while lines fill the other.
  */
 class BatchWriter {
-  private readonly batch = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
+  private batch = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
+  private spare = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
   private size = 0;
+  /** The write of the other buffer, under way. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(private readonly handle: fs.FileHandle) {}
 
-  /** Queues `text`: undefined while the batch has room, else a promise settled once the batch is written. */
+  /** Queues `text`: undefined while the batch has room, else a promise settled once the previous batch is written. */
   write(text: string): Promise<void> | undefined {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    if (text.length * 3 > this.batch.length - this.size) return this.flushThenWrite(text);
+    if (text.length * 3 > this.batch.length - this.size) return this.rotateThenWrite(text);
     this.size += this.batch.write(text, this.size);
     return undefined;
   }
 
+  /** Writes everything queued; resolves once it is all written. */
   async flush(): Promise<void> {
-    const size = this.size;
-    this.size = 0;
-    await this.put(this.batch, size);
+    await this.rotate();
+    await this.writing;
   }
 
-  private async flushThenWrite(text: string): Promise<void> {
-    await this.flush();
+  /** Waits for the previous batch to be written, then starts writing this one and fills the other. */
+  private async rotate(): Promise<void> {
+    await this.writing;
+    const [full, size] = [this.batch, this.size];
+    [this.batch, this.spare, this.size] = [this.spare, full, 0];
+    this.writing = this.put(full, size);
+    // Awaited by the next rotate or flush; a failure nobody awaits (the run stopped first) is not unhandled.
+    this.writing.catch(() => undefined);
+  }
+
+  private async rotateThenWrite(text: string): Promise<void> {
+    await this.rotate();
     if (text.length * 3 <= this.batch.length) this.size += this.batch.write(text, 0);
-    else await this.put(Buffer.from(text, 'utf8'));
+    else {
+      await this.writing;
+      this.writing = this.put(Buffer.from(text, 'utf8'));
+    }
   }
 
   private async put(data: Buffer, length = data.length): Promise<void> {
