@@ -101,19 +101,24 @@ function invalid(message: string): KeyManagementError {
  * payload is used. Throws INVALID_ENVELOPE, naming the first field that is wrong.
  */
 export function parseBinaryEnvelope(input: Uint8Array): ParsedEnvelope {
-  if (!(input instanceof Uint8Array)) throw invalid('a binary envelope is a Buffer or Uint8Array');
-  if (input.length > MAX_BINARY_ENVELOPE_BYTES) throw invalid(`the envelope is ${input.length} bytes, over the ${MAX_BINARY_ENVELOPE_BYTES}-byte limit`);
-  if (!isBinaryEnvelope(input)) throw invalid('the envelope does not start with the magic bytes 41 50 32 00');
-  const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const bytes = Buffer.isBuffer(input) ? input : input instanceof Uint8Array ? Buffer.from(input.buffer, input.byteOffset, input.byteLength) : undefined;
+  if (bytes === undefined) throw invalid('a binary envelope is a Buffer or Uint8Array');
+  if (bytes.length > MAX_BINARY_ENVELOPE_BYTES) throw invalid(`the envelope is ${bytes.length} bytes, over the ${MAX_BINARY_ENVELOPE_BYTES}-byte limit`);
+  if (!isBinaryEnvelope(bytes)) throw invalid('the envelope does not start with the magic bytes 41 50 32 00');
   let at = BINARY_MAGIC.length;
   let version = 0;
-  for (let scale = 1, i = 0; ; scale *= 0x80, i++) {
-    if (i === MAX_VERSION_BYTES || at === bytes.length) throw invalid('the key version is truncated or longer than 8 bytes');
-    const byte = bytes[at++];
-    version += (byte & 0x7f) * scale;
-    if (byte < 0x80) {
-      if (byte === 0 && i > 0) throw invalid('the key version is not minimally encoded');
-      break;
+  // A version below 128, the usual case, is its one byte; the loop reads the rest.
+  if (bytes[at] < 0x80) {
+    version = bytes[at++];
+  } else {
+    for (let scale = 1, i = 0; ; scale *= 0x80, i++) {
+      if (i === MAX_VERSION_BYTES || at === bytes.length) throw invalid('the key version is truncated or longer than 8 bytes');
+      const byte = bytes[at++];
+      version += (byte & 0x7f) * scale;
+      if (byte < 0x80) {
+        if (byte === 0 && i > 0) throw invalid('the key version is not minimally encoded');
+        break;
+      }
     }
   }
   if (version < 1 || !Number.isSafeInteger(version)) throw invalid('the key version must be a positive integer below 2^53');
