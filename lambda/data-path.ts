@@ -60,8 +60,13 @@ export interface DataPathOptions {
 
 /** Spells a sealed payload as an envelope (record, compact, binary). */
 export type EnvelopeFormat<T> = (version: number, context: string, payload: Buffer) => T;
-/** The bytes an envelope's form writes before its payload (the binary form's header). */
-export type EnvelopeHeader = (version: number, context: string) => Buffer;
+/** How `seal` lays out what `format` spells. */
+export interface SealLayout {
+  /** Bytes written before the payload in the same buffer (the binary form's header). */
+  readonly header?: (version: number, context: string) => Buffer;
+  /** `format` only encodes the payload (the text forms): it may be a buffer the next seal reuses (see `sealGcm`). */
+  readonly transient?: boolean;
+}
 
 export class DataPath {
   private readonly keys: DataKeyCache<BoundCounter>;
@@ -97,11 +102,11 @@ export class DataPath {
   }
 
   /**
-   * Encrypts under the primary version and spells the payload with `format`; `header`, when given, is written before
-   * the payload in the same buffer (the binary form's). A warm call (fresh keyset, cached key, no per-operation audit)
-   * runs synchronously and returns a settled promise; anything else takes `sealCold`.
+   * Encrypts under the primary version and spells the payload with `format`, laid out as `layout` says. A warm call
+   * (fresh keyset, cached key, no per-operation audit) runs synchronously and returns a settled promise; anything else
+   * takes `sealCold`.
    */
-  seal<T>(plaintext: Buffer | string, context: string, format: EnvelopeFormat<T>, header?: EnvelopeHeader): Promise<T> {
+  seal<T>(plaintext: Buffer | string, context: string, format: EnvelopeFormat<T>, layout: SealLayout = {}): Promise<T> {
     let version: number | undefined;
     try {
       validateContext(context);
@@ -109,12 +114,12 @@ export class DataPath {
       if (keyset) {
         const primary = (version = keyset.primary);
         const hit = this.hit(this.usableVersion(keyset, primary), context);
-        if (hit) return Promise.resolve(format(primary, context, sealGcm(hit.key, this.options.random.bytes(IV_BYTES), bytesOf(plaintext), hit.aad, header?.(primary, context))));
+        if (hit) return Promise.resolve(format(primary, context, sealGcm(hit.key, this.options.random.bytes(IV_BYTES), bytesOf(plaintext), hit.aad, layout.header?.(primary, context), layout.transient)));
       }
     } catch (err) {
       return this.failed('encrypt', err, version, context);
     }
-    return this.sealCold(plaintext, context, format, header);
+    return this.sealCold(plaintext, context, format, layout);
   }
 
   /**
@@ -140,7 +145,7 @@ export class DataPath {
     this.keys.clear();
   }
 
-  private async sealCold<T>(plaintext: Buffer | string, context: string, format: EnvelopeFormat<T>, header?: EnvelopeHeader): Promise<T> {
+  private async sealCold<T>(plaintext: Buffer | string, context: string, format: EnvelopeFormat<T>, layout: SealLayout): Promise<T> {
     let version: number | undefined;
     let envelope: T;
     try {
@@ -149,10 +154,12 @@ export class DataPath {
       const primary = (version = keyset.primary);
       const v = this.usableVersion(keyset, primary);
       const iv = this.options.random.bytes(IV_BYTES);
-      const head = header?.(primary, context);
+      const head = layout.header?.(primary, context);
+      // Spelled in the turn it is sealed in: a transient payload is overwritten by the next seal, which may be another
+      // caller's running between two awaits.
+      const spell = (key: Buffer, additionalData: Buffer) => format(primary, context, sealGcm(key, iv, data, additionalData, head, layout.transient));
       const cached = this.counted(v, context);
-      const payload = cached ? sealGcm(cached.key, iv, data, cached.aad, head) : await this.withDerived(v, context, (key) => sealGcm(key, iv, data, aad(primary, context), head));
-      envelope = format(primary, context, payload);
+      envelope = cached ? spell(cached.key, cached.aad) : await this.withDerived(v, context, (key) => spell(key, aad(primary, context)));
     } catch (err) {
       return this.failed('encrypt', err, version, context);
     }

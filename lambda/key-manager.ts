@@ -131,12 +131,12 @@ export class KeyManager {
 
   /** Encrypts under the primary version; returns the JSON record form. */
   encrypt(plaintext: Buffer | string, context: string): Promise<EnvelopeRecord> {
-    return this.data.seal(plaintext, context, toRecord);
+    return this.data.seal(plaintext, context, toRecord, TEXT_LAYOUT);
   }
 
   /** Encrypts under the primary version; returns the compact one-line form `AP2:<v>:<context>:<data>`. */
   encryptCompact(plaintext: Buffer | string, context: string): Promise<string> {
-    return this.data.seal(plaintext, context, toCompact);
+    return this.data.seal(plaintext, context, toCompact, TEXT_LAYOUT);
   }
 
   /**
@@ -146,7 +146,7 @@ export class KeyManager {
    * `decryptBinary`. The layout: docs/envelopes.md.
    */
   encryptBinary(plaintext: Buffer | string, context: string): Promise<Buffer> {
-    return this.data.seal(plaintext, context, payloadAsIs, binaryHeader);
+    return this.data.seal(plaintext, context, payloadAsIs, BINARY_LAYOUT);
   }
 
   /** Decrypts any supported text envelope (record, record JSON, compact, legacy record) to its plaintext. */
@@ -266,6 +266,11 @@ export class KeyManager {
     return report;
   }
 }
+
+/** The text forms encode the payload at once, so it is sealed into a reused buffer. */
+const TEXT_LAYOUT = { transient: true } as const;
+/** The binary envelope is the caller's to keep: its own buffer, the header first. */
+const BINARY_LAYOUT = { header: binaryHeader } as const;
 
 /** The binary form's payload already follows its header (`sealGcm` writes both into one buffer). */
 function payloadAsIs(_version: number, _context: string, payload: Buffer): Buffer {

@@ -52,9 +52,25 @@ export function aad(version: number, context: string): Buffer {
 }
 
 /**
- * iv ‖ tag ‖ ciphertext under AES-256-GCM, after `header` when one is given (the binary form's), in one buffer.
+ * Decoded payloads of `readEnvelope`, and transient seals, up to this size are written into a reused buffer (one
+ * each): at 1 KiB, allocating the decoded bytes cost as much as decoding them. Larger ones get their own buffer.
  */
-export function sealGcm(key: Buffer, iv: Buffer, plaintext: Buffer, additionalData?: Buffer, header?: Buffer): Buffer {
+const SCRATCH_MAX_BYTES = 128 * 1024;
+let decodeScratch: Buffer | undefined;
+let sealScratch: Buffer | undefined;
+
+/** `scratch` if it holds `bytes`, else a larger one (never past SCRATCH_MAX_BYTES, which `bytes` must not pass). */
+function atLeast(scratch: Buffer | undefined, bytes: number): Buffer {
+  if (scratch && scratch.length >= bytes) return scratch;
+  return Buffer.allocUnsafeSlow(Math.min(SCRATCH_MAX_BYTES, Math.max(bytes, 2 * (scratch?.length ?? 0), 4096)));
+}
+
+/**
+ * iv ‖ tag ‖ ciphertext under AES-256-GCM, after `header` when one is given (the binary form's), in one buffer.
+ * `transient`: the buffer is one reused for every transient seal up to SCRATCH_MAX_BYTES, valid until the next one,
+ * for a caller that encodes it at once (the text forms): a 64 KiB seal then allocates its ciphertext only.
+ */
+export function sealGcm(key: Buffer, iv: Buffer, plaintext: Buffer, additionalData?: Buffer, header?: Buffer, transient = false): Buffer {
   if (plaintext.length > MAX_PLAINTEXT_BYTES) {
     throw new KeyManagementError('PLAINTEXT_TOO_LARGE', `the plaintext is ${plaintext.length} bytes; one envelope holds at most ${MAX_PLAINTEXT_BYTES} bytes (64 MiB) — split the data`);
   }
@@ -62,9 +78,15 @@ export function sealGcm(key: Buffer, iv: Buffer, plaintext: Buffer, additionalDa
   if (additionalData) cipher.setAAD(additionalData);
   const body = cipher.update(plaintext);
   const final = cipher.final();
-  const parts = [iv, cipher.getAuthTag(), body, final];
-  if (header) parts.unshift(header);
-  return Buffer.concat(parts);
+  const tag = cipher.getAuthTag();
+  const length = (header ? header.length : 0) + IV_BYTES + TAG_BYTES + body.length + final.length;
+  const out = transient && length <= SCRATCH_MAX_BYTES ? (sealScratch = atLeast(sealScratch, length)).subarray(0, length) : Buffer.allocUnsafe(length);
+  let at = header ? header.copy(out, 0) : 0;
+  at += iv.copy(out, at);
+  at += tag.copy(out, at);
+  at += body.copy(out, at);
+  final.copy(out, at);
+  return out;
 }
 
 /**
@@ -176,19 +198,6 @@ function sextets(): Uint8Array {
 }
 
 /**
- * Decoded payloads of `readEnvelope` up to this size are written into one reused buffer: at 1 KiB, allocating the
- * decoded bytes cost as much as decoding them. Larger payloads get their own buffer.
- */
-const SCRATCH_MAX_BYTES = 128 * 1024;
-let scratch: Buffer | undefined;
-
-function scratchFor(bytes: number): Buffer | undefined {
-  if (bytes > SCRATCH_MAX_BYTES) return undefined;
-  if (!scratch || scratch.length < bytes) scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_MAX_BYTES, Math.max(bytes, 2 * (scratch?.length ?? 0), 4096)));
-  return scratch;
-}
-
-/**
  * Strict base64 (`url` false: the standard alphabet, padded; true: the URL alphabet, unpadded), exactly the
  * text Node writes for some bytes: anything else is undefined. Node's decoder skips characters it does not
  * know, stops at `=`, takes either alphabet and reads a wide character's low byte, so the text must say
@@ -210,7 +219,7 @@ export function decodeBase64Strict(text: string, url: boolean, borrow = false): 
   if ((!url && n % 4 !== 0) || partial === 1) return undefined;
   const expected = (data - partial) * 0.75 + (partial && partial - 1);
   const encoding = url ? 'base64url' : 'base64';
-  const into = borrow ? scratchFor(expected) : undefined;
+  const into = borrow && expected <= SCRATCH_MAX_BYTES ? (decodeScratch = atLeast(decodeScratch, expected)) : undefined;
   const bytes = into ? into.subarray(0, into.write(text, 0, encoding)) : Buffer.from(text, encoding);
   if (bytes.length !== expected) return undefined;
   if (text.indexOf(url ? '+' : '-') !== -1 || text.indexOf(url ? '/' : '_') !== -1 || WIDE.test(text)) return undefined;

@@ -64,7 +64,8 @@ export class Rewrapper {
     try {
       const version = this.keyset.primary;
       const { key, aad } = this.key(version, parsed.context);
-      const payload = sealGcm(key, this.random.bytes(IV_BYTES), plaintext, aad);
+      // Transient: spelled below, before anything else seals.
+      const payload = sealGcm(key, this.random.bytes(IV_BYTES), plaintext, aad, undefined, true);
       if (parsed.form === 'compact') {
         // A compact envelope is letters, digits and `:._-`: as a JSON string it needs no escaping either.
         const compact = toCompact(version, parsed.context, payload);

@@ -187,6 +187,22 @@ describe('KeyManager data path', () => {
     expect((await Promise.all(envelopes.map((e) => fresh.decrypt(e)))).map(String)).toEqual(envelopes.map((_, i) => `m${i}`));
   });
 
+  it('concurrent encrypts, warm and cold, in every form, each seal their own plaintext (text forms share a reused seal buffer)', async () => {
+    const { km } = setup(v1(), { maxCachedKeys: 8 });
+    await km.encrypt('warm', 'warm_ctx');
+    const jobs = Array.from({ length: 60 }, (_, i) => {
+      const context = i % 3 === 0 ? 'warm_ctx' : `cold_${i}`;
+      const plaintext = `plaintext ${i} `.repeat(1 + (i % 7) * 50);
+      const sealed = i % 3 === 1 ? km.encryptCompact(plaintext, context) : i % 3 === 2 ? km.encryptBinary(plaintext, context) : km.encrypt(plaintext, context);
+      return { plaintext, sealed };
+    });
+    for (const { plaintext, sealed } of jobs) {
+      const envelope = await sealed;
+      const back = Buffer.isBuffer(envelope) ? await km.decryptBinary(envelope) : await km.decrypt(envelope);
+      expect(back.toString()).toBe(plaintext);
+    }
+  });
+
   it('bounds the derived-key cache and re-derives evicted keys to the same value', async () => {
     const { km } = setup(v1(), { maxCachedKeys: 4 });
     const first = await km.deriveDataKey('c0');

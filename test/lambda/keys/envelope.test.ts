@@ -48,6 +48,19 @@ describe('AP2 envelopes', () => {
     expect(codeOf(() => openGcm(key, payload))).toBe('DECRYPT_FAILED');
   });
 
+  it('seals the same bytes into a reused buffer when transient, which the next transient seal overwrites', () => {
+    const key = Buffer.alloc(32, 5);
+    const owned = sealGcm(key, Buffer.alloc(12, 1), Buffer.from('first'), aad(1, 'a'));
+    const first = sealGcm(key, Buffer.alloc(12, 1), Buffer.from('first'), aad(1, 'a'), undefined, true);
+    expect(first.equals(owned)).toBe(true);
+    const second = sealGcm(key, Buffer.alloc(12, 2), Buffer.from('other'), aad(1, 'a'), undefined, true);
+    expect(second.buffer).toBe(first.buffer);
+    expect(first.equals(owned)).toBe(false);
+    const big = sealGcm(key, Buffer.alloc(12, 3), Buffer.alloc(200 * 1024), aad(1, 'a'), undefined, true);
+    expect(big.buffer).not.toBe(second.buffer);
+    expect(openGcm(key, big, aad(1, 'a')).length).toBe(200 * 1024);
+  });
+
   it('refuses plaintext over the documented maximum', () => {
     expect(codeOf(() => sealGcm(Buffer.alloc(32), Buffer.alloc(12), Buffer.alloc(MAX_PLAINTEXT_BYTES + 1)))).toBe('PLAINTEXT_TOO_LARGE');
   });
