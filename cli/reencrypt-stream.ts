@@ -1,18 +1,18 @@
 /**
- * The streaming half of `reencrypt`: JSON Lines from `input` through the rewrapper into a temp file beside `output`
- * (0600), in bounded batches, behind a guard that fails a line longer than the limit before it is buffered whole; the
+ * The streaming half of `reencrypt`: JSON Lines from `input` (read by `LineReader`, which fails a line longer than
+ * the limit before it is buffered whole) through the rewrapper into a temp file beside `output` (0600), in bounded
+ * batches; the
  * temp file is fsync'd and linked to `output` only when the whole input was read (a link, unlike a rename, fails
  * rather than replace a file created at `output` meanwhile). Constant memory; the input is never written.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
-import { Transform, type TransformCallback } from 'node:stream';
 import { errorCode, KeyManagementError } from '../lambda/keys/errors';
 import type { Rewrapper } from '../lambda/keys/rewrap';
 import { syncDirectory } from '../lambda/stores/sync-directory';
-import { findValueSpan } from './json-field';
+import { findValueSpan, type Span } from './json-field';
+import { LineReader } from './line-reader';
 
 /** Default longest line: far above any row of envelopes, low enough that one line cannot exhaust memory. */
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -20,58 +20,59 @@ export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
 export const MAX_LISTED_FAILURES = 1_000;
 const WRITE_BATCH_BYTES = 256 * 1024;
 
-/** Fails the stream as soon as a line grows past `max` bytes, and counts bytes for the progress bar. */
-class LineGuard extends Transform {
-  bytes = 0;
-  private current = 0;
-  line = 1;
-
-  constructor(private readonly max: number) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    let from = 0;
-    for (;;) {
-      const nl = chunk.indexOf(0x0a, from);
-      const segment = (nl === -1 ? chunk.length : nl) - from;
-      if (this.current + segment > this.max) {
-        done(new KeyManagementError('INVALID_INPUT', `line ${this.line} is longer than ${this.max} bytes (--max-line-bytes); nothing was written — is the input JSON Lines? raise the limit if such lines are expected`));
-        return;
-      }
-      if (nl === -1) {
-        this.current += segment;
-        break;
-      }
-      this.current = 0;
-      this.line++;
-      from = nl + 1;
-    }
-    this.bytes += chunk.length;
-    done(null, chunk);
-  }
-}
-
-/** Appends to a file handle in bounded batches. */
+/**
+ * Appends UTF-8 to a file handle in bounded batches: lines are encoded straight into one of two reused buffers (no
+ * string joined, no per-line await); a full one is written, to the last byte, while lines fill the other.
+ */
 class BatchWriter {
-  private parts: string[] = [];
+  private batch = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
+  private spare = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
   private size = 0;
+  /** The write of the other buffer, under way. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(private readonly handle: fs.FileHandle) {}
 
-  async write(text: string): Promise<void> {
-    this.parts.push(text);
-    this.size += text.length;
-    if (this.size >= WRITE_BATCH_BYTES) await this.flush();
+  /** Queues `text`: undefined while the batch has room, else a promise settled once the previous batch is written. */
+  write(text: string): Promise<void> | undefined {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    if (text.length * 3 > this.batch.length - this.size) return this.rotateThenWrite(text);
+    this.size += this.batch.write(text, this.size);
+    return undefined;
   }
 
+  /** Writes everything queued; resolves once it is all written. */
   async flush(): Promise<void> {
-    if (this.parts.length === 0) return;
-    const text = this.parts.join('');
-    this.parts = [];
-    this.size = 0;
+    await this.rotate();
+    await this.writing;
+  }
+
+  /** Waits for the previous batch to be written, then starts writing this one and fills the other. */
+  private async rotate(): Promise<void> {
+    await this.writing;
+    const [full, size] = [this.batch, this.size];
+    [this.batch, this.spare, this.size] = [this.spare, full, 0];
+    this.writing = this.put(full, size);
+    // Awaited by the next rotate or flush; a failure nobody awaits (the run stopped first) is not unhandled.
+    this.writing.catch(() => undefined);
+  }
+
+  private async rotateThenWrite(text: string): Promise<void> {
+    await this.rotate();
+    if (text.length * 3 <= this.batch.length) this.size += this.batch.write(text, 0);
+    else {
+      await this.writing;
+      this.writing = this.put(Buffer.from(text, 'utf8'));
+    }
+  }
+
+  private async put(data: Buffer, length = data.length): Promise<void> {
     try {
-      await this.handle.write(text);
+      for (let done = 0; done < length; ) {
+        const { bytesWritten } = await this.handle.write(data, done, length - done);
+        if (bytesWritten === 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
+        done += bytesWritten;
+      }
     } catch (err) {
       throw new KeyManagementError('STORE_UNAVAILABLE', `cannot write the output: ${(err as NodeJS.ErrnoException).code ?? 'write error'}; nothing was written to --out — check the disk`);
     }
@@ -89,12 +90,15 @@ export type LineOutcome = { kind: 'pass' } | { kind: 'not-json' } | { kind: 'cur
 export function processLine(line: string, fieldPath: readonly string[], rewrapper: Rewrapper): LineOutcome {
   const trimmed = line.trim();
   if (trimmed === '') return { kind: 'pass' };
-  if (fieldPath.length === 0 && trimmed.startsWith('AP2:')) return outcome(rewrapper.rewrap(trimmed), (v) => v as string);
-  if (!isJson(trimmed)) return { kind: 'not-json' };
-  if (fieldPath.length === 0 ? !trimmed.includes('ciphertext') && !trimmed.startsWith('"AP2:') : !trimmed.startsWith('{')) return { kind: 'pass' };
-  const span = findValueSpan(line, fieldPath);
+  const whole = fieldPath.length === 0;
+  if (whole && trimmed.startsWith('AP2:')) return outcome(rewrapper.rewrap(trimmed), (v) => v as string);
+  const root = parsedJson(trimmed);
+  if (root === NOT_JSON) return { kind: 'not-json' };
+  if (whole ? !trimmed.includes('ciphertext') && !trimmed.startsWith('"AP2:') : !trimmed.startsWith('{')) return { kind: 'pass' };
+  // The whole line is the value already parsed; a field is found by scanning the text, so it can be spliced back.
+  const span = whole ? wholeLineSpan(line, trimmed) : findValueSpan(line, fieldPath);
   if (!span) return { kind: 'pass' };
-  const value: unknown = JSON.parse(line.slice(span.start, span.end));
+  const value: unknown = whole ? root : JSON.parse(line.slice(span.start, span.end));
   const at = span;
   let result;
   let nestedJson = false;
@@ -110,23 +114,44 @@ export function processLine(line: string, fieldPath: readonly string[], rewrappe
   } else {
     result = rewrapper.rewrap(value);
   }
-  return outcome(result, (v) => line.slice(0, at.start) + JSON.stringify(nestedJson ? JSON.stringify(v) : v) + line.slice(at.end));
+  // `json` holds no backslash or control character, so as a JSON string it needs only its quotes escaped.
+  return outcome(result, (_v, json) => line.slice(0, at.start) + (nestedJson ? `"${json.replaceAll('"', '\\"')}"` : json) + line.slice(at.end));
 }
 
-/** Whether `text` parses as JSON. V8's own error quotes the input, so it is never passed on. */
-function isJson(text: string): boolean {
+const NOT_JSON = Symbol('not JSON');
+
+/** `text` parsed, or NOT_JSON. V8's own error quotes the input, so it is never passed on. */
+function parsedJson(text: string): unknown {
   try {
-    JSON.parse(text);
-    return true;
+    return JSON.parse(text);
   } catch {
-    return false;
+    return NOT_JSON;
   }
 }
 
-function outcome(result: ReturnType<Rewrapper['rewrap']>, render: (value: string | object) => string): LineOutcome {
+/**
+ * Where the JSON value `trimmed` (the line without its surrounding whitespace, known to parse) sits in `line`.
+ * Whitespace JSON does not allow around a value (a no-break space, say) makes the line invalid, as for a field.
+ */
+function wholeLineSpan(line: string, trimmed: string): Span {
+  const start = line.length - line.trimStart().length;
+  const end = start + trimmed.length;
+  if (!isJsonWhitespace(line, 0, start) || !isJsonWhitespace(line, end, line.length)) throw new KeyManagementError('INVALID_INPUT', 'the line is not valid JSON');
+  return { start, end };
+}
+
+function isJsonWhitespace(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
+  }
+  return true;
+}
+
+function outcome(result: ReturnType<Rewrapper['rewrap']>, render: (value: string | object, json: string) => string): LineOutcome {
   if (result.status === 'not-envelope') return { kind: 'pass' };
   if (result.status === 'current') return { kind: 'current' };
-  return { kind: 'rewrapped', text: render(result.value), fromVersion: result.fromVersion };
+  return { kind: 'rewrapped', text: render(result.value, result.json), fromVersion: result.fromVersion };
 }
 
 export interface ReencryptJob {
@@ -163,30 +188,23 @@ export interface ReencryptOutcome {
 export async function reencryptFile(job: ReencryptJob): Promise<ReencryptOutcome> {
   const tmp = path.join(path.dirname(job.output), `.${path.basename(job.output)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const handle = await fs.open(tmp, 'wx', 0o600);
-  const guard = new LineGuard(job.maxLineBytes);
-  const source = createReadStream(job.input);
-  let streamError: unknown;
-  source.on('error', (err) => guard.destroy(err));
-  guard.on('error', (err) => {
-    streamError = err;
-  });
+  const reader = new LineReader(job.input, job.maxLineBytes);
   const tally = new Tally();
   let committed = false;
   try {
     const writer = new BatchWriter(handle);
-    const lines = createInterface({ input: source.pipe(guard), crlfDelay: Infinity });
     try {
-      for await (const line of lines) {
-        await writer.write(`${tally.line(line, job)}\n`);
-        if (job.onProgress && tally.counts.read % 1000 === 0) job.onProgress(guard.bytes, tally.counts);
+      for await (const lines of reader.batches()) {
+        for (const line of lines) {
+          const written = writer.write(`${tally.line(line, job)}\n`);
+          if (written) await written;
+          if (job.onProgress && tally.counts.read % 1000 === 0) job.onProgress(reader.bytes, tally.counts);
+        }
       }
     } catch (err) {
-      // An input that fails mid-read (a directory, an I/O error, the line guard) ends the run here.
-      streamError = streamError ?? err;
-    }
-    if (streamError) {
-      if (streamError instanceof KeyManagementError) throw streamError;
-      throw new KeyManagementError('INVALID_INPUT', `cannot read ${job.input}: ${(streamError as NodeJS.ErrnoException).code ?? 'read error'}; nothing was written`);
+      // An input that fails mid-read (a directory, an I/O error, a line over the limit) ends the run here.
+      if (err instanceof KeyManagementError) throw err;
+      throw new KeyManagementError('INVALID_INPUT', `cannot read ${job.input}: ${(err as NodeJS.ErrnoException).code ?? 'read error'}; nothing was written`);
     }
     await writer.flush();
     await handle.sync();
@@ -196,7 +214,6 @@ export async function reencryptFile(job: ReencryptJob): Promise<ReencryptOutcome
     await fs.unlink(tmp);
     await syncDirectory(path.dirname(job.output));
   } finally {
-    source.destroy();
     if (!committed) {
       await handle.close().catch(() => undefined);
       await fs.rm(tmp, { force: true });

@@ -6,6 +6,8 @@
  * const keys = new KeyManager({ store: new SecretsManagerStore({ secretId: 'alphapulse/encryption/master_key' }) });
  * const record = await keys.encrypt('4111 1111 1111 1111', 'user_pii');
  * const plaintext = await keys.decrypt(record);
+ * const bytes = await keys.encryptBinary(plaintext, 'user_pii'); // for a BLOB/BYTEA column: no JSON, no base64
+ * const same = await keys.decryptBinary(bytes);
  * ```
  *
  * Importing it loads no AWS SDK client and no CDK: `SecretsManagerStore` and the CloudWatch sink (the two exports that
@@ -45,9 +47,10 @@ export { METRICS_NAMESPACE } from './contract';
 export { ConflictError, errorCode, isKeyManagementError, KeyManagementError, KeysetInvalidError } from './keys/errors';
 export type { ErrorCode } from './keys/errors';
 
-// Envelopes: the formats `encrypt` writes and `decrypt` reads.
+// Envelopes: the formats `encrypt`/`encryptCompact`/`encryptBinary` write and `decrypt`/`decryptBinary` read.
 export { ALGORITHM, FORMAT, MAX_ENVELOPE_CHARS, MAX_PLAINTEXT_BYTES, parseEnvelope } from './keys/envelope';
 export type { EnvelopeForm, EnvelopeKind, EnvelopeRecord, ParsedEnvelope } from './keys/envelope';
+export { isBinaryEnvelope, MAX_BINARY_ENVELOPE_BYTES, parseBinaryEnvelope, toBinary } from './keys/binary-envelope';
 export { CONTEXT_PATTERN, MAX_CONTEXT_LENGTH, validateContext } from './keys/context';
 
 // Keysets: the versioned document a store holds (it carries key material: never log one).

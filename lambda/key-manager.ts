@@ -14,7 +14,8 @@
 import * as os from 'node:os';
 import { KeysetAdministration } from './administration';
 import { DataPath, type DataKey, type DecryptResult } from './data-path';
-import type { EnvelopeRecord } from './keys/envelope';
+import { binaryHeader, parseBinaryEnvelope } from './keys/binary-envelope';
+import { type EnvelopeRecord, type ParsedEnvelope, readEnvelope, toCompact, toRecord } from './keys/envelope';
 import { errorCode } from './keys/errors';
 import type { Keyset } from './keys/keyset';
 import { CachingKeysetSource, DEFAULT_KEYSET_TTL_MS, nonNegative } from './keys/keyset-source';
@@ -93,6 +94,7 @@ export class KeyManager {
     this.auditor = new Auditor({ sink: audit, clock: this.clock, actor, store: this.store });
     this.source = new CachingKeysetSource(this.store, {
       clock: this.clock,
+      ...(options.clock ? {} : { nowMs: Date.now }),
       metrics,
       ttlMs: options.keysetTtlMs ?? DEFAULT_KEYSET_TTL_MS,
       ...(options.maxStaleMs !== undefined ? { maxStaleMs: options.maxStaleMs } : {}),
@@ -129,21 +131,44 @@ export class KeyManager {
 
   /** Encrypts under the primary version; returns the JSON record form. */
   encrypt(plaintext: Buffer | string, context: string): Promise<EnvelopeRecord> {
-    return this.data.encrypt(plaintext, context);
+    return this.data.seal(plaintext, context, toRecord, TEXT_LAYOUT);
   }
 
   /** Encrypts under the primary version; returns the compact one-line form `AP2:<v>:<context>:<data>`. */
   encryptCompact(plaintext: Buffer | string, context: string): Promise<string> {
-    return this.data.encryptCompact(plaintext, context);
+    return this.data.seal(plaintext, context, toCompact, TEXT_LAYOUT);
   }
 
-  /** Decrypts any supported envelope (record, record JSON, compact, legacy record) to its plaintext. */
-  async decrypt(envelope: string | Buffer | EnvelopeRecord): Promise<Buffer> {
-    return (await this.data.decryptDetailed(envelope)).plaintext;
+  /**
+   * Encrypts under the primary version; returns the binary form, for callers that store bytes (a BLOB or BYTEA
+   * column, an object, a message body): the same authenticated AP2 envelope as `encrypt` writes (AES-256-GCM, the
+   * version and context bound as AAD), behind a compact header instead of JSON and base64. Read it with
+   * `decryptBinary`. The layout: docs/envelopes.md.
+   */
+  encryptBinary(plaintext: Buffer | string, context: string): Promise<Buffer> {
+    return this.data.seal(plaintext, context, payloadAsIs, BINARY_LAYOUT);
+  }
+
+  /** Decrypts any supported text envelope (record, record JSON, compact, legacy record) to its plaintext. */
+  decrypt(envelope: string | Buffer | EnvelopeRecord): Promise<Buffer> {
+    return this.data.open(envelope, readEnvelope, plaintextOnly);
   }
 
   decryptDetailed(envelope: string | Buffer | EnvelopeRecord): Promise<DecryptResult> {
-    return this.data.decryptDetailed(envelope);
+    return this.data.open(envelope, readEnvelope, detailed);
+  }
+
+  /**
+   * Decrypts a binary envelope (`encryptBinary`'s) to its plaintext. `envelope` is read in place, not copied: keep it
+   * unchanged until this resolves. Anything else, a text envelope included, is INVALID_ENVELOPE.
+   */
+  decryptBinary(envelope: Uint8Array): Promise<Buffer> {
+    return this.data.open(envelope, parseBinaryEnvelope, plaintextOnly);
+  }
+
+  /** `decryptBinary`, with the version and context the envelope was made under. */
+  decryptBinaryDetailed(envelope: Uint8Array): Promise<DecryptResult> {
+    return this.data.open(envelope, parseBinaryEnvelope, detailed);
   }
 
   /** Drops the cached keyset and zeroes every cached data key. */
@@ -240,6 +265,24 @@ export class KeyManager {
     await this.auditor.quietly('health', report.ok ? 'success' : 'failure', { detail: report.checks.filter((c) => !c.ok).map((c) => c.name).join(', ') || undefined });
     return report;
   }
+}
+
+/** The text forms encode the payload at once, so it is sealed into a reused buffer. */
+const TEXT_LAYOUT = { transient: true } as const;
+/** The binary envelope is the caller's to keep: its own buffer, the header first. */
+const BINARY_LAYOUT = { header: binaryHeader } as const;
+
+/** The binary form's payload already follows its header (`sealGcm` writes both into one buffer). */
+function payloadAsIs(_version: number, _context: string, payload: Buffer): Buffer {
+  return payload;
+}
+
+function plaintextOnly(plaintext: Buffer): Buffer {
+  return plaintext;
+}
+
+function detailed(plaintext: Buffer, p: ParsedEnvelope): DecryptResult {
+  return { plaintext, version: p.version, context: p.context, kind: p.kind };
 }
 
 function osUser(): string {

@@ -19,6 +19,8 @@ const REFRESH_AHEAD_FRACTION = 0.8;
 
 export interface KeysetSourceOptions {
   readonly clock: () => Date;
+  /** `clock` in milliseconds, for the warm path's freshness check: `Date.now` saves a Date a call. @default `clock().getTime()` */
+  readonly nowMs?: () => number;
   /** Counts `KeyRetrievalFailures` for every failed read. */
   readonly metrics: MetricsSink;
   /** @default 300000 (5 min) */
@@ -41,6 +43,7 @@ export class CachingKeysetSource {
   private readonly ttlMs: number;
   private readonly maxStaleMs: number;
   private readonly unknownVersionRefetchMs: number;
+  private readonly nowMs: () => number;
   private cached?: Cached;
   private inflight?: Promise<KeysetSnapshot>;
   private lastUnknownRefetch = Number.NEGATIVE_INFINITY;
@@ -53,6 +56,7 @@ export class CachingKeysetSource {
     this.ttlMs = nonNegative(options.ttlMs ?? DEFAULT_KEYSET_TTL_MS, 'keysetTtlMs');
     this.maxStaleMs = nonNegative(options.maxStaleMs ?? DEFAULT_MAX_STALE_MS, 'maxStaleMs');
     this.unknownVersionRefetchMs = nonNegative(options.unknownVersionRefetchMs ?? DEFAULT_UNKNOWN_VERSION_REFETCH_MS, 'unknownVersionRefetchMs');
+    this.nowMs = options.nowMs ?? (() => options.clock().getTime());
   }
 
   /** Called with every keyset adopted (read or written): holders of derived keys drop the ones no longer usable. */
@@ -60,16 +64,26 @@ export class CachingKeysetSource {
     this.adoptListeners.push(listener);
   }
 
+  /**
+   * The cached keyset while it is fresh, else undefined: the warm path, synchronous (`current` is this plus
+   * the read). `version`, when given, must be in it too. Starts the refresh ahead as `current` does.
+   */
+  peek(version?: number): Keyset | undefined {
+    const cached = this.cached;
+    if (!cached) return undefined;
+    const age = this.nowMs() - cached.fetchedAt;
+    if (age >= this.ttlMs) return undefined;
+    // A failed background refresh only counts a KeyRetrievalFailures; the next call retries.
+    if (age >= this.ttlMs * REFRESH_AHEAD_FRACTION && !this.inflight) this.fresh().catch(() => undefined);
+    const keyset = cached.snapshot.keyset;
+    return version === undefined || findVersion(keyset, version) ? keyset : undefined;
+  }
+
   /** The keyset, from cache while fresh. */
   async current(): Promise<Keyset> {
+    const hit = this.peek();
+    if (hit) return hit;
     const cached = this.cached;
-    const now = this.options.clock().getTime();
-    const age = cached ? now - cached.fetchedAt : Number.POSITIVE_INFINITY;
-    if (cached && age < this.ttlMs) {
-      // A failed background refresh only counts a KeyRetrievalFailures; the next call retries.
-      if (age >= this.ttlMs * REFRESH_AHEAD_FRACTION && !this.inflight) this.fresh().catch(() => undefined);
-      return cached.snapshot.keyset;
-    }
     try {
       return (await this.fresh()).keyset;
     } catch (err) {

@@ -291,7 +291,10 @@ function assertFits(keyset: Keyset, limit = MAX_KEYSET_BYTES - KEYSET_HEADROOM_B
 }
 
 export function findVersion(keyset: Keyset, version: number): KeyVersion | undefined {
-  return keyset.versions.find((v) => v.version === version);
+  // From the newest: the data path asks for the primary and recent versions, on every call.
+  const { versions } = keyset;
+  for (let i = versions.length - 1; i >= 0; i--) if (versions[i].version === version) return versions[i];
+  return undefined;
 }
 
 /** True when `version` was destroyed and its entry pruned. */

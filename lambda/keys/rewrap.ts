@@ -6,8 +6,8 @@
  * Unlike the data path, a rewrapper reads *disabled* versions: moving data off a disabled (compromised)
  * version is exactly what re-encryption is for. Destroyed versions have no material and fail.
  */
-import { DataKeyCache, requireMaterial } from './data-key-cache';
-import { aad, assertFormatFitsVersion, IV_BYTES, openGcm, parseEnvelope, type ParsedEnvelope, sealGcm, toCompact, toRecord } from './envelope';
+import { type CachedKey, DataKeyCache, requireMaterial } from './data-key-cache';
+import { assertFormatFitsVersion, IV_BYTES, openGcm, type ParsedEnvelope, readEnvelope, recordJson, sealGcm, toCompact, toRecord } from './envelope';
 import { findVersion, type Keyset } from './keyset';
 import { isPlainObject } from './json';
 import type { RandomSource } from './random';
@@ -20,7 +20,14 @@ export type RewrapResult =
   | { readonly status: 'not-envelope' }
   /** Already an AP2 envelope under the primary: passed through untouched. */
   | { readonly status: 'current' }
-  | { readonly status: 'rewrapped'; readonly value: string | object; readonly fromVersion: number; readonly context: string };
+  | {
+      readonly status: 'rewrapped';
+      readonly value: string | object;
+      /** `value` as JSON text, exactly what `JSON.stringify(value)` gives (built without it: see `recordJson`). */
+      readonly json: string;
+      readonly fromVersion: number;
+      readonly context: string;
+    };
 
 /** True for a value that claims to be an envelope: a record with `ciphertext`, or a compact `AP2:` string. */
 export function looksLikeEnvelope(value: unknown): boolean {
@@ -50,14 +57,22 @@ export class Rewrapper {
    */
   rewrap(value: unknown): RewrapResult {
     if (!looksLikeEnvelope(value)) return { status: 'not-envelope' };
-    const parsed = parseEnvelope(value as string | object);
+    // Borrowed payload: opened before anything else is parsed.
+    const parsed = readEnvelope(value as string | object);
     if (parsed.kind === 'ap2' && parsed.version === this.keyset.primary) return { status: 'current' };
     const plaintext = this.open(parsed);
     try {
       const version = this.keyset.primary;
-      const payload = sealGcm(this.key(version, parsed.context), this.random.bytes(IV_BYTES), plaintext, aad(version, parsed.context));
-      const out = parsed.form === 'compact' ? toCompact(version, parsed.context, payload) : toRecord(version, parsed.context, payload);
-      return { status: 'rewrapped', value: out, fromVersion: parsed.version, context: parsed.context };
+      const { key, aad } = this.key(version, parsed.context);
+      // Transient: spelled below, before anything else seals.
+      const payload = sealGcm(key, this.random.bytes(IV_BYTES), plaintext, aad, undefined, true);
+      if (parsed.form === 'compact') {
+        // A compact envelope is letters, digits and `:._-`: as a JSON string it needs no escaping either.
+        const compact = toCompact(version, parsed.context, payload);
+        return { status: 'rewrapped', value: compact, json: `"${compact}"`, fromVersion: parsed.version, context: parsed.context };
+      }
+      const record = toRecord(version, parsed.context, payload);
+      return { status: 'rewrapped', value: record, json: recordJson(record), fromVersion: parsed.version, context: parsed.context };
     } finally {
       plaintext.fill(0);
     }
@@ -70,10 +85,12 @@ export class Rewrapper {
 
   private open(parsed: ParsedEnvelope): Buffer {
     assertFormatFitsVersion(parsed, findVersion(this.keyset, parsed.version)?.kdf);
-    return openGcm(this.key(parsed.version, parsed.context), parsed.payload, parsed.kind === 'ap2' ? aad(parsed.version, parsed.context) : undefined);
+    const { key, aad } = this.key(parsed.version, parsed.context);
+    return openGcm(key, parsed.payload, parsed.kind === 'ap2' ? aad : undefined);
   }
 
-  private key(version: number, context: string): Buffer {
+  /** The cached key and AAD for (`version`, `context`); use them before anything else is looked up. */
+  private key(version: number, context: string): CachedKey {
     const v = requireMaterial(this.keyset, version);
     if (v.state === 'disabled') this.disabledVersionsRead.add(version);
     return this.keys.get(v, context);

@@ -2,7 +2,7 @@
  * A `MetricsSink` that aggregates in memory and publishes to CloudWatch with `PutMetricData`.
  *
  * Recording (`count`, `gauge`) is a map update: no I/O, no allocation per call once a series exists,
- * and it never throws. Each flush window holds one aggregate per (metric, unit, dimension set):
+ * and it never throws; a `counter` handle skips even the map lookup, finding its series once per window. Each flush window holds one aggregate per (metric, unit, dimension set):
  * counters are summed, gauges kept as statistic sets (SampleCount/Sum/Min/Max). A flush sends the
  * aggregates in as few `PutMetricData` calls as CloudWatch allows (at most 1,000 datums and about
  * 1 MB per request), so 100,000 operations over 100 series cost one call, not 100,000.
@@ -28,7 +28,7 @@
 import { CloudWatchClient, type MetricDatum, PutMetricDataCommand, type StandardUnit } from '@aws-sdk/client-cloudwatch';
 import { awsRequestHandler } from '../stores/aws-client-options';
 import { awsErrorName } from '../stores/secrets-manager-errors';
-import { type Dimensions, type FlushOptions, METRICS_NAMESPACE, type MetricName, type MetricsSink, type MetricUnit } from './metrics';
+import { type BoundCounter, type Dimensions, type FlushOptions, METRICS_NAMESPACE, type MetricName, type MetricsSink, type MetricUnit } from './metrics';
 
 /** CloudWatch's limit on datums per `PutMetricData` request. */
 export const MAX_DATUMS_PER_REQUEST = 1_000;
@@ -182,6 +182,25 @@ export class CloudWatchMetricsSink implements MetricsSink {
     this.observe('gauge', name, value, unit, dimensions);
   }
 
+  /** `count` bound to one series, which it finds once per flush window instead of on every call. */
+  counter(name: MetricName, dimensions?: Dimensions): BoundCounter {
+    let window: Window | undefined;
+    let series: Series | undefined;
+    return (value = 1) => {
+      try {
+        if (!acceptable(value)) {
+          this.droppedDatums++;
+          return;
+        }
+        if (window !== this.window) series = this.series('counter', name, 'Count', dimensions);
+        window = this.window;
+        this.accumulate(series, value);
+      } catch {
+        this.droppedDatums++;
+      }
+    };
+  }
+
   /**
    * Sends everything buffered so far and resolves when it has been sent or dropped, at the latest after
    * `timeoutMs` (default `flushTimeoutMs`). Never rejects. Observations recorded while a flush is sending
@@ -229,37 +248,36 @@ export class CloudWatchMetricsSink implements MetricsSink {
 
   private observe(kind: Kind, name: MetricName, value: number, unit: MetricUnit, dimensions: Dimensions | undefined): void {
     try {
-      // CloudWatch rejects NaN, ±Infinity and magnitudes outside 8.5e-109..1.2e108 (other than 0).
-      if (!Number.isFinite(value) || Math.abs(value) > 1e108) {
-        this.droppedDatums++;
-        return;
-      }
-      let alias = `${kind}\u0000${name}\u0000${unit}`;
-      if (dimensions) for (const k in dimensions) alias += `\u0000${k}\u0001${dimensions[k]}`;
-      const window = this.window;
-      let series = window.aliases.get(alias);
-      if (series === DROPPED) {
-        this.droppedDatums++;
-        return;
-      }
-      if (!series) {
-        series = this.findOrCreate(kind, name, unit, dimensions);
-        if (!series) {
-          // Remember the refusal (boundedly), so a flood of new series past the bound stays cheap.
-          if (window.aliases.size < 2 * this.maxSeries) window.aliases.set(alias, DROPPED);
-          this.droppedDatums++;
-          return;
-        }
-        window.aliases.set(alias, series);
-      }
-      series.count++;
-      series.sum += value;
-      if (value < series.min) series.min = value;
-      if (value > series.max) series.max = value;
+      if (acceptable(value)) this.accumulate(this.series(kind, name, unit, dimensions), value);
+      else this.droppedDatums++;
     } catch {
       // A metric must never fail the operation it describes.
       this.droppedDatums++;
     }
+  }
+
+  /** The window's series for these arguments, undefined when the series bound refused it. */
+  private series(kind: Kind, name: MetricName, unit: MetricUnit, dimensions: Dimensions | undefined): Series | undefined {
+    let alias = `${kind}\u0000${name}\u0000${unit}`;
+    if (dimensions) for (const k in dimensions) alias += `\u0000${k}\u0001${dimensions[k]}`;
+    const window = this.window;
+    const known = window.aliases.get(alias);
+    if (known !== undefined) return known === DROPPED ? undefined : known;
+    const series = this.findOrCreate(kind, name, unit, dimensions);
+    // A refusal is remembered too (boundedly), so a flood of new series past the bound stays cheap.
+    if (series || window.aliases.size < 2 * this.maxSeries) window.aliases.set(alias, series ?? DROPPED);
+    return series;
+  }
+
+  private accumulate(series: Series | undefined, value: number): void {
+    if (!series) {
+      this.droppedDatums++;
+      return;
+    }
+    series.count++;
+    series.sum += value;
+    if (value < series.min) series.min = value;
+    if (value > series.max) series.max = value;
   }
 
   private findOrCreate(kind: Kind, name: MetricName, unit: MetricUnit, dimensions: Dimensions | undefined): Series | undefined {
@@ -459,6 +477,11 @@ function settleBy(work: Promise<void>, deadline: number): Promise<void> {
     timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
   });
   return Promise.race([work, bound]).finally(() => clearTimeout(timer));
+}
+
+/** CloudWatch rejects NaN, ±Infinity and magnitudes outside 8.5e-109..1.2e108 (other than 0). */
+function acceptable(value: number): boolean {
+  return Number.isFinite(value) && Math.abs(value) <= 1e108;
 }
 
 function newWindow(): Window {

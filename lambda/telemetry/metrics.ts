@@ -36,13 +36,27 @@ export interface FlushOptions {
   readonly timeoutMs?: number;
 }
 
+/** Adds `value` (default 1) to one counter series: what `count` does, with the name and dimensions bound. */
+export type BoundCounter = (value?: number) => void;
+
 export interface MetricsSink {
   /** Adds `value` (default 1) to a counter. */
   count(name: MetricName, value?: number, dimensions?: Dimensions): void;
+  /**
+   * Optional: `count` bound to one series, for a caller that counts it on every operation (the data path,
+   * once per encrypt or decrypt). Each call must add exactly what `count(name, value, dimensions)` would;
+   * a sink that can find the series once instead of on each call implements it. See `boundCounter`.
+   */
+  counter?(name: MetricName, dimensions?: Dimensions): BoundCounter;
   /** Records one observation of a gauge (age, days, versions). */
   gauge(name: MetricName, value: number, unit?: MetricUnit, dimensions?: Dimensions): void;
   /** Sends what is buffered, within `options.timeoutMs`. Never rejects. */
   flush(options?: FlushOptions): Promise<void>;
+}
+
+/** `sink.counter` where the sink has one, else `count` with the arguments bound. */
+export function boundCounter(sink: MetricsSink, name: MetricName, dimensions?: Dimensions): BoundCounter {
+  return sink.counter ? sink.counter(name, dimensions) : (value) => sink.count(name, value, dimensions);
 }
 
 export const noopMetrics: MetricsSink = { count: () => undefined, gauge: () => undefined, flush: async () => undefined };

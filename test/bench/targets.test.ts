@@ -4,6 +4,20 @@ import { evaluateTargets } from '../../bench/targets';
 const passing = {
   encrypt_1k_ops: figure([80_000]),
   raw_aesgcm_1k_ops: figure([100_000]),
+  decrypt_1k_ops: figure([80_000]),
+  raw_aesgcm_decrypt_1k_ops: figure([100_000]),
+  encrypt_64k_ops: figure([9_000]),
+  raw_aesgcm_b64_64k_ops: figure([10_000]),
+  decrypt_64k_ops: figure([9_000]),
+  raw_aesgcm_b64_decrypt_64k_ops: figure([10_000]),
+  encrypt_binary_1k_ops: figure([90_000]),
+  decrypt_binary_1k_ops: figure([90_000]),
+  encrypt_binary_64k_ops: figure([18_000]),
+  raw_aesgcm_64k_ops: figure([20_000]),
+  decrypt_binary_64k_ops: figure([18_000]),
+  raw_aesgcm_decrypt_64k_ops: figure([20_000]),
+  reencrypt_1k_records_per_s: figure([25_000]),
+  raw_aesgcm_reencrypt_1k_records_per_s: figure([50_000]),
   encrypt_1k_ops_beside_esdk: figure([50_000]),
   esdk_encrypt_1k_ops: figure([1_000]),
   legacy_pbkdf2_derive_us: figure([40_000]),
@@ -41,7 +55,7 @@ describe('interleaved', () => {
 describe('evaluateTargets', () => {
   it('passes every target when each ratio and count is within its bound', () => {
     const targets = evaluateTargets(passing, 3);
-    expect(targets).toHaveLength(9);
+    expect(targets).toHaveLength(17);
     expect(targets.filter((t) => !t.pass)).toEqual([]);
   });
 
@@ -50,10 +64,23 @@ describe('evaluateTargets', () => {
     expect(targets.find((t) => t.name === 'keyset_reads_per_100k_ops')).toMatchObject({ value: 2, pass: false });
   });
 
-  it('fails the encrypt target below 0.75 of raw AES-GCM and the load target above 1.1', () => {
+  it('fails the encrypt target below 0.8 of raw AES-GCM and the load target above 1.1', () => {
     const targets = evaluateTargets({ ...passing, encrypt_1k_ops: figure([70_000]), lambda_load_ms: figure([120]) }, 3);
     expect(targets.find((t) => t.name === 'encrypt_1k_ops / raw_aesgcm_1k_ops')).toMatchObject({ value: 0.7, pass: false });
     expect(targets.find((t) => t.name === 'lambda_load_ms / sdk3_load_ms')).toMatchObject({ value: 1.2, pass: false });
+  });
+
+  it('holds decrypt to 0.75 of raw AES-GCM, the 64 KiB record form to 0.9 of AES-GCM with base64, the binary form to 0.9 of raw, reencrypt to 0.5', () => {
+    const targets = evaluateTargets(
+      { ...passing, decrypt_1k_ops: figure([74_000]), decrypt_64k_ops: figure([8_900]), decrypt_binary_1k_ops: figure([89_000]), reencrypt_1k_records_per_s: figure([24_000]) },
+      3,
+    );
+    expect(targets.filter((t) => !t.pass).map((t) => t.name)).toEqual([
+      'decrypt_1k_ops / raw_aesgcm_decrypt_1k_ops',
+      'decrypt_64k_ops / raw_aesgcm_b64_decrypt_64k_ops',
+      'decrypt_binary_1k_ops / raw_aesgcm_decrypt_1k_ops',
+      'reencrypt_1k_records_per_s / raw_aesgcm_reencrypt_1k_records_per_s',
+    ]);
   });
 
   it('holds PutMetricData calls to one per 1,000 distinct datums', () => {

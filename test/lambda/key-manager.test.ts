@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { KeyManager, LEGACY_DERIVATION_AUDITS_PER_MINUTE } from '../../lambda/key-manager';
+import { parseBinaryEnvelope, toBinary } from '../../lambda/keys/binary-envelope';
 import { MAX_CONCURRENT_LEGACY_DERIVATIONS } from '../../lambda/keys/data-key-cache';
+import { toRecord } from '../../lambda/keys/envelope';
 import { KeyManagementError } from '../../lambda/keys/errors';
 import { createKeyset, type Keyset, rotateKeyset } from '../../lambda/keys/keyset';
 import { legacyKeyset } from '../../lambda/keys/legacy';
@@ -184,11 +187,104 @@ describe('KeyManager data path', () => {
     expect((await Promise.all(envelopes.map((e) => fresh.decrypt(e)))).map(String)).toEqual(envelopes.map((_, i) => `m${i}`));
   });
 
+  it('concurrent encrypts, warm and cold, in every form, each seal their own plaintext (text forms share a reused seal buffer)', async () => {
+    const { km } = setup(v1(), { maxCachedKeys: 8 });
+    await km.encrypt('warm', 'warm_ctx');
+    const jobs = Array.from({ length: 60 }, (_, i) => {
+      const context = i % 3 === 0 ? 'warm_ctx' : `cold_${i}`;
+      const plaintext = `plaintext ${i} `.repeat(1 + (i % 7) * 50);
+      const sealed = i % 3 === 1 ? km.encryptCompact(plaintext, context) : i % 3 === 2 ? km.encryptBinary(plaintext, context) : km.encrypt(plaintext, context);
+      return { plaintext, sealed };
+    });
+    for (const { plaintext, sealed } of jobs) {
+      const envelope = await sealed;
+      const back = Buffer.isBuffer(envelope) ? await km.decryptBinary(envelope) : await km.decrypt(envelope);
+      expect(back.toString()).toBe(plaintext);
+    }
+  });
+
   it('bounds the derived-key cache and re-derives evicted keys to the same value', async () => {
     const { km } = setup(v1(), { maxCachedKeys: 4 });
     const first = await km.deriveDataKey('c0');
     for (let i = 1; i < 10; i++) await km.deriveDataKey(`c${i}`);
     expect((await km.deriveDataKey('c0')).key.equals(first.key)).toBe(true);
+  });
+});
+
+describe('KeyManager binary envelopes', () => {
+  const DECRYPT_CODES = ['INVALID_ENVELOPE', 'DECRYPT_FAILED', 'UNKNOWN_VERSION', 'VERSION_DISABLED', 'VERSION_DESTROYED'];
+  const twoVersions = () => rotateKeyset(v1(), { material: material(2), now: '2026-01-01T00:00:00.000Z' });
+
+  it('round-trips bytes and text, under the primary, with the version and context it was made under', async () => {
+    const { km } = setup(twoVersions());
+    const binary = await km.encryptBinary(Buffer.from([0, 1, 2, 255]), 'user_pii');
+    expect(binary.subarray(0, 4).toString('hex')).toBe('41503200');
+    expect(await km.decryptBinary(binary)).toEqual(Buffer.from([0, 1, 2, 255]));
+    expect(await km.decryptBinaryDetailed(new Uint8Array(await km.encryptBinary('hé', 'trading_data')))).toMatchObject({ version: 2, context: 'trading_data', kind: 'ap2', plaintext: Buffer.from('hé') });
+  });
+
+  it('is the record form respelled: same payload, same AAD, convertible without a key', async () => {
+    const { km } = setup(v1());
+    const binary = await km.encryptBinary('secret', 'user_pii');
+    const parsed = parseBinaryEnvelope(binary);
+    expect((await km.decrypt(toRecord(parsed.version, parsed.context, parsed.payload))).toString()).toBe('secret');
+    const record = await km.encrypt('other', 'user_pii');
+    const fromRecord = toBinary(record.key_version, record.context, Buffer.from(record.ciphertext, 'base64'));
+    expect((await km.decryptBinary(fromRecord)).toString()).toBe('other');
+  });
+
+  it('keeps the forms apart: a text envelope is not binary and a binary one is not text', async () => {
+    const { km } = setup(v1());
+    await expect(km.decryptBinary(Buffer.from(JSON.stringify(await km.encrypt('x', 'user_pii'))))).rejects.toMatchObject({ code: 'INVALID_ENVELOPE' });
+    await expect(km.decryptBinary((await km.encryptCompact('x', 'user_pii')) as unknown as Buffer)).rejects.toMatchObject({ code: 'INVALID_ENVELOPE' });
+    await expect(km.decrypt(await km.encryptBinary('x', 'user_pii'))).rejects.toMatchObject({ code: 'INVALID_ENVELOPE' });
+  });
+
+  it('refuses a binary envelope moved to another context or version, and one under a disabled version', async () => {
+    const { km, metrics } = setup(twoVersions());
+    const parsed = parseBinaryEnvelope(await km.encryptBinary('secret', 'user_pii'));
+    await expect(km.decryptBinary(toBinary(parsed.version, 'trading_data', parsed.payload))).rejects.toMatchObject({ code: 'DECRYPT_FAILED' });
+    await expect(km.decryptBinary(toBinary(1, parsed.context, parsed.payload))).rejects.toMatchObject({ code: 'DECRYPT_FAILED' });
+    await expect(km.decryptBinary(toBinary(9, parsed.context, parsed.payload))).rejects.toMatchObject({ code: 'UNKNOWN_VERSION' });
+    const old = await km.encryptBinary('old', 'user_pii');
+    await km.rotate();
+    await km.disableVersion(2, 'test');
+    await expect(km.decryptBinary(old)).rejects.toMatchObject({ code: 'VERSION_DISABLED' });
+    expect(metrics.total('DecryptionFailures')).toBe(4);
+  });
+
+  it('counts KeyDerivations and audits failures as the other forms do, never with key material', async () => {
+    const { km, metrics, audit } = setup(v1());
+    await km.decryptBinary(await km.encryptBinary('x', 'trading_data'));
+    expect(metrics.total('KeyDerivations', { KeyVersion: '1', Context: 'trading_data' })).toBe(2);
+    await expect(km.decryptBinary(Buffer.from('AP2\0nonsense'))).rejects.toBeInstanceOf(KeyManagementError);
+    expect(audit.events.filter((e) => e.action === 'decrypt' && e.outcome === 'failure')).toHaveLength(1);
+    expect(JSON.stringify(audit.events)).not.toContain(material(1));
+  });
+
+  it('on any change to an authentic binary envelope, fails with a typed decrypt error or returns its exact plaintext', async () => {
+    const { km } = setup(twoVersions());
+    const sealed = await Promise.all(['', 'a', 'x'.repeat(100)].flatMap((p) => ['user_pii', 'trading_data'].map(async (c) => ({ plaintext: Buffer.from(p), binary: await km.encryptBinary(p, c) }))));
+    const edits = fc.tuple(fc.nat({ max: sealed.length - 1 }), fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'cut', 'insert', 'flip'));
+    await fc.assert(
+      fc.asyncProperty(edits, async ([which, at, byte, edit]) => {
+        const { plaintext, binary } = sealed[which];
+        const i = at % binary.length;
+        const input = Buffer.from(binary);
+        if (edit === 'set') input[i] = byte;
+        if (edit === 'flip') input[i] ^= 1 << (byte % 8);
+        const changed = edit === 'cut' ? input.subarray(0, i) : edit === 'insert' ? Buffer.concat([input.subarray(0, i), Buffer.from([byte]), input.subarray(i)]) : input;
+        try {
+          const out = await km.decryptBinary(changed);
+          expect(changed.equals(binary)).toBe(true);
+          expect(out.equals(plaintext)).toBe(true);
+        } catch (err) {
+          expect(err).toBeInstanceOf(KeyManagementError);
+          expect(DECRYPT_CODES).toContain((err as KeyManagementError).code);
+        }
+      }),
+      { numRuns: 1_500 },
+    );
   });
 });
 

@@ -12,6 +12,7 @@ import { main } from '../../cli/program';
 import type { CliIo } from '../../cli/runtime';
 import { KeyManager } from '../../lambda/key-manager';
 import { CONTEXT_PATTERN, MAX_CONTEXT_LENGTH } from '../../lambda/keys/context';
+import { MAX_BINARY_ENVELOPE_BYTES } from '../../lambda/keys/binary-envelope';
 import { MAX_ENVELOPE_CHARS, MAX_PLAINTEXT_BYTES, parseEnvelope } from '../../lambda/keys/envelope';
 import { KeyManagementError } from '../../lambda/keys/errors';
 import { KEYSET_HEADROOM_BYTES, keysetCapacity, MAX_KEYSET_BYTES, MAX_REASON_LENGTH, parseKeyset, serializeKeyset } from '../../lambda/keys/keyset';
@@ -82,6 +83,21 @@ describe('input limits', () => {
       expect(over.code).toBe('PLAINTEXT_TOO_LARGE');
       expect(over.message).toMatch(/at most 67108864 bytes \(64 MiB\).*split/);
       figures.cases += 2;
+    });
+
+    it(`binary: encrypts and decrypts MAX_PLAINTEXT_BYTES, refuses one byte more, and refuses an envelope over MAX_BINARY_ENVELOPE_BYTES (${MAX_BINARY_ENVELOPE_BYTES})`, async () => {
+      const manager = await freshManager();
+      const max = Buffer.alloc(MAX_PLAINTEXT_BYTES, 7);
+      const binary = await manager.encryptBinary(max, 'bulk');
+      expect(binary.length).toBeLessThanOrEqual(MAX_BINARY_ENVELOPE_BYTES);
+      expect((await manager.decryptBinary(binary)).equals(max)).toBe(true);
+      expect((await errorOf(() => manager.encryptBinary(Buffer.alloc(MAX_PLAINTEXT_BYTES + 1), 'bulk'))).code).toBe('PLAINTEXT_TOO_LARGE');
+      const huge = Buffer.alloc(MAX_BINARY_ENVELOPE_BYTES + 1);
+      binary.copy(huge, 0, 0, 64);
+      const err = await errorOf(() => manager.decryptBinary(huge));
+      expect(err.code).toBe('INVALID_ENVELOPE');
+      expect(err.message).toContain(`over the ${MAX_BINARY_ENVELOPE_BYTES}-byte limit`);
+      figures.cases += 3;
     });
 
     it('refuses an over-limit plaintext on stdin in the CLI without buffering it all', async () => {

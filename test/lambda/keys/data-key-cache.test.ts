@@ -19,7 +19,8 @@ describe('DataKeyCache', () => {
     expect(a).toEqual({ key: deriveHkdf(Buffer.from(material(1), 'base64'), 'trading_data', 1), derived: true });
     expect(b).toEqual({ key: a.key, derived: false });
     const cached = cache.cached(v1, 'trading_data');
-    expect(cached).toEqual(a.key);
+    expect(cached?.key).toEqual(a.key);
+    expect(cached?.aad.toString()).toBe('AP2|1|trading_data');
     expect(cache.get(v1, 'trading_data')).toBe(cached);
   });
 
@@ -33,8 +34,8 @@ describe('DataKeyCache', () => {
 
   it('evicts the least recently used key past its bound and zeroes it', () => {
     const cache = new DataKeyCache(2);
-    const a = cache.get(v1, 'a');
-    const b = cache.get(v1, 'b');
+    const a = cache.get(v1, 'a').key;
+    const b = cache.get(v1, 'b').key;
     cache.get(v1, 'a'); // a is now more recent than b
     cache.get(v1, 'c'); // so b is the one evicted
     expect(cache.size).toBe(2);
@@ -44,7 +45,7 @@ describe('DataKeyCache', () => {
 
   it('never serves a key for material other than the one it was derived from: the stale key is zeroed and a new one derived', async () => {
     const cache = new DataKeyCache(10);
-    const old = cache.get(v1, 'a');
+    const old = cache.get(v1, 'a').key;
     const replaced = { ...v1, material: material(9) }; // version 1 recovered from another keyset's backup
     expect(cache.cached(replaced, 'a')).toBeUndefined();
     expect(old.every((byte) => byte === 0)).toBe(true);
@@ -54,8 +55,8 @@ describe('DataKeyCache', () => {
 
   it('retain() is told each key\'s version and material, and zeroes what it drops; clear() zeroes everything', () => {
     const cache = new DataKeyCache(10);
-    const k1 = cache.get(v1, 'a');
-    const k2 = cache.get(v2, 'a');
+    const k1 = cache.get(v1, 'a').key;
+    const k2 = cache.get(v2, 'a').key;
     const seen: [number, string][] = [];
     cache.retain((v, m) => {
       seen.push([v, m]);
@@ -82,7 +83,7 @@ describe('DataKeyCache legacy derivations', () => {
     for (const dek of legacyVectors.deks) {
       const v = legacy.versions[dek.version - 1];
       expect((await cache.derive(v, dek.context)).key.toString('hex')).toBe(dek.dek_hex);
-      expect(new DataKeyCache(10).get(v, dek.context).toString('hex')).toBe(dek.dek_hex);
+      expect(new DataKeyCache(10).get(v, dek.context).key.toString('hex')).toBe(dek.dek_hex);
     }
   });
 

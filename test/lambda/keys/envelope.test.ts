@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { deriveHkdf, deriveLegacyPbkdf2 } from '../../../lambda/keys/derive';
-import { aad, MAX_PLAINTEXT_BYTES, openGcm, parseEnvelope, sealGcm, toCompact, toRecord } from '../../../lambda/keys/envelope';
+import { aad, decodeBase64Strict, MAX_PLAINTEXT_BYTES, openGcm, parseEnvelope, readEnvelope, recordJson, sealGcm, toCompact, toRecord } from '../../../lambda/keys/envelope';
 import hkdfVectors from '../../fixtures/hkdf-vectors.json';
 import legacyVectors from '../../fixtures/legacy-vectors.json';
 
@@ -47,6 +48,19 @@ describe('AP2 envelopes', () => {
     expect(codeOf(() => openGcm(key, payload))).toBe('DECRYPT_FAILED');
   });
 
+  it('seals the same bytes into a reused buffer when transient, which the next transient seal overwrites', () => {
+    const key = Buffer.alloc(32, 5);
+    const owned = sealGcm(key, Buffer.alloc(12, 1), Buffer.from('first'), aad(1, 'a'));
+    const first = sealGcm(key, Buffer.alloc(12, 1), Buffer.from('first'), aad(1, 'a'), undefined, true);
+    expect(first.equals(owned)).toBe(true);
+    const second = sealGcm(key, Buffer.alloc(12, 2), Buffer.from('other'), aad(1, 'a'), undefined, true);
+    expect(second.buffer).toBe(first.buffer);
+    expect(first.equals(owned)).toBe(false);
+    const big = sealGcm(key, Buffer.alloc(12, 3), Buffer.alloc(200 * 1024), aad(1, 'a'), undefined, true);
+    expect(big.buffer).not.toBe(second.buffer);
+    expect(openGcm(key, big, aad(1, 'a')).length).toBe(200 * 1024);
+  });
+
   it('refuses plaintext over the documented maximum', () => {
     expect(codeOf(() => sealGcm(Buffer.alloc(32), Buffer.alloc(12), Buffer.alloc(MAX_PLAINTEXT_BYTES + 1)))).toBe('PLAINTEXT_TOO_LARGE');
   });
@@ -85,5 +99,84 @@ describe('parseEnvelope', () => {
 
   it('reports a truncated ciphertext as DECRYPT_FAILED, not a crash', () => {
     expect(codeOf(() => openGcm(Buffer.alloc(32), Buffer.alloc(10)))).toBe('DECRYPT_FAILED');
+  });
+});
+
+describe('decodeBase64Strict', () => {
+  /** The definition it must match: the text is exactly what Node writes for the bytes it decodes to. */
+  const reference = (text: string, url: boolean): Buffer | undefined => {
+    const encoding = url ? 'base64url' : 'base64';
+    const bytes = Buffer.from(text, encoding);
+    return bytes.toString(encoding) === text ? bytes : undefined;
+  };
+  // Both alphabets, padding, whitespace, a Latin-1 and a wide character whose low byte is a base64 letter.
+  const chars = fc.constantFrom(...'ABCDQRSTgwxyz0189+/-_=', ' ', '\n', '\u00c1', '\u0141', '\u2041');
+  const texts = fc.oneof(
+    fc.string({ unit: chars, maxLength: 24 }),
+    fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b).toString('base64')),
+    fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b).toString('base64url')),
+    // Valid text with one character replaced, inserted or removed.
+    fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 40 }), fc.boolean(), fc.nat(), chars, fc.constantFrom('replace', 'insert', 'remove')).map(([b, url, at, c, edit]) => {
+      const text = Buffer.from(b).toString(url ? 'base64url' : 'base64');
+      const i = at % text.length;
+      return text.slice(0, i) + (edit === 'remove' ? '' : c) + text.slice(edit === 'insert' ? i : i + 1);
+    }),
+  );
+
+  it('accepts exactly the canonical text of some bytes, in either alphabet, and decodes it to them', () => {
+    fc.assert(
+      fc.property(texts, fc.boolean(), fc.boolean(), (text, url, borrow) => {
+        const got = decodeBase64Strict(text, url, borrow);
+        const want = reference(text, url);
+        expect(got === undefined).toBe(want === undefined);
+        if (got && want) expect(got.equals(want)).toBe(true);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it.each([
+    ['a character of the other alphabet', 'ab-c', false],
+    ['a character of the other alphabet (url)', 'ab+c', true],
+    ['padding in the url form', 'QQ==', true],
+    ['missing padding', 'QQ', false],
+    ['non-zero unused bits', 'QR==', false],
+    ['a wide character whose low byte is a letter', 'QUF\u0142', false],
+    ['whitespace', 'QU FB', false],
+    ['padding in the middle', 'QQ==QUFB', false],
+  ])('refuses %s', (_name, text, url) => {
+    expect(decodeBase64Strict(text, url)).toBeUndefined();
+  });
+});
+
+describe('recordJson', () => {
+  it('is exactly JSON.stringify of the record toRecord makes, for every version, context and payload', () => {
+    const contexts = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), contexts, fc.uint8Array({ maxLength: 300 }), (version, context, payload) => {
+        const record = toRecord(version, context, Buffer.from(payload));
+        expect(recordJson(record)).toBe(JSON.stringify(record));
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+});
+
+describe('readEnvelope', () => {
+  it('parses as parseEnvelope does, its payload borrowed: the next read reuses the bytes', () => {
+    const a = toRecord(1, 'a', Buffer.alloc(40, 1));
+    const b = toCompact(2, 'b', Buffer.alloc(40, 2));
+    const first = readEnvelope(a);
+    expect(first).toEqual(parseEnvelope(a));
+    const second = readEnvelope(b);
+    expect(second).toEqual(parseEnvelope(b));
+    expect(first.payload.buffer).toBe(second.payload.buffer);
+    expect(parseEnvelope(a).payload.buffer).not.toBe(second.payload.buffer);
+  });
+
+  it('gives a payload over the scratch size its own buffer', () => {
+    const big = toRecord(1, 'a', Buffer.alloc(200 * 1024, 3));
+    const small = readEnvelope(toRecord(1, 'a', Buffer.alloc(40)));
+    expect(readEnvelope(big).payload.buffer).not.toBe(small.payload.buffer);
   });
 });

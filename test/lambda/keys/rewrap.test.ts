@@ -33,6 +33,7 @@ describe('Rewrapper', () => {
     const result = r.rewrap(toRecord(1, 'user_pii', seal(ks, 1, 'user_pii', 'pii')));
     expect(result).toMatchObject({ status: 'rewrapped', fromVersion: 1, context: 'user_pii', value: { key_version: 3, context: 'user_pii', format: 'AP2' } });
     expect(open(ks, (result as { value: object }).value)).toBe('pii');
+    expect((result as { json: string }).json).toBe(JSON.stringify((result as { value: object }).value));
   });
 
   it('keeps the compact form compact', () => {
@@ -40,6 +41,7 @@ describe('Rewrapper', () => {
     const result = r.rewrap(toCompact(2, 'trading_data', seal(ks, 2, 'trading_data', 'px')));
     expect((result as { value: string }).value).toMatch(/^AP2:3:trading_data:/);
     expect(open(ks, (result as { value: string }).value)).toBe('px');
+    expect((result as { json: string }).json).toBe(JSON.stringify((result as { value: string }).value));
   });
 
   it('leaves envelopes under the primary and non-envelopes alone', () => {
