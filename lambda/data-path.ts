@@ -6,7 +6,9 @@
  *
  * A warm call awaits nothing: the fresh keyset is read synchronously (`peek`), the cached key comes with its AAD,
  * and KeyDerivations is counted through counters bound once per (version, context) and kept beside the key, so the
- * work besides the cipher is a parse, two map lookups and a few comparisons.
+ * work besides the cipher is a parse, two map lookups and a few comparisons. Text envelopes are decoded into, and
+ * sealed into, reused buffers (`readEnvelope`, `sealGcm(…, transient)`): such a payload is used in the turn it is
+ * made, so the cold paths work on a copy (open) or spell the envelope in the turn they seal it (seal).
  *
  * The envelope's spelling is the caller's: `seal` takes a `format` and `open` a `parse`, which the key manager passes
  * (record, compact, binary). The data path imports none of them, so the rotation Lambda, whose canary runs here, does

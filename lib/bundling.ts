@@ -7,7 +7,7 @@
  * take the AWS SDK v3's ES module builds, which tree-shake to ~345 KiB instead of ~557 KiB as CommonJS (measured in
  * DESIGN.md).
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from '../lambda/package-info';
 
@@ -34,6 +34,23 @@ export const ROTATION_BUNDLING = {
   ] as string[],
 } as const;
 
+/**
+ * The storage key's KMS client, taken from the SDK's per-command modules (`lambda/rotation/kms-client.modular.mjs`):
+ * the client is required on first use, and esbuild keeps every module a lazily required package index re-exports
+ * (all 55 commands and their schemas, ~22 KB of the bundle, parsed on every cold start), while the modules alone
+ * tree-shake. Only the bundle changes; where the repository's sources are absent, the package is bundled as is.
+ */
+function kmsClientModules(root: string) {
+  const importer = path.join(root, 'lambda', 'rotation', 'kms-client.ts');
+  const modular = path.join(root, 'lambda', 'rotation', 'kms-client.modular.mjs');
+  return {
+    name: 'kms-client-modules',
+    setup(build: { onResolve(options: { filter: RegExp }, resolve: (args: { importer: string }) => { path: string } | undefined): void }) {
+      build.onResolve({ filter: /^@aws-sdk\/client-kms$/ }, (args) => (args.importer === importer && existsSync(modular) ? { path: modular } : undefined));
+    },
+  };
+}
+
 /** Bundles `entry` (relative to `root`) with ROTATION_BUNDLING into `outDir/<name>.js`; returns its path and size. */
 export async function bundleLikeLambda(root: string, entry: string, outDir: string, outName = path.basename(entry, '.ts')): Promise<{ file: string; bytes: number }> {
   // A build-time dependency only: loaded here, never when a stack is synthesized.
@@ -51,6 +68,7 @@ export async function bundleLikeLambda(root: string, entry: string, outDir: stri
     sourcemap: ROTATION_BUNDLING.sourceMap,
     mainFields: [...ROTATION_BUNDLING.mainFields],
     external: [...ROTATION_BUNDLING.externalModules],
+    plugins: [kmsClientModules(root)],
     logLevel: 'silent',
   });
   return { file, bytes: statSync(file).size };

@@ -4,7 +4,7 @@
  * deletion makes it unreadable for good once the pending window ends) and `GetKeyRotationStatus` (the
  * key's own annual rotation, which PCI DSS 3.6.4 expects on). Metadata only: no cryptographic call.
  */
-import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { KeyManagementError } from '../keys/errors';
 import { awsMaxAttempts, awsRequestHandler } from '../stores/aws-client-options';
 import { awsErrorName, isMissingRegion, isThrottling, isUnreachable } from '../stores/secrets-manager-errors';
@@ -34,15 +34,17 @@ export class KmsStorageKey implements StorageKey {
   ) {}
 
   async health(): Promise<StorageKeyHealth> {
-    // Imported statically: esbuild then keeps the two commands used, where a lazy require() of the package kept
-    // every KMS command in the rotation function's bundle (~41 KiB more, measured on the bundle).
-    this.client ??= this.options.client ?? new KMSClient({ ...(this.options.region ? { region: this.options.region } : {}), retryMode: 'standard', maxAttempts: awsMaxAttempts(3), requestHandler: awsRequestHandler() });
+    // Loaded on first use (kms-client.ts; the bundle takes its three names from the SDK's per-command modules): the
+    // rotation steps, which never need KMS metadata, do not pay for the client.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const kms = require('./kms-client') as typeof import('./kms-client');
+    this.client ??= this.options.client ?? new kms.KMSClient({ ...(this.options.region ? { region: this.options.region } : {}), retryMode: 'standard', maxAttempts: awsMaxAttempts(3), requestHandler: awsRequestHandler() });
     const client = this.client;
-    const meta = (await this.call('DescribeKey', () => client.send(new DescribeKeyCommand({ KeyId: this.keyId })))).KeyMetadata;
+    const meta = (await this.call('DescribeKey', () => client.send(new kms.DescribeKeyCommand({ KeyId: this.keyId })))).KeyMetadata;
     const state = meta?.KeyState ?? 'Unknown';
     let rotationEnabled: boolean | null = null;
     if (state === 'Enabled') {
-      rotationEnabled = (await this.call('GetKeyRotationStatus', () => client.send(new GetKeyRotationStatusCommand({ KeyId: this.keyId })))).KeyRotationEnabled === true;
+      rotationEnabled = (await this.call('GetKeyRotationStatus', () => client.send(new kms.GetKeyRotationStatusCommand({ KeyId: this.keyId })))).KeyRotationEnabled === true;
     }
     return {
       keyId: this.keyId,

@@ -126,6 +126,14 @@ describe('the bundled rotation function under Secrets Manager', () => {
     expect(current().primary).toBe(2);
   }, 90_000);
 
+  it('the monitor measures the storage key through the bundle\'s KMS client (DescribeKey, GetKeyRotationStatus)', async () => {
+    const healthy = await invokeBundle(bundle, { action: 'monitor' }, { env: functionEnv, timeoutMs: 20_000 });
+    expect(healthy).toMatchObject({ ok: true, result: { action: 'monitor', storageKey: { state: 'Enabled', rotationEnabled: true, healthy: true } } });
+    const disabled = aws.kms.createKey({ rotationEnabled: true, keyState: 'Disabled' });
+    const report = await invokeBundle(bundle, { action: 'monitor' }, { env: { ...functionEnv, STORAGE_KEY_ID: disabled.arn }, timeoutMs: 20_000 });
+    expect(report).toMatchObject({ ok: true, result: { storageKey: { state: 'Disabled', healthy: false } } });
+  });
+
   it('refuses hostile direct invokes and changes nothing: a rotate action, a token Secrets Manager did not stage, another secret', async () => {
     const before = snapshot();
     const other = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:someone-elses-AbCdEf';
