@@ -21,13 +21,10 @@
 'use strict';
 /* eslint-disable @typescript-eslint/no-require-imports -- plain CommonJS on purpose: it runs under bare `node`, like the Lambda runtime's loader */
 
-const { randomUUID } = require('node:crypto');
 const path = require('node:path');
+const { callHandler, failure, lambdaContext, timedOut, timeoutMs } = require('./lambda-invocation');
 
 const RESULT_PREFIX = '@@RESULT ';
-const timeoutMs = Number(process.env.LAMBDA_RUNNER_TIMEOUT_MS || 3000);
-const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME || 'stand-in-function';
-const functionArn = process.env.LAMBDA_RUNNER_FUNCTION_ARN || `arn:aws:lambda:${process.env.AWS_REGION || 'us-east-1'}:123456789012:function:${functionName}`;
 
 let reported = false;
 
@@ -41,19 +38,6 @@ function report(outcome) {
     line = RESULT_PREFIX + JSON.stringify({ ok: false, errorName: 'Runtime.SerializationError', errorMessage: String(err && err.message) });
   }
   process.stdout.write(line + '\n', () => process.exit(0));
-}
-
-function failure(err, extra) {
-  const isError = err instanceof Error;
-  const out = {
-    ok: false,
-    errorName: isError ? err.name : typeof err,
-    errorMessage: isError ? err.message : String(err),
-    ...extra,
-  };
-  if (isError && typeof err.code === 'string') out.errorCode = err.code;
-  if (isError && err.stack) out.stack = err.stack.split('\n').slice(0, 8);
-  return out;
 }
 
 process.on('uncaughtException', (err) => report(failure(err, { errorName: 'Runtime.UncaughtException', cause: err instanceof Error ? err.name : undefined })));
@@ -94,29 +78,11 @@ async function main() {
     report({ ok: false, phase: 'init', errorName: 'Runtime.HandlerNotFound', errorMessage: `${path.basename(bundle)}.handler is undefined or not exported` });
     return;
   }
-  const deadline = Date.now() + timeoutMs;
-  const context = {
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: functionArn,
-    memoryLimitInMB: '128',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `stand-in/[$LATEST]${randomUUID().replace(/-/g, '')}`,
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-  };
+  const context = lambdaContext();
   // Kept referenced: a handler whose promise never settles is a timeout, not a quiet exit.
-  setTimeout(() => {
-    report({ ok: false, timedOut: true, errorName: 'Sandbox.Timedout', errorMessage: `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds` });
-  }, timeoutMs);
+  setTimeout(() => report(timedOut()), timeoutMs);
   try {
-    const result = await new Promise((resolve, reject) => {
-      const callback = (err, value) => (err ? reject(err) : resolve(value));
-      const returned = handler.length >= 3 ? handler(event, context, callback) : handler(event, context);
-      if (returned && typeof returned.then === 'function') returned.then(resolve, reject);
-      else if (handler.length < 3) resolve(returned);
-    });
+    const result = await callHandler(handler, event, context);
     report({ ok: true, result: result === undefined ? null : result });
   } catch (err) {
     report(failure(err));

@@ -20,13 +20,9 @@
 'use strict';
 /* eslint-disable @typescript-eslint/no-require-imports -- plain CommonJS on purpose: it runs under bare `node`, like the Lambda runtime's loader */
 
-const { randomUUID } = require('node:crypto');
 const path = require('node:path');
 const readline = require('node:readline');
-
-const timeoutMs = Number(process.env.LAMBDA_RUNNER_TIMEOUT_MS || 3000);
-const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME || 'stand-in-function';
-const functionArn = process.env.LAMBDA_RUNNER_FUNCTION_ARN || `arn:aws:lambda:${process.env.AWS_REGION || 'us-east-1'}:123456789012:function:${functionName}`;
+const { callHandler, failure, lambdaContext, timedOut, timeoutMs } = require('./lambda-invocation');
 
 /** The invocation running now: its id and whether its outcome was written. */
 let current;
@@ -49,14 +45,6 @@ function report(outcome, end = false) {
   void write(line).then(() => (end ? process.exit(0) : undefined));
 }
 
-function failure(err, extra) {
-  const isError = err instanceof Error;
-  const out = { ok: false, errorName: isError ? err.name : typeof err, errorMessage: isError ? err.message : String(err), ...extra };
-  if (isError && typeof err.code === 'string') out.errorCode = err.code;
-  if (isError && err.stack) out.stack = err.stack.split('\n').slice(0, 8);
-  return out;
-}
-
 // A crash ends the environment, as the Lambda runtime restarts after one.
 process.on('uncaughtException', (err) => report(failure(err, { errorName: 'Runtime.UncaughtException', cause: err instanceof Error ? err.name : undefined }), true));
 process.on('unhandledRejection', (reason) => report(failure(reason, { errorName: 'Runtime.UnhandledPromiseRejection' }), true));
@@ -76,26 +64,10 @@ async function invoke(id, event) {
   current = { id, reported: false };
   await write(`@@START ${id}`);
   if (initError) return report(initError, true);
-  const deadline = Date.now() + timeoutMs;
-  const context = {
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: functionArn,
-    memoryLimitInMB: '128',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `stand-in/[$LATEST]${randomUUID().replace(/-/g, '')}`,
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-  };
-  current.timer = setTimeout(() => report({ ok: false, timedOut: true, errorName: 'Sandbox.Timedout', errorMessage: `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds` }, true), timeoutMs);
+  const context = lambdaContext();
+  current.timer = setTimeout(() => report(timedOut(), true), timeoutMs);
   try {
-    const result = await new Promise((resolve, reject) => {
-      const callback = (err, value) => (err ? reject(err) : resolve(value));
-      const returned = handler.length >= 3 ? handler(event, context, callback) : handler(event, context);
-      if (returned && typeof returned.then === 'function') returned.then(resolve, reject);
-      else if (handler.length < 3) resolve(returned);
-    });
+    const result = await callHandler(handler, event, context);
     report({ ok: true, result: result === undefined ? null : result });
   } catch (err) {
     report(failure(err));
