@@ -39,6 +39,12 @@ interface AdviceRule {
 
 const versionIn = (message: string, pattern: RegExp) => pattern.exec(message)?.[1] ?? 'N';
 
+/** The steps that apply, in order, as one piece of advice; undefined when none does. */
+function allOf(...steps: (string | undefined)[]): string | undefined {
+  const applying = steps.filter((step): step is string => step !== undefined);
+  return applying.length > 0 ? applying.join('; ') : undefined;
+}
+
 /** `key-manager <command>` on the store that failed: a named store is named again. */
 function km(command: string, failed: FailedCommand): string {
   return failed.storeNamed && failed.storeUri ? `key-manager --store ${failed.storeUri} ${command}` : `key-manager ${command}`;
@@ -122,19 +128,17 @@ const RULES: readonly AdviceRule[] = [
   {
     code: 'STORE_INSECURE',
     advise: (message, failed) => {
-      const steps = [/then rotate:/.test(message) ? `'${km('rotate', failed)}'` : undefined, /check that its versions/.test(message) ? `'${km('status', failed)}' shows its versions` : undefined].filter(Boolean);
-      return steps.length > 0 ? steps.join('; ') : undefined;
+      return allOf(/then rotate:/.test(message) ? `'${km('rotate', failed)}'` : undefined, /check that its versions/.test(message) ? `'${km('status', failed)}' shows its versions` : undefined);
     },
   },
   {
     code: 'STORE_UNAVAILABLE',
     advise: (message, failed) => {
-      const steps = [
+      return allOf(
         failed.storeKind === 'aws' && /any endpoint override \(AWS_ENDPOINT_URL\)/.test(message) ? 'key-manager takes the region and endpoint as --region and --endpoint-url' : undefined,
         /check the keyset's status before retrying/.test(message) ? `run '${km('status', failed)}' to see whether it landed` : undefined,
         /the error's cause is the SDK error$/.test(message) ? 'rerun with --debug to see it' : undefined,
-      ].filter(Boolean);
-      return steps.length > 0 ? steps.join('; ') : undefined;
+      );
     },
   },
   {
