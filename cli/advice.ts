@@ -69,6 +69,22 @@ const RULES: readonly AdviceRule[] = [
     advise: (message, failed) => (failed.command === 'health' && /past the \d+-day period/.test(message) ? `run '${km('rotate', failed)}'` : undefined),
   },
   {
+    code: 'ROTATION_IN_PROGRESS',
+    // A rotation that outlived --wait is Secrets Manager's to finish or retry; the other case already says how to clear it.
+    advise: (message, failed) =>
+      /\bhas not finished after\b/.test(message)
+        ? `follow it with '${km('status', failed)}' (it shows the rotation in progress, and once it is stuck how to clear it); the rotation function's log says why a step failed`
+        : undefined,
+  },
+  {
+    code: 'ROTATION_IN_PROGRESS',
+    advise: (message, failed) => (/purge its history once it has finished$/.test(message) ? `'${km('status', failed)}' shows when it has` : undefined),
+  },
+  {
+    code: 'INVALID_TRANSITION',
+    advise: (message, failed) => (/purge its history again after \S+$/.test(message) ? `then run '${km('purge-history --confirm', failed)}'` : undefined),
+  },
+  {
     code: 'UNKNOWN_VERSION',
     advise: (message, failed) => {
       if (failed.command === 'derive') return 'check --version and --store';
@@ -79,7 +95,8 @@ const RULES: readonly AdviceRule[] = [
   {
     code: 'KEYSET_NOT_FOUND',
     advise: (message, failed) => {
-      if (failed.command === 'init' || failed.storeKind === 'env' || failed.storeKind === 'aws') return undefined;
+      if (failed.command === 'init' || failed.storeKind === 'env') return undefined;
+      if (failed.storeKind === 'aws') return /the stack creates the secret and its first keyset$/.test(message) ? `deploy the stack, or if the secret exists but is empty, run '${km('init', failed)}'` : undefined;
       if (!/^no keyset (at|in)\b|has no KV v2 engine/.test(message)) return undefined;
       if (failed.storeKind === 'file') return failed.storeNamed ? "run 'key-manager init' with the same --store to create one" : "run 'key-manager init' to create one (or pass --store to use another store)";
       return `then run '${km('init', failed)}' to create it`;
@@ -87,7 +104,8 @@ const RULES: readonly AdviceRule[] = [
   },
   {
     code: 'KEYSET_INVALID',
-    advise: (message, failed) => (message.startsWith('invalid keyset:') && failed.command !== 'recover' ? "restore it from a backup ('key-manager recover --in BACKUP --backup-key-file KEY')" : undefined),
+    // The message already says to restore it from a backup: this names the command, on the store that failed.
+    advise: (message, failed) => (message.startsWith('invalid keyset:') && failed.command !== 'recover' ? `to restore it: '${km('recover --in BACKUP --backup-key-file KEY', failed)}'` : undefined),
   },
   {
     code: 'KEYSET_TOO_LARGE',
@@ -110,7 +128,22 @@ const RULES: readonly AdviceRule[] = [
   },
   {
     code: 'STORE_UNAVAILABLE',
-    advise: (message, failed) => (/check the keyset's status before retrying/.test(message) ? `'${km('status', failed)}' shows it` : undefined),
+    advise: (message, failed) => {
+      const steps = [
+        failed.storeKind === 'aws' && /any endpoint override \(AWS_ENDPOINT_URL\)/.test(message) ? 'key-manager takes the region and endpoint as --region and --endpoint-url' : undefined,
+        /check the keyset's status before retrying/.test(message) ? `run '${km('status', failed)}' to see whether it landed` : undefined,
+        /the error's cause is the SDK error$/.test(message) ? 'rerun with --debug to see it' : undefined,
+      ].filter(Boolean);
+      return steps.length > 0 ? steps.join('; ') : undefined;
+    },
+  },
+  {
+    code: 'KEYSET_EXISTS',
+    advise: (message, failed) => (/it was not overwritten$/.test(message) && failed.storeKind === 'aws' ? `'${km('status', failed)}' shows it` : undefined),
+  },
+  {
+    code: 'INVALID_INPUT',
+    advise: (message) => (/^no AWS region for .*AWS_REGION is unset$/.test(message) ? 'pass --region or set AWS_REGION' : undefined),
   },
   {
     code: 'ACCESS_DENIED',
@@ -123,6 +156,15 @@ const RULES: readonly AdviceRule[] = [
     },
   },
 ];
+
+/**
+ * A warning from a command that did its job only in part, with the command that finishes it: the runtime's warnings
+ * say what remains (e.g. older Secrets Manager versions holding destroyed material, "purge the secret's history").
+ */
+export function warningWithAdvice(warning: string, failed: FailedCommand): string {
+  if (failed.storeKind === 'aws' && /\bpurg(e|ing) the secret's history\b/.test(warning)) return `${warning}; run '${km('purge-history --confirm', failed)}'`;
+  return warning;
+}
 
 /** The next step for `code` after `failed`, or undefined when the message already says all there is. */
 export function adviceFor(code: string, message: string, failed: FailedCommand): string | undefined {

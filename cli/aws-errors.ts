@@ -6,7 +6,7 @@
  * Like that mapper, AWS's own messages are never echoed.
  */
 import { KeyManagementError } from '../lambda/keys/errors';
-import { awsErrorName, mapSecretsManagerError } from '../lambda/stores/secrets-manager-errors';
+import { awsErrorName, isExpiredCredentials, mapSecretsManagerError } from '../lambda/stores/secrets-manager-errors';
 
 export interface AwsCall {
   /** `S3`, `CloudWatch Logs`. */
@@ -41,6 +41,9 @@ export function mapAwsError(err: unknown, call: AwsCall): KeyManagementError {
     case 'ACCESS_DENIED':
       if (name === 'CredentialsProviderError' || /could not load credentials/i.test(e.message ?? '')) {
         return new KeyManagementError('ACCESS_DENIED', `no AWS credentials for ${where}; set AWS_PROFILE (or the AWS_* credential variables) to assume ${call.role}`, cause);
+      }
+      if (isExpiredCredentials(err)) {
+        return new KeyManagementError('ACCESS_DENIED', `the AWS credentials have expired (${name}) for ${where}${ref}; refresh them (aws sso login, or assume ${call.role} again) and retry`, cause);
       }
       return new KeyManagementError('ACCESS_DENIED', `access denied to ${where} (${name}${ref}); run with ${call.role}, e.g. with AWS_PROFILE set to a profile that assumes it`, cause);
     case 'KMS_FAILURE':

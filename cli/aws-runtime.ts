@@ -4,7 +4,7 @@
  * and env commands start without loading them.
  */
 import type { STSClient } from '@aws-sdk/client-sts';
-import { AWS_REQUEST_HANDLER } from '../lambda/stores/aws-client-options';
+import { awsMaxAttempts, awsRequestHandler } from '../lambda/stores/aws-client-options';
 import { parseStoreUri, resolveStoreUri } from '../lambda/stores/open-store';
 import type { KeysetStore } from '../lambda/stores/store';
 import type { MetricsSink } from '../lambda/telemetry/metrics';
@@ -23,23 +23,38 @@ function isAwsStore(options: GlobalOptions, io: CliIo): boolean {
   }
 }
 
+/** The most the caller-identity lookup may take, retries included: it only names the audit actor. */
+export const ACTOR_LOOKUP_TIMEOUT_MS = 3_000;
+
 /**
  * The STS caller identity ARN (e.g. the assumed Key Administrator role session) for aws stores;
- * undefined otherwise or when STS cannot answer, so the key manager falls back to the OS user. The
- * explicit --endpoint-url is for Secrets Manager only; STS follows AWS_ENDPOINT_URL(_STS) as the SDK does.
+ * undefined otherwise or when STS cannot answer within ACTOR_LOOKUP_TIMEOUT_MS, so the key manager falls
+ * back to the OS user: an STS that accepts requests and never answers must not hold every command up for
+ * its two attempts of 10 s. The explicit --endpoint-url is for Secrets Manager only; STS follows
+ * AWS_ENDPOINT_URL(_STS) as the SDK does.
  */
 export async function awsActor(options: GlobalOptions, io: CliIo, store: KeysetStore): Promise<string | undefined> {
   if (store.kind !== 'aws') return undefined;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const sts = require('@aws-sdk/client-sts') as typeof import('@aws-sdk/client-sts');
   const r = region(options, io);
-  const client: STSClient = new sts.STSClient({ ...(r ? { region: r } : {}), maxAttempts: 2, requestHandler: AWS_REQUEST_HANDLER });
+  const client: STSClient = new sts.STSClient({ ...(r ? { region: r } : {}), maxAttempts: awsMaxAttempts(2, io.env), requestHandler: awsRequestHandler(io.env) });
+  const abort = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => {
+      abort.abort();
+      resolve(undefined);
+    }, ACTOR_LOOKUP_TIMEOUT_MS);
+  });
   try {
-    const out = await client.send(new sts.GetCallerIdentityCommand({}));
-    return out.Arn || undefined;
+    // The race, not only the abort: credential and endpoint resolution before the request do not see the signal.
+    const out = await Promise.race([client.send(new sts.GetCallerIdentityCommand({}), { abortSignal: abort.signal }), bound]);
+    return out?.Arn || undefined;
   } catch {
     return undefined;
   } finally {
+    clearTimeout(timer);
     client.destroy();
   }
 }

@@ -5,7 +5,6 @@
 import { Command, CommanderError, Help, Option } from 'commander';
 import { isKeyManagementError } from '../lambda/keys/errors';
 import { packageVersion } from '../lambda/package-info';
-import { STORE_ENV_VAR } from '../lambda/stores/open-store';
 import { registerAudit } from './commands/audit';
 import { registerDestroyVersion } from './commands/destroy-version';
 import { registerDisableVersion } from './commands/disable-version';
@@ -26,7 +25,7 @@ import { registerStatus } from './commands/status';
 import { withAdvice } from './advice';
 import { printError } from './output';
 import { CliFailure, EXIT_FAILED, EXIT_OK, EXIT_USAGE, usageError } from './failure';
-import { type CliIo, type CommandRegistrar, type GlobalOptions, openRuntime, type Runtime, type RunWith } from './runtime';
+import { type CliIo, type CommandRegistrar, type GlobalOptions, openRuntime, type Runtime, type RunWith, storeContext } from './runtime';
 
 const registrars: CommandRegistrar[] = [
   registerGenerate,
@@ -164,12 +163,7 @@ async function runProgram(program: Command, argv: string[], io: CliIo, session: 
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.exitCode === 0) return EXIT_OK;
       return reportUsage(options(), io, session, 'USAGE', err.message.replace(/^error: /, ''));
     }
-    const failed = {
-      command: session.command?.parent ? session.command.name() : undefined,
-      storeKind: session.runtime?.store.kind,
-      storeUri: session.runtime?.storeUri,
-      storeNamed: session.runtime ? session.runtime.options.store !== undefined || Boolean(session.runtime.io.env[STORE_ENV_VAR]) : undefined,
-    };
+    const failed = { command: session.command?.parent ? session.command.name() : undefined, ...(session.runtime ? storeContext(session.runtime) : {}) };
     if (err instanceof CliFailure) {
       if (err.exitCode === EXIT_USAGE) return reportUsage(options(), io, session, err.code, err.message);
       printError(options(), io, err.code, withAdvice(err.code, err.message, failed));

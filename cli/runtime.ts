@@ -53,6 +53,11 @@ export interface Runtime {
   readonly metrics: MetricsSink;
 }
 
+/** The store a command ran on, as the advice names it again (cli/advice.ts). */
+export function storeContext(rt: Runtime): { readonly storeKind: string; readonly storeUri: string; readonly storeNamed: boolean } {
+  return { storeKind: rt.store.kind, storeUri: rt.storeUri, storeNamed: rt.options.store !== undefined || Boolean(rt.io.env[STORE_ENV_VAR]) };
+}
+
 /** Hooks for tests and for the AWS-backed pieces (caller identity, metrics) to plug in. */
 export interface RuntimeFactories {
   metrics?: (options: GlobalOptions, io: CliIo) => MetricsSink | undefined;

@@ -1,4 +1,4 @@
-import { Annotations, CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -312,7 +312,10 @@ class ImportedKeyset extends Construct implements IKeysetReader {
 
   grantRead(grantee: iam.IGrantable): iam.Grant {
     Annotations.of(this).addInfo(`the keyset's resource policy is in the stack that owns it: list ${grantee.grantPrincipal.toString()} in its readerPrincipalArns`);
-    return grantCurrentKeysetRead(grantee, this.keysetSecret.secretArn, this.keyArn, Stack.of(this).region);
+    // kms:ViaService names the Secrets Manager of the keyset's own region (a secret and its key share one), which need
+    // not be the region of this stack.
+    const region = Stack.of(this).splitArn(this.keysetSecret.secretArn, ArnFormat.COLON_RESOURCE_NAME).region;
+    return grantCurrentKeysetRead(grantee, this.keysetSecret.secretArn, this.keyArn, region ?? Stack.of(this).region);
   }
 }
 

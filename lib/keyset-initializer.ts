@@ -1,4 +1,4 @@
-import { CustomResource, RemovalPolicy } from 'aws-cdk-lib';
+import { CustomResource, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -77,9 +77,12 @@ export class KeysetInitializer extends Construct {
       ['NIST.800.53.R5-LambdaConcurrency', 'NIST.800.53.R5-LambdaDLQ'],
       'Runs only during deployments, invoked synchronously by CloudFormation, which reports and rolls back a failed event itself; a reservation or a dead-letter queue would catch nothing.',
     );
+    // cdk-nag names the handler as the policy does: a function of this stack by its GetAtt, one imported by ARN by that ARN.
+    const ownFunction = props.handler.node.defaultChild;
+    const handlerArn = ownFunction === undefined && !Token.isUnresolved(props.handler.functionArn) ? props.handler.functionArn : nagAttRef(ownFunction ?? props.handler);
     acknowledge(
       role,
-      [`AwsSolutions-IAM5[Resource::${nagAttRef(props.handler.node.defaultChild ?? props.handler)}:*]`],
+      [`AwsSolutions-IAM5[Resource::${handlerArn}:*]`],
       'Granted by the CDK provider framework: lambda:InvokeFunction on the rotation function and its versions/aliases, nothing else.',
     );
     acknowledge(

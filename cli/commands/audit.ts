@@ -5,7 +5,7 @@
  * FilterLogEvents through the caller's credentials.
  */
 import { KeyManagementError } from '../../lambda/keys/errors';
-import { AWS_REQUEST_HANDLER } from '../../lambda/stores/aws-client-options';
+import { awsRequestHandler } from '../../lambda/stores/aws-client-options';
 import { isResourceNotFound } from '../../lambda/stores/secrets-manager-errors';
 import { type AuditEvent, readAuditFile } from '../../lambda/telemetry/audit';
 import { roleFor } from '../advice';
@@ -60,7 +60,7 @@ async function readCloudWatch(rt: Runtime, logGroup: string, query: AuditQuery):
   // Loaded only here: no other command pays for the CloudWatch Logs client.
   const { CloudWatchLogsClient, FilterLogEventsCommand } = await import('@aws-sdk/client-cloudwatch-logs');
   // Not --endpoint-url: that names the Secrets Manager endpoint. The SDK itself honours AWS_ENDPOINT_URL_CLOUDWATCH_LOGS / AWS_ENDPOINT_URL.
-  const client = new CloudWatchLogsClient({ region: rt.options.region, requestHandler: AWS_REQUEST_HANDLER });
+  const client = new CloudWatchLogsClient({ region: rt.options.region, requestHandler: awsRequestHandler(rt.io.env) });
   const events: AuditEvent[] = [];
   let skipped = 0;
   let read = 0;

@@ -5,7 +5,8 @@
  */
 import { EXIT_FAILED, EXIT_OK, usageError } from '../failure';
 import { parseReason, parseVersionArg, usage } from '../parse';
-import { type CommandRegistrar, emit } from '../runtime';
+import { warningWithAdvice } from '../advice';
+import { type CommandRegistrar, emit, storeContext } from '../runtime';
 
 export const registerDestroyVersion: CommandRegistrar = (program, run) => {
   program
@@ -20,7 +21,7 @@ export const registerDestroyVersion: CommandRegistrar = (program, run) => {
         throw usageError('USAGE', `destroy-version removes version ${opts.version}'s key material for good; re-encrypt its data first (key-manager reencrypt), then rerun with --confirm`);
       }
       return run(async (rt) => {
-        const warnings = await rt.manager.destroyVersion(opts.version, opts.reason);
+        const warnings = (await rt.manager.destroyVersion(opts.version, opts.reason)).map((w) => warningWithAdvice(w, { command: 'destroy-version', ...storeContext(rt) }));
         const { keyset } = await rt.manager.readFresh();
         const v = keyset.versions.find((x) => x.version === opts.version);
         if (warnings.length > 0) {

@@ -14,8 +14,8 @@ import { sealBackup } from '../../lambda/keys/backup';
 import { KeyManagementError } from '../../lambda/keys/errors';
 import { FernetKey } from '../../lambda/keys/fernet';
 import { systemRandom } from '../../lambda/keys/random';
-import { AWS_REQUEST_HANDLER } from '../../lambda/stores/aws-client-options';
-import { awsErrorName } from '../../lambda/stores/secrets-manager-errors';
+import { awsRequestHandler } from '../../lambda/stores/aws-client-options';
+import { awsErrorName, isAnswerLost } from '../../lambda/stores/secrets-manager-errors';
 import { roleFor } from '../advice';
 import { audited } from '../audited';
 import { mapAwsError } from '../aws-errors';
@@ -117,11 +117,12 @@ export async function writeNewFile(file: string, data: string): Promise<void> {
   }
 }
 
-async function putS3(rt: Runtime, target: S3Location, body: string): Promise<void> {
+/** `newKeyFile`: the backup key generated for this backup, named when the upload's outcome is unknown (it may be the only way in). */
+async function putS3(rt: Runtime, target: S3Location, body: string, newKeyFile?: string): Promise<void> {
   // Loaded only here: every other command starts without the S3 client.
   const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
   // Not --endpoint-url: that names the Secrets Manager endpoint. The SDK itself honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
-  const client = new S3Client({ region: rt.options.region, requestHandler: AWS_REQUEST_HANDLER });
+  const client = new S3Client({ region: rt.options.region, requestHandler: awsRequestHandler(rt.io.env) });
   try {
     // IfNoneMatch: an existing backup is never replaced (and the write-only Backup Service role needs nothing more).
     await client.send(new PutObjectCommand({ Bucket: target.bucket, Key: target.key, Body: body, ContentType: 'application/octet-stream', IfNoneMatch: '*' }));
@@ -130,6 +131,13 @@ async function putS3(rt: Runtime, target: S3Location, body: string): Promise<voi
     const where = `s3://${target.bucket}/${target.key}`;
     if (name === 'PreconditionFailed') throw new KeyManagementError('INVALID_INPUT', `${where} already exists; it was not overwritten — choose another key`);
     if (name === 'NoSuchBucket') throw new KeyManagementError('INVALID_INPUT', `the bucket ${target.bucket} does not exist; check --out (the stack's BackupBucketName output) and --region`);
+    if (isAnswerLost(err)) {
+      throw new KeyManagementError(
+        'STORE_UNAVAILABLE',
+        `S3 did not answer s3:PutObject on ${where} (${name}) after the SDK's retries, so whether the backup was stored is unknown${newKeyFile ? `; its new backup key stays at ${newKeyFile}, the one key that would open it` : ''} — look (aws s3api head-object --bucket ${target.bucket} --key ${target.key}) before exporting again; check the network path and any endpoint override (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)`,
+        { cause: err },
+      );
+    }
     throw mapAwsError(err, { service: 'S3', action: 's3:PutObject', resource: where, role: roleFor('export'), endpointVariable: 'AWS_ENDPOINT_URL_S3' });
   } finally {
     client.destroy();
@@ -166,10 +174,12 @@ export const registerExport: CommandRegistrar = (program, run) => {
         // The key first: a backup whose key failed to land would open for nobody.
         if (keyText !== undefined) await writeNewFile(target.keyFile, `${keyText}\n`);
         try {
-          if (target.s3) await putS3(rt, target.s3, token);
+          if (target.s3) await putS3(rt, target.s3, token, keyText !== undefined ? target.keyFile : undefined);
           else await writeNewFile(target.output, token);
         } catch (err) {
-          if (keyText !== undefined) await fs.rm(target.keyFile, { force: true });
+          // An upload whose answer never came may have stored the backup: its key stays, or that backup would open for nobody.
+          const maybeStored = target.s3 !== undefined && isAnswerLost((err as KeyManagementError).cause);
+          if (keyText !== undefined && !maybeStored) await fs.rm(target.keyFile, { force: true });
           throw err;
         }
         return { result: keyset, audit: { version: keyset.primary, detail: `to ${target.output}, ${keyset.versions.length} versions, backup key ${target.generate ? 'generated' : 'given'}` } };

@@ -128,7 +128,7 @@ export const registerRecover: CommandRegistrar = (program, run) => {
         }
         const keyset = backup.kind === 'seed' ? datedSeedKeyset(backup.keyset, backup.createdAt, current?.keyset) : backup.keyset;
         // What the backup overrides, for the summary; the administration path's guard refuses it unless --force.
-        const losses = current ? recoveryLosses(current.keyset, keyset) : { missing: [], differing: [], resurrected: [], reenabled: [] };
+        const losses = current ? recoveryLosses(current.keyset, keyset) : { missing: [], differing: [], rederived: [], redated: [], resurrected: [], reenabled: [] };
         const unchanged = current !== undefined && serializeKeyset(current.keyset) === serializeKeyset(keyset);
         let keptAt: string | undefined;
         if (unreadable) {

@@ -28,6 +28,9 @@ export const registerStatus: CommandRegistrar = (program, run) => {
               ...(managed.pending
                 ? [`in progress: version ${managed.pending.versionId} is AWSPENDING${managed.pending.since ? ` since ${managed.pending.since}` : ''}${managed.pending.stuck ? ` — STUCK (older than the rotation window); clear it with: ${managed.pending.clear}` : ''}`]
                 : []),
+              ...(managed.leftoverLabels ?? []).map(
+                (left) => `leftover:  version ${left.versionId} still carries ${left.label} (a write could not remove it, or one is in progress now); it keeps that version from expiring — once no write is running, remove it with: ${left.clear}`,
+              ),
             ]
           : [];
         const primary = s.versions.find((v) => v.primary);

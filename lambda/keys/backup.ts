@@ -150,4 +150,4 @@ function backupInvalid(problem: string): KeyManagementError {
   return new KeyManagementError('BACKUP_INVALID', `${problem}; nothing was written — check that the file is a backup made by export or the seed's Python procedure`);
 }
 
-export { isSafeRecovery, recoveryLosses, type RecoveryLosses } from './guarded-write';
+export { describeLosses, isSafeRecovery, recoveryLosses, type RecoveryLosses } from './guarded-write';

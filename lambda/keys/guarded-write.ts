@@ -17,8 +17,12 @@ import type { KeysetSnapshot, KeysetStore } from '../stores/store';
 export interface RecoveryLosses {
   /** Versions in the store that the backup does not hold: their data would no longer decrypt. */
   readonly missing: readonly number[];
-  /** Versions in both whose material, kdf or creation differ: the backup is of another keyset. */
+  /** Versions in both whose material differs: the backup is of another keyset. */
   readonly differing: readonly number[];
+  /** Versions in both with the same material but another kdf in the backup: keys derived from it would differ. */
+  readonly rederived: readonly number[];
+  /** Versions in both alike but for their creation date: the key's age and rotation deadline would change. */
+  readonly redated: readonly number[];
   /** Versions destroyed in the store whose material the backup would bring back. */
   readonly resurrected: readonly number[];
   /** Versions disabled in the store (e.g. compromised) that the backup holds enabled: they would decrypt again. */
@@ -29,6 +33,8 @@ export interface RecoveryLosses {
 export function recoveryLosses(current: Keyset, backup: Keyset): RecoveryLosses {
   const missing: number[] = [];
   const differing: number[] = [];
+  const rederived: number[] = [];
+  const redated: number[] = [];
   const resurrected: number[] = [];
   const reenabled: number[] = [];
   for (const now of current.versions) {
@@ -36,8 +42,12 @@ export function recoveryLosses(current: Keyset, backup: Keyset): RecoveryLosses 
     if (!restored) missing.push(now.version);
     else if (now.state === 'destroyed') {
       if (restored.material !== undefined) resurrected.push(now.version);
-    } else if (restored.material !== undefined && (restored.material !== now.material || restored.kdf !== now.kdf || restored.createdAt !== now.createdAt)) {
+    } else if (restored.material !== undefined && restored.material !== now.material) {
       differing.push(now.version);
+    } else if (restored.material !== undefined && restored.kdf !== now.kdf) {
+      rederived.push(now.version);
+    } else if (restored.material !== undefined && restored.createdAt !== now.createdAt) {
+      redated.push(now.version);
     } else if (restored.material === undefined) {
       missing.push(now.version);
     } else if (now.state === 'disabled' && restored.state === 'enabled') {
@@ -47,11 +57,11 @@ export function recoveryLosses(current: Keyset, backup: Keyset): RecoveryLosses 
   for (const restored of backup.versions) {
     if (restored.material !== undefined && isPruned(current, restored.version)) resurrected.push(restored.version);
   }
-  return { missing, differing, resurrected, reenabled };
+  return { missing, differing, rederived, redated, resurrected, reenabled };
 }
 
 export function isSafeRecovery(losses: RecoveryLosses): boolean {
-  return losses.missing.length === 0 && losses.differing.length === 0 && losses.resurrected.length === 0 && losses.reenabled.length === 0;
+  return [losses.missing, losses.differing, losses.rederived, losses.redated, losses.resurrected, losses.reenabled].every((versions) => versions.length === 0);
 }
 
 /** The guard a write must pass. */
@@ -86,6 +96,8 @@ export function describeLosses(l: RecoveryLosses): string {
   const parts: string[] = [];
   if (l.missing.length) parts.push(`the store has version(s) ${l.missing.join(', ')} that the backup lacks (data under them would no longer decrypt)`);
   if (l.differing.length) parts.push(`version(s) ${l.differing.join(', ')} hold different key material in the backup (it is of another keyset)`);
+  if (l.rederived.length) parts.push(`version(s) ${l.rederived.join(', ')} have the same material but another kdf in the backup (keys derived from them would change, and data under them would no longer decrypt)`);
+  if (l.redated.length) parts.push(`version(s) ${l.redated.join(', ')} have the same material but another creation date in the backup (their age and the rotation deadline would change)`);
   if (l.resurrected.length) parts.push(`version(s) ${l.resurrected.join(', ')} were destroyed and the backup would bring their material back`);
   if (l.reenabled.length) parts.push(`version(s) ${l.reenabled.join(', ')} are disabled in the store and the backup would enable them again (data under them would decrypt)`);
   return parts.join('; ');

@@ -6,8 +6,8 @@
  */
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { KeyManagementError } from '../keys/errors';
-import { AWS_REQUEST_HANDLER } from '../stores/aws-client-options';
-import { awsErrorName } from '../stores/secrets-manager-errors';
+import { awsMaxAttempts, awsRequestHandler } from '../stores/aws-client-options';
+import { awsErrorName, isMissingRegion, isThrottling, isUnreachable } from '../stores/secrets-manager-errors';
 
 export interface StorageKeyHealth {
   readonly keyId: string;
@@ -34,10 +34,11 @@ export class KmsStorageKey implements StorageKey {
   ) {}
 
   async health(): Promise<StorageKeyHealth> {
-    // Loaded on first use: the rotation steps, which never need KMS metadata, do not pay for the client.
+    // Loaded on first use (kms-client.ts; the bundle takes its three names from the SDK's per-command modules): the
+    // rotation steps, which never need KMS metadata, do not pay for the client.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const kms = require('./kms-client') as typeof import('./kms-client');
-    this.client ??= this.options.client ?? new kms.KMSClient({ ...(this.options.region ? { region: this.options.region } : {}), retryMode: 'standard', maxAttempts: 3, requestHandler: AWS_REQUEST_HANDLER });
+    this.client ??= this.options.client ?? new kms.KMSClient({ ...(this.options.region ? { region: this.options.region } : {}), retryMode: 'standard', maxAttempts: awsMaxAttempts(3), requestHandler: awsRequestHandler() });
     const client = this.client;
     const meta = (await this.call('DescribeKey', () => client.send(new kms.DescribeKeyCommand({ KeyId: this.keyId })))).KeyMetadata;
     const state = meta?.KeyState ?? 'Unknown';
@@ -59,12 +60,16 @@ export class KmsStorageKey implements StorageKey {
       return await send();
     } catch (err) {
       const name = awsErrorName(err);
-      const denied = /AccessDenied|Unrecognized|ExpiredToken|InvalidSignature/.test(name);
-      throw new KeyManagementError(
-        denied ? 'ACCESS_DENIED' : 'KMS_FAILURE',
-        `KMS ${operation} on the storage key ${this.keyId} failed (${name})${denied ? '; the rotation role needs kms:DescribeKey and kms:GetKeyRotationStatus on it' : ''}`,
-        { cause: err },
-      );
+      const where = `KMS ${operation} on the storage key ${this.keyId}`;
+      const cause = { cause: err };
+      if (/AccessDenied|Unrecognized|ExpiredToken|InvalidSignature/.test(name)) {
+        throw new KeyManagementError('ACCESS_DENIED', `${where} failed (${name}); the rotation role needs kms:DescribeKey and kms:GetKeyRotationStatus on it`, cause);
+      }
+      // Not the key's fault: a KMS_FAILURE would send on-call to check a key that is fine.
+      if (isThrottling(err)) throw new KeyManagementError('THROTTLED', `${where} was throttled (${name}) and the SDK's retries were exhausted; the next monitor run measures it again`, cause);
+      if (isUnreachable(err)) throw new KeyManagementError('STORE_UNAVAILABLE', `cannot reach KMS for ${operation} on the storage key ${this.keyId} (${name}) after the SDK's retries; check the function's network path to KMS (a VPC endpoint) and any endpoint override (AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL)`, cause);
+      if (isMissingRegion(err)) throw new KeyManagementError('INVALID_INPUT', `no AWS region for ${where}; set AWS_REGION`, cause);
+      throw new KeyManagementError('KMS_FAILURE', `${where} failed (${name})`, cause);
     }
   }
 }

@@ -41,14 +41,51 @@ const THROTTLING = new Set([
 
 const ACCESS_DENIED = new Set(['AccessDeniedException', 'AccessDenied', 'UnauthorizedOperation', 'UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredTokenException', 'ExpiredToken']);
 
+/** Denials that are not about permissions: the caller's session credentials ran out (STS, SSO, an assumed role). */
+const EXPIRED = new Set(['ExpiredTokenException', 'ExpiredToken']);
+
 const KMS = new Set(['DecryptionFailure', 'EncryptionFailure']);
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 const NETWORK_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'NetworkingError']);
+/** Network failures before anything was sent: a write that failed so did not happen. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 export function awsErrorName(err: unknown): string {
   const e = (err ?? {}) as SdkErrorShape;
   return typeof e.name === 'string' && e.name !== 'Error' ? e.name : typeof e.code === 'string' ? e.code : 'Error';
+}
+
+/** The request was refused because the caller's credentials have expired (not for lack of a permission). */
+export function isExpiredCredentials(err: unknown): boolean {
+  return EXPIRED.has(awsErrorName(err));
+}
+
+/** Throttled, as any AWS service says it (names, the SDK's retry classification, HTTP 429). */
+export function isThrottling(err: unknown): boolean {
+  const e = (err ?? {}) as SdkErrorShape;
+  return THROTTLING.has(awsErrorName(err)) || e.$retryable?.throttling === true || e.$metadata?.httpStatusCode === 429;
+}
+
+/** No answer came: the connection was refused or reset, the name did not resolve, the attempt timed out. */
+export function isUnreachable(err: unknown): boolean {
+  const e = (err ?? {}) as SdkErrorShape;
+  const name = awsErrorName(err);
+  return NETWORK_CODES.has(name) || NETWORK_NAMES.has(name) || (typeof e.code === 'string' && NETWORK_CODES.has(e.code));
+}
+
+/**
+ * No answer came to a request that may have been received (the attempt timed out, the connection was reset): a write
+ * may have been applied. Not so for one that never connected (refused, unresolved, the connect timeout).
+ */
+export function isAnswerLost(err: unknown): boolean {
+  const e = (err ?? {}) as SdkErrorShape;
+  return isUnreachable(err) && !NOT_SENT.has(awsErrorName(err)) && !NOT_SENT.has(e.code ?? '') && !/did not establish a connection|without establishing a connection/i.test(e.message ?? '');
+}
+
+/** The SDK had no region to send the call to. */
+export function isMissingRegion(err: unknown): boolean {
+  return /region is missing/i.test(((err ?? {}) as SdkErrorShape).message ?? '');
 }
 
 export function isResourceNotFound(err: unknown): boolean {
@@ -80,9 +117,13 @@ export function mapSecretsManagerError(err: unknown, context: AwsErrorContext): 
   if (name === 'ResourceNotFoundException') {
     return new KeyManagementError(
       'KEYSET_NOT_FOUND',
-      `Secrets Manager has no such secret or version for ${where}${ref}; deploy the stack (it creates the secret and its first keyset) or, if the secret exists but is empty, run 'key-manager --store aws:${context.secretId} init'`,
+      `Secrets Manager has no such secret or version for ${where}${ref}; the stack creates the secret and its first keyset`,
       cause,
     );
+  }
+  if (EXPIRED.has(name)) {
+    const role = isWrite(context.operation) ? `the stack's ${KEY_ADMINISTRATOR_ROLE}` : `the stack's ${APPLICATION_SERVICE_ROLE} (or the ${KEY_ADMINISTRATOR_ROLE})`;
+    return new KeyManagementError('ACCESS_DENIED', `the AWS credentials have expired (${name}) for secretsmanager:${where}${ref}; refresh them (aws sso login, or assume ${role} again) and retry`, cause);
   }
   if (KMS.has(name) || name.startsWith('KMS') || (ACCESS_DENIED.has(name) && /\bkms\b/i.test(e.message ?? ''))) {
     return new KeyManagementError(
@@ -97,7 +138,7 @@ export function mapSecretsManagerError(err: unknown, context: AwsErrorContext): 
       : `the stack's ${APPLICATION_SERVICE_ROLE} (or the ${KEY_ADMINISTRATOR_ROLE})`;
     return new KeyManagementError('ACCESS_DENIED', `access denied to secretsmanager:${where}${ref}; run with ${role}, e.g. with AWS_PROFILE set to a profile that assumes it`, cause);
   }
-  if (THROTTLING.has(name) || e.$retryable?.throttling === true || status === 429) {
+  if (isThrottling(err)) {
     return new KeyManagementError(
       'THROTTLED',
       `Secrets Manager throttled ${where} and the SDK's retries with backoff were exhausted${ref}; wait a minute and retry, and look for a caller reading the keyset in a loop (the key manager caches it)`,
@@ -107,11 +148,20 @@ export function mapSecretsManagerError(err: unknown, context: AwsErrorContext): 
   if (e.$fault === 'server' || (status !== undefined && status >= 500) || name === 'InternalServiceError') {
     return new KeyManagementError('STORE_UNAVAILABLE', `Secrets Manager failed ${where} with ${name}${status ? ` (HTTP ${status})` : ''} after the SDK's retries${ref}; retry shortly and check the AWS Health Dashboard`, cause);
   }
-  if (NETWORK_CODES.has(name) || NETWORK_NAMES.has(name) || (typeof e.code === 'string' && NETWORK_CODES.has(e.code))) {
-    return new KeyManagementError('STORE_UNAVAILABLE', `cannot reach Secrets Manager for ${where} (${name}) after the SDK's retries; check the network path, the region (--region) and any endpoint override (--endpoint-url, AWS_ENDPOINT_URL)`, cause);
+  if (isUnreachable(err)) {
+    const checks = `check the network path, the region and any endpoint override (AWS_ENDPOINT_URL)`;
+    // A write whose answer never came may have been applied all the same.
+    if (isWrite(context.operation) && isAnswerLost(err)) {
+      return new KeyManagementError(
+        'STORE_UNAVAILABLE',
+        `Secrets Manager did not answer ${where} (${name}) after the SDK's retries, so whether it was applied is unknown; ${checks}, then check the keyset's status before retrying`,
+        cause,
+      );
+    }
+    return new KeyManagementError('STORE_UNAVAILABLE', `cannot reach Secrets Manager for ${where} (${name}) after the SDK's retries; ${checks}`, cause);
   }
-  if (/region is missing/i.test(e.message ?? '')) {
-    return new KeyManagementError('INVALID_INPUT', `no AWS region for ${where}; pass --region or set AWS_REGION`, cause);
+  if (isMissingRegion(err)) {
+    return new KeyManagementError('INVALID_INPUT', `no AWS region for ${where}: the client has none configured and AWS_REGION is unset`, cause);
   }
   if (name === 'CredentialsProviderError' || /could not load credentials/i.test(e.message ?? '')) {
     return new KeyManagementError('ACCESS_DENIED', `no AWS credentials for ${where}; set AWS_PROFILE (or the AWS_* credential variables) to assume the stack's ${isWrite(context.operation) ? KEY_ADMINISTRATOR_ROLE : APPLICATION_SERVICE_ROLE}`, cause);
@@ -122,5 +172,5 @@ export function mapSecretsManagerError(err: unknown, context: AwsErrorContext): 
   if (name === 'LimitExceededException') {
     return new KeyManagementError('STORE_UNAVAILABLE', `Secrets Manager refused ${where}: a quota was reached (LimitExceededException)${ref}; too many versions were written recently — wait for unlabelled versions to expire and retry`, cause);
   }
-  return new KeyManagementError('STORE_UNAVAILABLE', `Secrets Manager failed ${where} with ${name}${ref}; rerun with --debug for the SDK error`, cause);
+  return new KeyManagementError('STORE_UNAVAILABLE', `Secrets Manager failed ${where} with ${name}${ref}; the error's cause is the SDK error`, cause);
 }

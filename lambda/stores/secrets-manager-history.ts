@@ -71,7 +71,7 @@ export async function purgeHistory(secret: SecretsManagerSecret, current: { keys
   if (holders.length === 0) return { written: 0, removed: 0 };
   const described = await secret.describe();
   if (Object.values(described.versionIdsToStages).some((stages) => stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT))) {
-    throw new KeyManagementError('ROTATION_IN_PROGRESS', `a rotation of secret ${secret.secretId} is in progress; purge its history once it has finished (key-manager status)`);
+    throw new KeyManagementError('ROTATION_IN_PROGRESS', `a rotation of secret ${secret.secretId} is in progress; purge its history once it has finished`);
   }
   for (const holder of holders) {
     for (const stage of holder.stages) {
@@ -87,7 +87,7 @@ export async function purgeHistory(secret: SecretsManagerSecret, current: { keys
   if (now.getTime() - youngest < MIN_VERSION_AGE_MS) {
     throw new KeyManagementError(
       'INVALID_TRANSITION',
-      `the newest version of secret ${secret.secretId} that holds destroyed material was created at ${new Date(youngest).toISOString()}; Secrets Manager keeps any version for its first 24 hours — run purge-history again after ${new Date(youngest + MIN_VERSION_AGE_MS).toISOString()}`,
+      `the newest version of secret ${secret.secretId} that holds destroyed material was created at ${new Date(youngest).toISOString()}; Secrets Manager keeps any version for its first 24 hours — purge its history again after ${new Date(youngest + MIN_VERSION_AGE_MS).toISOString()}`,
     );
   }
   const text = serializeKeyset(current.keyset);
@@ -120,6 +120,6 @@ function remainsWarning(secretId: string, holders: readonly SecretVersionInfo[],
   return (
     `${holders.length} older version(s) of secret ${secretId} still hold the destroyed material (${holders.map((v) => v.versionId).join(', ')}); ` +
     `only the Key Administrator and rotation roles can read them (every other reader is limited to AWSCURRENT), and Secrets Manager removes them only ` +
-    `once the secret has more than ${RETAINED_VERSIONS} versions — to finish, after ${new Date(youngest + MIN_VERSION_AGE_MS).toISOString()} run: key-manager --store aws:${secretId} purge-history --confirm`
+    `once the secret has more than ${RETAINED_VERSIONS} versions — to finish, purge the secret's history after ${new Date(youngest + MIN_VERSION_AGE_MS).toISOString()}`
   );
 }

@@ -16,7 +16,7 @@
  */
 import { KeyManagementError } from '../keys/errors';
 import { keysetText } from '../keys/keyset';
-import { AWSCURRENT, AWSPENDING } from './secrets-manager-labels';
+import { AWSCURRENT, AWSPENDING, STAGED_WRITE } from './secrets-manager-labels';
 import type { SecretDescription, SecretsManagerSecret } from './secrets-manager-secret';
 import type { KeysetSnapshot, ManagedRotation, ManagedRotationRequest, ManagedRotationStatus } from './store';
 
@@ -95,6 +95,7 @@ export class SecretsManagerRotation implements ManagedRotation {
             },
           }
         : {}),
+      ...leftoverLabels(this.secret.secretId, described.versionIdsToStages),
     };
   }
 
@@ -153,6 +154,18 @@ export function parseWindow(duration: string | undefined): number | undefined {
   return m ? Number(m[1]) * 3_600_000 : undefined;
 }
 
-function clearCommand(secretId: string, versionId: string): string {
-  return `aws secretsmanager update-secret-version-stage --secret-id ${secretId} --version-stage AWSPENDING --remove-from-version-id ${versionId}`;
+function clearCommand(secretId: string, versionId: string, label = AWSPENDING): string {
+  return `aws secretsmanager update-secret-version-stage --secret-id ${secretId} --version-stage ${label} --remove-from-version-id ${versionId}`;
+}
+
+/**
+ * Versions left with the store's staging label. A write removes it as soon as AWSCURRENT has moved (or was refused),
+ * best effort: when that removal failed the label stays, and a labelled version is never deprecated or deleted by
+ * Secrets Manager. The label on AWSCURRENT itself is left out: that is a write that has just landed.
+ */
+function leftoverLabels(secretId: string, stages: Readonly<Record<string, readonly string[]>>): Pick<ManagedRotationStatus, 'leftoverLabels'> {
+  const left = Object.entries(stages)
+    .filter(([, labels]) => labels.includes(STAGED_WRITE) && !labels.includes(AWSCURRENT))
+    .map(([versionId]) => ({ versionId, label: STAGED_WRITE, clear: clearCommand(secretId, versionId, STAGED_WRITE) }));
+  return left.length > 0 ? { leftoverLabels: left } : {};
 }

@@ -20,7 +20,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { KeyManagementError } from '../keys/errors';
-import { AWS_REQUEST_HANDLER } from './aws-client-options';
+import { awsMaxAttempts, awsRequestHandler } from './aws-client-options';
 import { checkEndpointUrl } from './endpoint-url';
 import { awsErrorName, isResourceNotFound, mapSecretsManagerError, type SecretsManagerOperation } from './secrets-manager-errors';
 
@@ -37,9 +37,12 @@ export interface SecretsManagerClientOptions {
   readonly endpointUrl?: string;
 }
 
+/** Attempts per Secrets Manager call unless AWS_MAX_ATTEMPTS says otherwise: the first try and three retries. */
+export const SECRETS_MANAGER_MAX_ATTEMPTS = 4;
+
 /**
- * The client every AWS-backed piece uses: standard retry mode (backoff with jitter, throttling-aware),
- * and per-attempt timeouts so a stalled connection is retried instead of waited on.
+ * The client every AWS-backed piece uses: standard retry mode (backoff with jitter, throttling-aware), 4 attempts
+ * (or AWS_MAX_ATTEMPTS), and per-attempt timeouts so a stalled connection is retried instead of waited on.
  */
 export function createSecretsManagerClient(options: SecretsManagerClientOptions = {}): SecretsManagerClient {
   if (options.client) return options.client;
@@ -51,8 +54,8 @@ export function createSecretsManagerClient(options: SecretsManagerClientOptions 
       ...(options.region ? { region: options.region } : {}),
       ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
       retryMode: 'standard',
-      maxAttempts: 4,
-      requestHandler: AWS_REQUEST_HANDLER,
+      maxAttempts: awsMaxAttempts(SECRETS_MANAGER_MAX_ATTEMPTS),
+      requestHandler: awsRequestHandler(),
     })
   );
 }
@@ -217,7 +220,7 @@ export class SecretsManagerSecret {
 
   /**
    * Best-effort removal of a leftover label after the value is safely in place: a failure here must
-   * not turn a completed write into a reported failure. A label left behind is reported by `status`.
+   * not turn a completed write into a reported failure. A label left behind is reported by `status` (leftoverLabels).
    */
   async removeStageQuietly(stage: string, versionId: string): Promise<void> {
     try {

@@ -76,7 +76,7 @@ export class SecretsManagerStore implements KeysetStore {
         ? []
         : await afterDestroyingWrite(this.secret, next, expected, written.versionId, this.clock()).catch((err: unknown) => {
             if (!(err instanceof KeyManagementError)) throw err;
-            return [`[${err.code}] ${err.message}; whether older versions of secret ${this.location} still hold the destroyed material is unknown — check with: key-manager --store aws:${this.location} purge-history --confirm`];
+            return [`[${err.code}] ${err.message}; whether older versions of secret ${this.location} still hold the destroyed material is unknown — purging the secret's history finds and clears them`];
           });
     return { keyset: next, handle: written.versionId, ...(warnings.length > 0 ? { warnings } : {}) };
   }
@@ -120,12 +120,12 @@ export class SecretsManagerStore implements KeysetStore {
   notFound(): KeyManagementError {
     return new KeyManagementError(
       'KEYSET_NOT_FOUND',
-      `secret ${this.location} holds no keyset (no AWSCURRENT version, or no such secret); deploy the stack (it creates the secret and runs init) or run 'key-manager --store aws:${this.location} init'`,
+      `secret ${this.location} holds no keyset (no AWSCURRENT version, or no such secret); the stack creates the secret and its first keyset`,
     );
   }
 
   private exists(): KeyManagementError {
-    return new KeyManagementError('KEYSET_EXISTS', `secret ${this.location} already holds a keyset (AWSCURRENT); it was not overwritten — run 'key-manager --store aws:${this.location} status'`);
+    return new KeyManagementError('KEYSET_EXISTS', `secret ${this.location} already holds a keyset (AWSCURRENT); it was not overwritten`);
   }
 
   private conflict(expected: string): ConflictError {

@@ -33,6 +33,12 @@ export interface ManagedRotationStatus {
   readonly nextRotation?: string;
   /** A rotation in progress: its version, since when, whether it has outlived the rotation window, and the command that clears it. */
   readonly pending?: { readonly versionId: string; readonly since?: string; readonly stuck: boolean; readonly clear: string };
+  /**
+   * Versions other than the current one still carrying the store's staging label: a write whose removal of the label
+   * failed (or, for a moment, a write in progress). A labelled version never expires. Each with the command that
+   * removes the label.
+   */
+  readonly leftoverLabels?: readonly { readonly versionId: string; readonly label: string; readonly clear: string }[];
 }
 
 export interface ManagedRotation {

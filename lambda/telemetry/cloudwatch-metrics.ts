@@ -26,7 +26,8 @@
  * dropped and counted in `stats().droppedDatums`.
  */
 import { CloudWatchClient, type MetricDatum, PutMetricDataCommand, type StandardUnit } from '@aws-sdk/client-cloudwatch';
-import { AWS_REQUEST_HANDLER } from '../stores/aws-client-options';
+import { awsRequestHandler } from '../stores/aws-client-options';
+import { awsErrorName } from '../stores/secrets-manager-errors';
 import { type BoundCounter, type Dimensions, type FlushOptions, METRICS_NAMESPACE, type MetricName, type MetricsSink, type MetricUnit } from './metrics';
 
 /** CloudWatch's limit on datums per `PutMetricData` request. */
@@ -82,7 +83,7 @@ export interface CloudWatchMetricsSinkOptions {
 /** What `onError` receives when a batch is dropped. */
 export interface MetricsPublishError {
   readonly message: string;
-  /** The SDK error's name (`ThrottlingException`, `TimeoutError`, ...). */
+  /** The SDK error's name (`ThrottlingException`, `TimeoutError`, ...), or a network error's code (`ECONNREFUSED`). */
   readonly errorName: string;
   readonly droppedDatums: number;
 }
@@ -163,7 +164,7 @@ export class CloudWatchMetricsSink implements MetricsSink {
       options.client ??
       new CloudWatchClient({
         maxAttempts: 1,
-        requestHandler: AWS_REQUEST_HANDLER,
+        requestHandler: awsRequestHandler(),
         ...(options.region !== undefined ? { region: options.region } : {}),
         ...(options.endpointUrl !== undefined ? { endpoint: options.endpointUrl } : {}),
       });
@@ -331,7 +332,8 @@ export class CloudWatchMetricsSink implements MetricsSink {
     this.droppedDatums += batch.length;
     // Counted into the next window too, so the outage shows in CloudWatch once it is reachable again.
     this.count('MetricsPublishFailures');
-    const errorName = lastError instanceof Error ? lastError.name : typeof lastError;
+    // A network failure is a plain Error whose code says what happened (ECONNREFUSED): its name alone would say nothing.
+    const errorName = lastError instanceof Error ? awsErrorName(lastError) : typeof lastError;
     try {
       this.onError({ message: `PutMetricData ${why}; dropped ${batch.length} datum(s) for ${this.namespace}`, errorName, droppedDatums: batch.length });
     } catch {

@@ -12,7 +12,8 @@ const logs = (name: string, status: number) => new CloudWatchLogsServiceExceptio
 describe('mapAwsError (S3, CloudWatch Logs)', () => {
   it.each<[string, unknown, AwsCall, string, RegExp]>([
     ['S3 access denied', s3('AccessDenied', 403), S3_PUT, 'ACCESS_DENIED', /^access denied to s3:PutObject on s3:\/\/backups\/k \(AccessDenied, request id REQ1\); run with the stack's Backup Service role/],
-    ['expired credentials', logs('ExpiredTokenException', 400), LOGS, 'ACCESS_DENIED', /^access denied to logs:FilterLogEvents on log group g \(ExpiredTokenException\); run with the stack's Audit Service role/],
+    ['expired credentials', logs('ExpiredTokenException', 400), LOGS, 'ACCESS_DENIED', /^the AWS credentials have expired \(ExpiredTokenException\) for logs:FilterLogEvents on log group g; refresh them \(aws sso login, or assume the stack's Audit Service role again\) and retry$/],
+    ['S3 expired credentials', s3('ExpiredToken', 400), S3_PUT, 'ACCESS_DENIED', /^the AWS credentials have expired \(ExpiredToken\) for s3:PutObject on s3:\/\/backups\/k, request id REQ1; refresh them \(aws sso login, or assume the stack's Backup Service role again\) and retry$/],
     ['no credentials at all', Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }), S3_PUT, 'ACCESS_DENIED', /^no AWS credentials for s3:PutObject .*assume the stack's Backup Service role/],
     ['SSE-KMS refused', s3('KMS.DisabledException', 400), S3_PUT, 'KMS_FAILURE', /^KMS refused s3:PutObject/],
     ['throttling', logs('ThrottlingException', 400), LOGS, 'THROTTLED', /^CloudWatch Logs throttled logs:FilterLogEvents on log group g and the SDK's retries with backoff were exhausted; wait a minute and retry$/],

@@ -1,11 +1,13 @@
 import 'aws-sdk-client-mock-jest';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseKeyset } from '../../lambda/keys/keyset';
+import { createKeyset, keysetText, parseKeyset, rotateKeyset } from '../../lambda/keys/keyset';
+import { material } from '../support/fixed';
 import seed from '../fixtures/seed-backup.json';
 import { FakeSecretsManager } from '../support/fake-secrets-manager';
 import { runCli } from '../support/cli';
@@ -63,6 +65,33 @@ describe('key-manager --store aws:SECRET_ID', () => {
     const r = await aws('--json', 'status');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ store: 'aws', location: SECRET, primary: 1, enabledVersions: 1 });
+  });
+
+  it('status names a version left with the staging label by a write that could not remove it, and how to remove it', async () => {
+    await aws('init');
+    // A compare-and-set write that lost the race and then failed to remove its label leaves exactly this behind.
+    const client = new SecretsManagerClient({ region: 'us-east-1' });
+    await client.send(new PutSecretValueCommand({ SecretId: SECRET, SecretString: sm.valueAt(SECRET, 'AWSCURRENT'), VersionStages: ['ALPHAPULSE_STAGED'], ClientRequestToken: 'a'.repeat(36) }));
+    const left = Object.entries(sm.labels(SECRET)).find(([, stages]) => stages.includes('ALPHAPULSE_STAGED'))?.[0];
+    const r = await aws('status');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`leftover:  version ${left} still carries ALPHAPULSE_STAGED`);
+    expect(r.stdout).toContain(`remove it with: aws secretsmanager update-secret-version-stage --secret-id ${SECRET} --version-stage ALPHAPULSE_STAGED --remove-from-version-id ${left}`);
+    expect(JSON.parse((await aws('--json', 'status')).stdout).rotation.leftoverLabels).toEqual([expect.objectContaining({ versionId: left, label: 'ALPHAPULSE_STAGED' })]);
+  });
+
+  it('destroy-version whose material older versions still hold exits 1 and names the purge-history command for this store', async () => {
+    const v1 = createKeyset({ material: material(1), now: new Date(Date.now() - 86_400_000).toISOString() });
+    const v2 = rotateKeyset(v1, { material: material(2), now: new Date().toISOString(), disablePrevious: true, reason: 'leaked' });
+    sm = sm.createSecret(SECRET, keysetText(v1));
+    const client = new SecretsManagerClient({ region: 'us-east-1' });
+    await client.send(new PutSecretValueCommand({ SecretId: SECRET, SecretString: keysetText(v2), ClientRequestToken: 'b'.repeat(36) }));
+    const r = await aws('destroy-version', '--version', '1', '--reason', 'leaked', '--confirm');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^destroyed version 1 in the keyset at \S+, but its material is not gone everywhere yet:\n  .*still hold the destroyed material/);
+    expect(r.stdout).toContain(`purge the secret's history after `);
+    expect(r.stdout).toContain(`; run 'key-manager --store aws:${SECRET} purge-history --confirm'`);
+    expect(parseKeyset(sm.valueAt(SECRET, 'AWSCURRENT') as string).versions[0]).toMatchObject({ state: 'destroyed' });
   });
 
   it('status without a keyset says how to init', async () => {

@@ -1,6 +1,7 @@
 /** Error messages say what was wrong and what to do, and never send the operator the wrong way. */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { adviceFor } from '../../cli/advice';
 import { MAX_ENVELOPE_CHARS } from '../../lambda/keys/envelope';
 import { type Workspace, workspace } from '../support/lifecycle';
 
@@ -48,5 +49,11 @@ describe('error messages', () => {
     await ws.km(['rotate', '--emergency', '--reason', 'INC-9']);
     const r = await ws.km(['decrypt'], { stdin: enc.stdout });
     expect(r).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error \[VERSION_DISABLED\]: version 1 is disabled \(INC-9\).*key-manager reencrypt --in FILE --out NEW/) });
+  });
+
+  it('a rotation still running when rotate stops waiting points to status; one already in progress keeps its own clear command', () => {
+    const failed = { command: 'rotate', storeKind: 'aws' };
+    expect(adviceFor('ROTATION_IN_PROGRESS', "Secrets Manager's rotation t of secret s has not finished after 300 s; it is still AWSPENDING", failed)).toMatch(/^follow it with 'key-manager status' .*the rotation function's log/);
+    expect(adviceFor('ROTATION_IN_PROGRESS', 'a rotation of secret s is already in progress (version v is AWSPENDING); wait for it, or if it is stuck clear it with: aws ...', failed)).toBeUndefined();
   });
 });

@@ -1,9 +1,11 @@
 /**
- * Builds each stage's stack once per test file (NodejsFunction bundling runs esbuild on every construction) and
- * reads IAM statements out of the template in a form tests can assert on.
+ * Builds each stage's stack once per test file (synthesis is the slow part of these tests), finds resources by the
+ * construct that made them (never by a physical name or a guessed logical id), and reads IAM statements out of the
+ * template in a form tests can assert on.
  */
-import { App } from 'aws-cdk-lib';
+import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
 import { resolveStageConfig, STAGES, type StageConfigOptions, type StageName } from '../../lib/config';
 import { KeyManagementStack, stackName } from '../../lib/key-management-stack';
 
@@ -12,8 +14,18 @@ export interface Synthesized {
   readonly template: Template;
 }
 
+/**
+ * An App for these tests, with CDK's built-in CloudFormation validation off: that validator is a WASM engine started
+ * in the first synthesis of every test file (most of a file's time, and again a part of every synthesis after). It
+ * finds nothing in these templates; cfn-lint.test.ts runs it once, strict, over the stage stacks and a bare
+ * AlphaPulseKeys, beside cfn-lint.
+ */
+export function testApp(): App {
+  return new App({ builtinCloudFormationValidation: false });
+}
+
 export function synthesizeStages(overrides: Partial<Record<StageName, StageConfigOptions>> = {}): Record<StageName, Synthesized> {
-  const app = new App();
+  const app = testApp();
   const stacks = STAGES.map((stage) => new KeyManagementStack(app, stackName(stage), { config: resolveStageConfig(stage, overrides[stage] ?? {}) }));
   // One synthesis of the whole app; every construct must exist before the first.
   const out = {} as Record<StageName, Synthesized>;
@@ -23,6 +35,77 @@ export function synthesizeStages(overrides: Partial<Record<StageName, StageConfi
   return out;
 }
 
+/** A resource as it appears in the template's `Resources`. */
+export interface TemplateResource {
+  readonly Type: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly Properties: Record<string, any>;
+  readonly DependsOn?: string[];
+  readonly DeletionPolicy?: string;
+  readonly UpdateReplacePolicy?: string;
+  readonly Metadata?: Record<string, unknown>;
+}
+
+/** The CloudFormation element a construct synthesizes to: itself, or its default child (an L2's L1). */
+function elementOf(construct: IConstruct): CfnElement {
+  const element = CfnElement.isCfnElement(construct) ? construct : construct.node.defaultChild;
+  if (element === undefined || !CfnElement.isCfnElement(element)) throw new Error(`${construct.node.path} is no CloudFormation element and has no default child that is one`);
+  return element as CfnElement;
+}
+
+/** Logical id of the resource `construct` synthesizes to (a CfnElement, or the default child of an L2), overrides included. */
+export function logicalIdOfConstruct(construct: IConstruct): string {
+  const element = elementOf(construct);
+  return Stack.of(element).resolve(element.logicalId) as string;
+}
+
+/** The resource `construct` synthesized to in `template` (the template of the construct's own stack). */
+export function resourceAt(template: Template, construct: IConstruct): TemplateResource {
+  const id = logicalIdOfConstruct(construct);
+  const resource = (template.toJSON().Resources as Record<string, TemplateResource> | undefined)?.[id];
+  if (resource === undefined) throw new Error(`${construct.node.path} (${id}) is not in the template`);
+  return resource;
+}
+
+/** Every resource synthesized from `scope` or any construct below it, by logical id; only those of `type` if given. */
+export function resourcesUnder(template: Template, scope: IConstruct, type?: string): Record<string, TemplateResource> {
+  const resources = template.toJSON().Resources as Record<string, TemplateResource>;
+  const out: Record<string, TemplateResource> = {};
+  for (const c of scope.node.findAll()) {
+    if (!CfnElement.isCfnElement(c)) continue;
+    const id = logicalIdOfConstruct(c);
+    const r = resources[id];
+    if (r !== undefined && (type === undefined || r.Type === type)) out[id] = r;
+  }
+  return out;
+}
+
+/** The physical-name property of each resource type these constructs create (the ones a user may set or leave generated). */
+export const NAME_PROPERTIES: Readonly<Record<string, string>> = {
+  'AWS::Lambda::Function': 'FunctionName',
+  'AWS::SecretsManager::Secret': 'Name',
+  'AWS::SNS::Topic': 'TopicName',
+  'AWS::CloudWatch::Alarm': 'AlarmName',
+  'AWS::CloudWatch::Dashboard': 'DashboardName',
+  'AWS::IAM::Role': 'RoleName',
+  'AWS::IAM::ManagedPolicy': 'ManagedPolicyName',
+  'AWS::SQS::Queue': 'QueueName',
+  'AWS::Logs::LogGroup': 'LogGroupName',
+  'AWS::S3::Bucket': 'BucketName',
+  'AWS::KMS::Alias': 'AliasName',
+  'AWS::Events::Rule': 'Name',
+};
+
+/** Every physical name set in the template, as `<type> <name>` (unresolved names as their JSON). */
+export function physicalNames(template: Template): string[] {
+  return Object.values(template.toJSON().Resources as Record<string, TemplateResource>)
+    .filter((r) => NAME_PROPERTIES[r.Type] !== undefined && r.Properties?.[NAME_PROPERTIES[r.Type]] !== undefined)
+    .map((r) => {
+      const name = r.Properties[NAME_PROPERTIES[r.Type]];
+      return `${r.Type} ${typeof name === 'string' ? name : JSON.stringify(name)}`;
+    });
+}
+
 export interface Statement {
   readonly Effect: 'Allow' | 'Deny';
   readonly Action: string[];
@@ -30,8 +113,9 @@ export interface Statement {
   readonly Condition?: Record<string, Record<string, unknown>>;
 }
 
-/** Every statement of the identity policies attached to the role with this logical id. */
-export function roleStatements(template: Template, roleLogicalId: string): Statement[] {
+/** Every statement of the identity policies attached to the role (by logical id, or the role construct). */
+export function roleStatements(template: Template, role: string | IConstruct): Statement[] {
+  const roleLogicalId = idOf(role);
   const policies = template.findResources('AWS::IAM::Policy');
   const statements: Statement[] = [];
   for (const policy of Object.values(policies)) {
@@ -59,18 +143,16 @@ export function actionMatches(pattern: string, action: string): boolean {
   return re.test(action);
 }
 
-export function logicalIdOf(template: Template, type: string, props: Record<string, unknown>): string {
-  const found = Object.keys(template.findResources(type, { Properties: props }));
-  if (found.length !== 1) throw new Error(`expected one ${type} matching ${JSON.stringify(props)}, found ${found.length}`);
-  return found[0];
-}
+const idOf = (target: string | IConstruct): string => (typeof target === 'string' ? target : logicalIdOfConstruct(target));
 
-export const ref = (logicalId: string) => ({ Ref: logicalId });
-export const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+/** `{ Ref }` of a resource, by logical id or by its construct. */
+export const ref = (target: string | IConstruct) => ({ Ref: idOf(target) });
+/** `{ Fn::GetAtt: [id, Arn] }` of a resource, by logical id or by its construct. */
+export const arnOf = (target: string | IConstruct) => ({ 'Fn::GetAtt': [idOf(target), 'Arn'] });
 
-/** One stage's stack alone, for a configuration other than the defaults (bundles once). */
+/** One stage's stack alone, for a configuration other than the defaults (one more synthesis). */
 export function synthesizeStage(stage: StageName, options: StageConfigOptions): Synthesized {
-  const app = new App();
+  const app = testApp();
   const stack = new KeyManagementStack(app, stackName(stage), { config: resolveStageConfig(stage, options) });
   return { stack, template: Template.fromStack(stack) };
 }

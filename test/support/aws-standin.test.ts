@@ -10,16 +10,19 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient, FilterLogEventsCommand, paginateFilterLogEvents } from '@aws-sdk/client-cloudwatch-logs';
-import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CancelKeyDeletionCommand, DescribeKeyCommand, EnableKeyCommand, EnableKeyRotationCommand, GetKeyRotationStatusCommand, KMSClient } from '@aws-sdk/client-kms';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CancelRotateSecretCommand,
   CreateSecretCommand,
   DeleteSecretCommand,
+  DeleteResourcePolicyCommand,
   DescribeSecretCommand,
+  GetResourcePolicyCommand,
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
   paginateListSecretVersionIds,
+  PutResourcePolicyCommand,
   PutSecretValueCommand,
   RestoreSecretCommand,
   RotateSecretCommand,
@@ -34,10 +37,12 @@ import {
   AWSPREVIOUS,
   AwsServiceError,
   type AwsStandIn,
+  bundleLambdaHandler,
   bundleRotationFunction,
   bundleRotationHandler,
   type FaultKind,
   invokeBundle,
+  warmLambdaHandler,
   type RotationEvent,
   refusedEndpoint,
   runProcess,
@@ -208,6 +213,20 @@ describe('Secrets Manager: values, versions and labels', () => {
     expect(ids).not.toContain(token(5));
     expect(ids).toContain(token(6));
     expect(aws.secretsManager.versionWithStage('s', AWSPREVIOUS)).toBe(token(104));
+  });
+
+  test('backdate moves a secret\'s recorded times into the past: to a reader of the real clock, a day has passed', async () => {
+    const { versionId } = aws.secretsManager.createSecret('s', { secretString: 'v0' });
+    const client = sm();
+    await client.send(new GetSecretValueCommand({ SecretId: 's' }));
+    aws.secretsManager.backdate('s', DAY + 1);
+    const described = await client.send(new DescribeSecretCommand({ SecretId: 's' }));
+    expect([described.CreatedDate, described.LastChangedDate]).toEqual([new Date(T0 - DAY - 1), new Date(T0 - DAY - 1)]);
+    const listed = await client.send(new ListSecretVersionIdsCommand({ SecretId: 's' }));
+    expect(listed.Versions?.map((v) => [v.VersionId, v.CreatedDate])).toEqual([[versionId, new Date(T0 - DAY - 1)]]);
+    // Retention counts from the backdated creation: 100 more versions push out the unlabelled old one at once.
+    for (let i = 1; i <= 101; i++) await client.send(new PutSecretValueCommand({ SecretId: 's', SecretString: `v${i}`, ClientRequestToken: token(i) }));
+    expect(aws.secretsManager.versions('s').map((v) => v.versionId)).not.toContain(versionId);
   });
 
   test('a secret under a KMS key that is not Enabled: DecryptionFailure on read, EncryptionFailure on write', async () => {
@@ -443,6 +462,40 @@ describe('KMS, CloudWatch, Logs, STS and S3', () => {
     expect([unknown.name, unknown.message]).toEqual(['NotFoundException', "Key 'arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000' does not exist"]);
   });
 
+  test('KMS CancelKeyDeletion leaves the key Disabled, EnableKey enables it, EnableKeyRotation needs an enabled key', async () => {
+    const kms = client((c) => new KMSClient(c));
+    const key = aws.kms.createKey({ rotationEnabled: false });
+    const notPending = await failure(kms.send(new CancelKeyDeletionCommand({ KeyId: key.arn })));
+    expect([notPending.name, notPending.message]).toEqual(['KMSInvalidStateException', `${key.arn} is not pending deletion`]);
+    aws.kms.setState(key.keyId, 'PendingDeletion');
+    expect((await failure(kms.send(new EnableKeyCommand({ KeyId: key.arn })))).name).toBe('KMSInvalidStateException');
+    expect((await failure(kms.send(new EnableKeyRotationCommand({ KeyId: key.arn })))).name).toBe('KMSInvalidStateException');
+    await expect(kms.send(new CancelKeyDeletionCommand({ KeyId: key.keyId }))).resolves.toMatchObject({ KeyId: key.arn });
+    expect((await kms.send(new DescribeKeyCommand({ KeyId: key.arn }))).KeyMetadata).toMatchObject({ KeyState: 'Disabled', Enabled: false });
+    expect((await kms.send(new DescribeKeyCommand({ KeyId: key.arn }))).KeyMetadata?.DeletionDate).toBeUndefined();
+    const disabled = await failure(kms.send(new EnableKeyRotationCommand({ KeyId: key.arn })));
+    expect([disabled.name, disabled.message]).toEqual(['DisabledException', `${key.arn} is disabled.`]);
+    await kms.send(new EnableKeyCommand({ KeyId: key.arn }));
+    await kms.send(new EnableKeyCommand({ KeyId: key.arn }));
+    expect(aws.kms.usable(key.arn)).toBe(true);
+    await kms.send(new EnableKeyRotationCommand({ KeyId: key.arn, RotationPeriodInDays: 180 }));
+    expect(await kms.send(new GetKeyRotationStatusCommand({ KeyId: key.arn }))).toMatchObject({ KeyRotationEnabled: true, RotationPeriodInDays: 180 });
+    expect((await failure(kms.send(new EnableKeyRotationCommand({ KeyId: key.arn, RotationPeriodInDays: 30 })))).name).toBe('ValidationException');
+  });
+
+  test('Secrets Manager resource policies: put (a JSON object only), get (none: no ResourcePolicy member), delete', async () => {
+    const { arn } = aws.secretsManager.createSecret('app/keyset', { secretString: 'v1' });
+    const client = sm();
+    expect(await client.send(new GetResourcePolicyCommand({ SecretId: 'app/keyset' }))).toMatchObject({ ARN: arn, Name: 'app/keyset' });
+    expect((await client.send(new GetResourcePolicyCommand({ SecretId: 'app/keyset' }))).ResourcePolicy).toBeUndefined();
+    const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: '*', Action: 'secretsmanager:DeleteSecret', Resource: '*' }] });
+    await client.send(new PutResourcePolicyCommand({ SecretId: arn, ResourcePolicy: policy }));
+    expect((await client.send(new GetResourcePolicyCommand({ SecretId: 'app/keyset' }))).ResourcePolicy).toBe(policy);
+    expect((await failure(client.send(new PutResourcePolicyCommand({ SecretId: arn, ResourcePolicy: '[1]' })))).name).toBe('MalformedPolicyDocumentException');
+    await client.send(new DeleteResourcePolicyCommand({ SecretId: arn }));
+    expect((await client.send(new GetResourcePolicyCommand({ SecretId: arn }))).ResourcePolicy).toBeUndefined();
+  });
+
   test('CloudWatch PutMetricData (JSON 1.0, gzip-compressed when large) is recorded per namespace; validation errors keep their query-compatible code', async () => {
     const cw = client((c) => new CloudWatchClient(c));
     await cw.send(new PutMetricDataCommand({ Namespace: 'AlphaPulse/Encryption', MetricData: [{ MetricName: 'KeyAgeDays', Value: 12, Unit: 'Count', Dimensions: [{ Name: 'Stage', Value: 'dev' }] }] }));
@@ -509,6 +562,99 @@ describe('KMS, CloudWatch, Logs, STS and S3', () => {
   });
 });
 
+describe('Lambda Invoke (REST-JSON, as the AWS CLI sends it)', () => {
+  /** POST /2015-03-31/functions/<name>/invocations, signed (the scope says lambda) unless `signed` is false. */
+  function invoke(functionName: string, payload: string, headers: Record<string, string> = {}, signed = true): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+    const auth = signed ? { authorization: `AWS4-HMAC-SHA256 Credential=${aws.credentials.accessKeyId}/20260301/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0` } : {};
+    return new Promise((resolve, reject) => {
+      const req = http.request(`${aws.endpoint}/2015-03-31/functions/${encodeURIComponent(functionName)}/invocations`, { method: 'POST', headers: { ...auth, ...headers } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  test('RequestResponse: the payload is the result; a handler error is 200 with X-Amz-Function-Error and errorType/errorMessage; logs land in the log group', async () => {
+    const arn = aws.lambda.createFunction(
+      'fn',
+      async (event) => ((event as { fail?: boolean }).fail ? { ok: false, errorType: 'KeyManagementError', errorMessage: 'refused', logs: 'line 1\n' } : { ok: true, result: { echo: event }, logs: '{"action":"x"}\n' }),
+      { logGroup: '/fn/logs' },
+    );
+    expect(arn).toBe('arn:aws:lambda:us-east-1:123456789012:function:fn');
+    const ok = await invoke('fn', '{"a":1}', { 'x-amz-log-type': 'Tail' });
+    expect([ok.status, ok.headers['x-amz-function-error'], ok.headers['x-amz-executed-version'], JSON.parse(ok.body)]).toEqual([200, undefined, '$LATEST', { echo: { a: 1 } }]);
+    expect(Buffer.from(String(ok.headers['x-amz-log-result']), 'base64').toString()).toMatch(/^START RequestId: .*\n\{"action":"x"\}\nEND RequestId: /);
+    const failed = await invoke(arn, '{"fail":true}');
+    expect([failed.status, failed.headers['x-amz-function-error'], JSON.parse(failed.body)]).toEqual([200, 'Unhandled', { errorType: 'KeyManagementError', errorMessage: 'refused', trace: [] }]);
+    expect(aws.logs.events('/fn/logs').map((e) => e.message)).toEqual([
+      expect.stringMatching(/^START /),
+      '{"action":"x"}',
+      expect.stringMatching(/^END /),
+      expect.stringMatching(/^REPORT /),
+      expect.stringMatching(/^START /),
+      'line 1',
+      '{"errorType":"KeyManagementError","errorMessage":"refused"}',
+      expect.stringMatching(/^END /),
+      expect.stringMatching(/^REPORT /),
+    ]);
+    expect(aws.lambda.invocations.map((i) => [i.functionName, i.event, i.outcome?.ok])).toEqual([
+      ['fn', { a: 1 }, true],
+      ['fn', { fail: true }, false],
+    ]);
+  });
+
+  test('Event answers 202 before the handler ends, DryRun runs nothing; an unknown function is 404, a body that is not JSON 400', async () => {
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    aws.lambda.createFunction('slow', async () => {
+      await gate;
+      return { ok: true, result: 'done' };
+    });
+    const event = await invoke('slow', '{}', { 'x-amz-invocation-type': 'Event' });
+    expect([event.status, event.body]).toEqual([202, '']);
+    expect(aws.lambda.invocations[0].outcome).toBeUndefined();
+    release();
+    await aws.lambda.settled();
+    expect(aws.lambda.invocations[0].outcome).toEqual({ ok: true, result: 'done' });
+    expect((await invoke('slow', '{}', { 'x-amz-invocation-type': 'DryRun' })).status).toBe(204);
+    expect(aws.lambda.invocations).toHaveLength(1);
+    const missing = await invoke('123456789012:function:nope', '{}');
+    expect([missing.status, missing.headers['x-amzn-errortype'], JSON.parse(missing.body)]).toEqual([404, 'ResourceNotFoundException', { Type: 'User', message: 'Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope' }]);
+    expect((await invoke('slow:v2', '{}')).status).toBe(404);
+    const bad = await invoke('slow', 'not json');
+    expect([bad.status, bad.headers['x-amzn-errortype']]).toEqual([400, 'InvalidRequestContentException']);
+  });
+
+  test('faults and authentication answer as Lambda does: 429 TooManyRequestsException, 403 AccessDeniedException, 403 for an unsigned request', async () => {
+    aws.lambda.createFunction('fn', async () => ({ ok: true, result: null }));
+    aws.faults.add({ service: 'lambda', operation: 'Invoke', kind: 'throttle', times: 1 });
+    aws.faults.add({ service: 'lambda', kind: 'access-denied', times: 1 });
+    expect([(await invoke('fn', '{}')).status, (await invoke('fn', '{}')).status]).toEqual([429, 403]);
+    const unsigned = await invoke('fn', '{}', {}, false);
+    expect([unsigned.status, unsigned.headers['x-amzn-errortype']]).toEqual([403, 'MissingAuthenticationTokenException']);
+    expect(aws.lambda.invocations).toHaveLength(0);
+    expect(aws.requests.map((r) => [r.service, r.operation, r.outcome])).toEqual([
+      ['lambda', 'Invoke', { status: 429, error: 'TooManyRequestsException', fault: 'throttle' }],
+      ['lambda', 'Invoke', { status: 403, error: 'AccessDeniedException', fault: 'access-denied' }],
+      ['lambda', 'Invoke', { status: 403, error: 'MissingAuthenticationTokenException' }],
+    ]);
+  });
+
+  test('rotationFunction(name) makes Secrets Manager invoke the function: an Unhandled error fails the step', async () => {
+    aws.lambda.createFunction('rotator', async (event) => ((event as RotationEvent).Step === 'testSecret' ? { ok: false, errorType: 'KeyManagementError', errorMessage: 'canary failed' } : { ok: true, result: null }));
+    aws.secretsManager.createSecret('s', { secretString: 'one' });
+    aws.secretsManager.rotationFunction = aws.lambda.rotationFunction('rotator');
+    aws.secretsManager.configureRotation('s', { lambdaArn: 'arn:aws:lambda:us-east-1:123456789012:function:rotator' });
+    await aws.secretsManager.rotationsSettled();
+    expect(aws.secretsManager.invocations.map((i) => `${i.step}:${i.outcome}`)).toEqual(['createSecret:succeeded', 'setSecret:succeeded', 'testSecret:failed']);
+    expect(aws.secretsManager.invocations[2].error).toBe('KeyManagementError: canary failed');
+    expect(aws.lambda.invocations.map((i) => (i.event as RotationEvent).Step)).toEqual(['createSecret', 'setSecret', 'testSecret']);
+  });
+});
+
 describe('authentication and authorization', () => {
   test('an access key the stand-in does not know is refused as each service refuses it', async () => {
     aws.secretsManager.createSecret('s', { secretString: 'one' });
@@ -559,9 +705,11 @@ describe('authentication and authorization', () => {
 });
 
 describe('faults', () => {
-  const SERVICES: ServiceName[] = ['secretsmanager', 'kms', 'monitoring', 'logs', 'sts', 's3'];
+  /** The services with an SDK client in this repository (Lambda's faults are tested with its Invoke below). */
+  type SdkService = Exclude<ServiceName, 'lambda'>;
+  const SERVICES: SdkService[] = ['secretsmanager', 'kms', 'monitoring', 'logs', 'sts', 's3'];
   /** One representative call per service, through a client with one attempt. */
-  function callFor(service: ServiceName, requestTimeout?: number): () => Promise<unknown> {
+  function callFor(service: SdkService, requestTimeout?: number): () => Promise<unknown> {
     const handler = requestTimeout === undefined ? {} : { requestHandler: { requestTimeout, throwOnRequestTimeout: true } };
     switch (service) {
       case 'secretsmanager':
@@ -584,7 +732,7 @@ describe('faults', () => {
     aws.s3.createBucket('b');
   });
 
-  const EXPECTED: Record<Exclude<FaultKind, 'slow' | 'hang' | 'reset'>, Record<ServiceName, [string, number]>> = {
+  const EXPECTED: Record<Exclude<FaultKind, 'slow' | 'hang' | 'reset'>, Record<SdkService, [string, number]>> = {
     'access-denied': { secretsmanager: ['AccessDeniedException', 400], kms: ['AccessDeniedException', 400], monitoring: ['AccessDenied', 403], logs: ['AccessDeniedException', 400], sts: ['AccessDenied', 403], s3: ['AccessDenied', 403] },
     'expired-token': { secretsmanager: ['ExpiredTokenException', 400], kms: ['ExpiredTokenException', 400], monitoring: ['ExpiredToken', 400], logs: ['ExpiredTokenException', 400], sts: ['ExpiredToken', 400], s3: ['ExpiredToken', 400] },
     throttle: { secretsmanager: ['ThrottlingException', 400], kms: ['ThrottlingException', 400], monitoring: ['Throttling', 400], logs: ['ThrottlingException', 400], sts: ['Throttling', 400], s3: ['SlowDown', 503] },
@@ -719,6 +867,56 @@ describe('separate processes', () => {
     expect(await invokeBundle(broken, {})).toMatchObject({ ok: false, phase: 'init', errorMessage: 'init failed' });
   });
 
+  test('warmLambdaHandler: one environment serves invocations in turn (module state kept, logs per invocation); a timeout or a crash ends it, and a busy one is not shared', async () => {
+    const bundle = path.join(dir, 'warm.js');
+    writeFileSync(
+      bundle,
+      `let calls = 0;
+      exports.handler = async (event, context) => {
+        calls++;
+        console.log('call', calls, event.mode);
+        if (event.mode === 'fail') throw Object.assign(new Error('no luck'), { name: 'RotationError' });
+        if (event.mode === 'never') return new Promise(() => {});
+        if (event.mode === 'crash') setImmediate(() => { throw new Error('boom'); });
+        if (event.mode === 'crash') return new Promise(() => {});
+        if (event.mode === 'slow') await new Promise((r) => setTimeout(r, 300));
+        return { calls, pid: process.pid, name: context.functionName, id: context.awsRequestId };
+      };`,
+    );
+    const handler = warmLambdaHandler(bundle, {}, { timeoutMs: 1_000 });
+    const context = { functionName: 'warm', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:warm', requestId: 'r' };
+    try {
+      const first = await handler({ mode: 'ok' }, context);
+      const second = await handler({ mode: 'ok' }, context);
+      expect(first).toMatchObject({ ok: true, result: { calls: 1, name: 'warm' }, logs: 'call 1 ok' });
+      expect(second).toMatchObject({ ok: true, result: { calls: 2 }, logs: 'call 2 ok' });
+      const [a, b] = [first, second].map((o) => (o.ok ? (o.result as { pid: number; id: string }) : undefined));
+      expect(b?.pid).toBe(a?.pid);
+      expect(b?.id).not.toBe(a?.id);
+      expect(await handler({ mode: 'fail' }, context)).toMatchObject({ ok: false, errorType: 'RotationError', errorMessage: 'no luck', logs: 'call 3 fail' });
+      expect(handler.coldStarts).toBe(1);
+      expect(await handler({ mode: 'never' }, context)).toMatchObject({ ok: false, errorType: 'Sandbox.Timedout' });
+      expect(await handler({ mode: 'ok' }, context)).toMatchObject({ ok: true, result: { calls: 1 } });
+      expect(await handler({ mode: 'crash' }, context)).toMatchObject({ ok: false, errorType: 'Runtime.UncaughtException', errorMessage: 'boom' });
+      expect(await handler({ mode: 'ok' }, context)).toMatchObject({ ok: true, result: { calls: 1 } });
+      expect(handler.coldStarts).toBe(3);
+      const both = await Promise.all([handler({ mode: 'slow' }, context), handler({ mode: 'slow' }, context)]);
+      const pids = both.map((o) => (o.ok ? (o.result as { pid: number }).pid : undefined));
+      expect(new Set(pids).size).toBe(2);
+      expect(handler.coldStarts).toBe(4);
+    } finally {
+      await handler.close();
+    }
+    const broken = path.join(dir, 'warm-broken.js');
+    writeFileSync(broken, 'throw new Error("init failed")');
+    const failing = warmLambdaHandler(broken, {});
+    try {
+      expect(await failing({}, context)).toMatchObject({ ok: false, errorMessage: 'init failed' });
+    } finally {
+      await failing.close();
+    }
+  });
+
   test('bundleRotationFunction runs each rotation step in its own Lambda-like process against the stand-in', async () => {
     aws.secretsManager.createSecret('db/password', { secretString: 'old' });
     const bundle = path.join(dir, 'rotation.js');
@@ -756,5 +954,17 @@ describe('separate processes', () => {
     expect(aws.secretsManager.versionWithStage('alphapulse/keyset', AWSCURRENT)).toBeDefined();
     expect(aws.cloudWatch.namespaces().length).toBeGreaterThan(0);
     expect(await bundleRotationHandler()).toBe(bundle);
+  });
+
+  test('bundleLambdaHandler puts the real bundle behind the Lambda model: a direct rotate action is an Unhandled error, its log in the log group', async () => {
+    aws.secretsManager.createSecret('alphapulse/keyset');
+    aws.secretsManager.createSecret('alphapulse/rotation-log');
+    const bundle = await bundleRotationHandler();
+    const env = { ...aws.env(), HOME: dir, KEYSET_SECRET_ID: 'alphapulse/keyset', ROTATION_LOG_SECRET_ID: 'alphapulse/rotation-log', ROTATION_PERIOD_DAYS: '90', STAGE: 'test' };
+    aws.lambda.createFunction('keys-rotation', bundleLambdaHandler(bundle, env, { timeoutMs: 15_000 }), { logGroup: '/keys/rotation' });
+    const out = await aws.lambda.invokeFunction({ FunctionName: 'keys-rotation', Payload: Buffer.from('{"action":"rotate"}') });
+    expect(out.FunctionError).toBe('Unhandled');
+    expect(JSON.parse(out.Payload.toString())).toMatchObject({ errorMessage: expect.stringMatching(/./) });
+    expect(aws.logs.events('/keys/rotation').map((e) => e.message).join('\n')).toMatch(/"code":"ROTATION_REFUSED"/);
   });
 });

@@ -96,7 +96,7 @@ describe('audit', () => {
       .rejectsOnce(Object.assign(new Error('slow'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
     try {
       const expired = await ws.km(['--region', 'us-east-1', 'audit', '--log-group', 'g']);
-      expect(expired).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error \[ACCESS_DENIED\]: access denied to logs:FilterLogEvents on log group g \(ExpiredTokenException\); run with the stack's Audit Service role/) });
+      expect(expired).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error \[ACCESS_DENIED\]: the AWS credentials have expired \(ExpiredTokenException\) for logs:FilterLogEvents on log group g; refresh them \(aws sso login, or assume the stack's Audit Service role \(output AuditServiceRoleArn\) again\) and retry\n$/) });
       const throttled = await ws.km(['--region', 'us-east-1', 'audit', '--log-group', 'g']);
       expect(throttled.stderr).toMatch(/^error \[THROTTLED\]: CloudWatch Logs throttled logs:FilterLogEvents/);
     } finally {

@@ -209,7 +209,7 @@ describe('recover', () => {
     const broken = good!.toString().replace('"primary":2', '"primary":"two"');
     await fs.writeFile(ws.keysetFile, broken);
     const status = await ws.km(['status']);
-    expect(status.stderr).toMatch(/KEYSET_INVALID.*key-manager recover/);
+    expect(status.stderr).toMatch(/KEYSET_INVALID.*'key-manager --store file:\S+ recover --in BACKUP --backup-key-file KEY'/);
 
     const refused = await ws.km(['recover', '--in', out, '--backup-key-file', key]);
     expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error \[KEYSET_INVALID\]: .*unreadable.*rerun with --force to keep it aside as keyset\.json\.corrupt-<time>/) });

@@ -1,4 +1,4 @@
-import { BACKUP_FORMAT, isSafeRecovery, openBackup, parseBackupDocument, recoveryLosses, sealBackup } from '../../../lambda/keys/backup';
+import { BACKUP_FORMAT, describeLosses, isSafeRecovery, openBackup, parseBackupDocument, recoveryLosses, sealBackup } from '../../../lambda/keys/backup';
 import { KeyManagementError } from '../../../lambda/keys/errors';
 import { FernetKey } from '../../../lambda/keys/fernet';
 import { createKeyset, destroyVersion, disableVersion, type Keyset, pruneDestroyed, rotateKeyset } from '../../../lambda/keys/keyset';
@@ -83,7 +83,7 @@ describe('keyset backup', () => {
 
   describe('recoveryLosses', () => {
     it('is empty when the backup holds everything the store has', () => {
-      expect(recoveryLosses(keysetWith(2), keysetWith(3))).toEqual({ missing: [], differing: [], resurrected: [], reenabled: [] });
+      expect(recoveryLosses(keysetWith(2), keysetWith(3))).toEqual({ missing: [], differing: [], rederived: [], redated: [], resurrected: [], reenabled: [] });
     });
 
     it('names versions the store has and the backup lacks', () => {
@@ -97,19 +97,30 @@ describe('keyset backup', () => {
       expect(recoveryLosses(destroyed, keysetWith(2)).resurrected).toEqual([1]);
     });
 
+    it('tells a backup of this keyset with another creation date or kdf from a backup of another keyset, and refuses both', () => {
+      const current = keysetWith(1);
+      const redated = { ...current, versions: current.versions.map((v) => ({ ...v, createdAt: '2020-01-01T00:00:00.000Z' })) };
+      const rederived = { ...current, versions: current.versions.map((v) => ({ ...v, kdf: v.kdf === 'hkdf-sha256' ? ('legacy-pbkdf2' as const) : ('hkdf-sha256' as const) })) };
+      expect(recoveryLosses(current, redated)).toMatchObject({ differing: [], rederived: [], redated: [1] });
+      expect(recoveryLosses(current, rederived)).toMatchObject({ differing: [], rederived: [1], redated: [] });
+      expect(describeLosses(recoveryLosses(current, redated))).toBe('version(s) 1 have the same material but another creation date in the backup (their age and the rotation deadline would change)');
+      expect(describeLosses(recoveryLosses(current, rederived))).toMatch(/^version\(s\) 1 have the same material but another kdf in the backup/);
+      expect(isSafeRecovery(recoveryLosses(current, redated))).toBe(false);
+    });
+
     it('counts a backup that still holds the material of a pruned version as resurrecting it', () => {
       let ks = keysetWith(2);
       const backup = ks;
       ks = pruneDestroyed(destroyVersion(disableVersion(ks, 1, { now: T0 }), 1, { now: T0 }));
       expect(ks.pruned).toEqual([[1, 1]]);
-      expect(recoveryLosses(ks, backup)).toEqual({ missing: [], differing: [], resurrected: [1], reenabled: [] });
+      expect(recoveryLosses(ks, backup)).toEqual({ missing: [], differing: [], rederived: [], redated: [], resurrected: [1], reenabled: [] });
     });
 
     it('counts a backup that holds a now-disabled (compromised) version enabled as re-enabling it: not a safe recovery', () => {
       const backup = keysetWith(2);
       const current = disableVersion(backup, 1, { now: T0, reason: 'compromised' });
       const losses = recoveryLosses(current, backup);
-      expect(losses).toEqual({ missing: [], differing: [], resurrected: [], reenabled: [1] });
+      expect(losses).toEqual({ missing: [], differing: [], rederived: [], redated: [], resurrected: [], reenabled: [1] });
       expect(isSafeRecovery(losses)).toBe(false);
     });
   });

@@ -42,10 +42,9 @@ describe('SecretsManagerStore.read', () => {
     expect(sm.mock).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: SECRET, VersionStage: 'AWSCURRENT' });
   });
 
-  it('reports KEYSET_NOT_FOUND with how to init when the secret is empty', async () => {
+  it('reports KEYSET_NOT_FOUND naming the secret and what creates its keyset when the secret is empty', async () => {
     const err = await expectCode(store.read(), 'KEYSET_NOT_FOUND');
-    expect(err.message).toContain(`key-manager --store aws:${SECRET} init`);
-    expect(err.message).toContain('deploy the stack');
+    expect(err.message).toBe(`secret ${SECRET} holds no keyset (no AWSCURRENT version, or no such secret); the stack creates the secret and its first keyset`);
   });
 
   it('reports KEYSET_INVALID naming the field when the value is not a keyset', async () => {
@@ -94,7 +93,7 @@ describe('SecretsManagerStore.write (init, expected = null)', () => {
   it('says how to create the secret when it does not exist', async () => {
     const missing = new SecretsManagerStore({ secretId: 'no/such/secret' });
     const err = await expectCode(missing.write(v1(), null), 'KEYSET_NOT_FOUND');
-    expect(err.message).toContain('deploy the stack');
+    expect(err.message).toContain('the stack creates the secret');
   });
 });
 

@@ -241,6 +241,14 @@ describe('CloudWatchMetricsSink failures', () => {
     ]);
   });
 
+  it("names a network failure by its code (ECONNREFUSED), not by the plain Error's name", async () => {
+    cw.on(PutMetricDataCommand).rejects(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }));
+    const { sink: s, errors } = sink();
+    s.count('KeyDerivations');
+    await s.flush();
+    expect(errors).toEqual([expect.objectContaining({ errorName: 'ECONNREFUSED', droppedDatums: 1 })]);
+  });
+
   it('reports the publish failures to CloudWatch once it is reachable again', async () => {
     cw.on(PutMetricDataCommand).rejectsOnce(new Error('down')).rejectsOnce(new Error('down')).resolves({});
     const { sink: s } = sink();

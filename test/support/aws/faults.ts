@@ -4,14 +4,14 @@
  * `take()` once per request, after authentication, and acts on the rule it gets back.
  */
 
-export type ServiceName = 'secretsmanager' | 'kms' | 'monitoring' | 'logs' | 'sts' | 's3';
+export type ServiceName = 'secretsmanager' | 'kms' | 'monitoring' | 'logs' | 'sts' | 's3' | 'lambda';
 
 export type FaultKind =
   /** AccessDeniedException (S3, STS: AccessDenied) with AWS's "User: ... is not authorized" message. */
   | 'access-denied'
   /** ExpiredTokenException (STS, S3, CloudWatch: ExpiredToken). */
   | 'expired-token'
-  /** ThrottlingException (CloudWatch, STS: Throttling; S3: 503 SlowDown). */
+  /** ThrottlingException (CloudWatch, STS: Throttling; S3: 503 SlowDown; Lambda: 429 TooManyRequestsException). */
   | 'throttle'
   /** HTTP 500: InternalServiceError (Secrets Manager), KMSInternalException, ServiceUnavailableException (Logs), InternalServiceError → InternalServiceFault (CloudWatch), InternalFailure (STS), InternalError (S3). */
   | 'server-error'

@@ -9,8 +9,8 @@
  *   await aws.close();
  *
  * server.ts is the HTTP layer; each service is a pure model with an injected clock (secrets-manager.ts,
- * kms.ts, cloudwatch.ts, logs.ts, sts.ts, s3.ts) whose header says which documented behaviour it
- * models. process.ts and lambda.ts run child processes and the rotation handler bundle.
+ * kms.ts, cloudwatch.ts, logs.ts, sts.ts, s3.ts, lambda-service.ts) whose header says which documented
+ * behaviour it models. process.ts and lambda.ts run child processes and the rotation handler bundle.
  */
 export { AwsStandIn, type AwsStandInOptions, type AuthorizeRequest, type RecordedRequest, type RequestOutcome, refusedEndpoint, startAwsStandIn } from './server';
 export { type ActiveFault, type FaultKind, type FaultRule, Faults, type ServiceName } from './faults';
@@ -35,5 +35,19 @@ export { CloudWatchModel, type MetricDatum } from './cloudwatch';
 export { type LogEvent, LogsModel } from './logs';
 export { DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY, StsModel } from './sts';
 export { S3Model, type StoredObject } from './s3';
+export { type Invocation, type InvokeInput, type InvokeOutput, type LambdaHandler, LambdaModel, type LambdaOutcome } from './lambda-service';
 export { type ProcessResult, type RunProcessOptions, runProcess } from './process';
-export { type BundleRotationFunctionOptions, bundleRotationFunction, bundleRotationHandler, type InvokeBundleOptions, type InvokeResult, invokeBundle, LAMBDA_RUNNER, RESULT_PREFIX } from './lambda';
+export {
+  type BundleRotationFunctionOptions,
+  bundleLambdaHandler,
+  bundleRotationFunction,
+  bundleRotationHandler,
+  type InvokeBundleOptions,
+  type InvokeResult,
+  invokeBundle,
+  LAMBDA_RUNNER,
+  LAMBDA_WARM_RUNNER,
+  RESULT_PREFIX,
+  warmLambdaHandler,
+  type WarmLambdaHandler,
+} from './lambda';

@@ -1,8 +1,9 @@
 /**
- * KMS keys, as far as the code under test looks at them: their state and rotation status.
+ * KMS keys, as far as the code under test and the RUNBOOK's commands look at them: their state and
+ * rotation status.
  *
- * Modelled (AWS KMS API Reference: DescribeKey, GetKeyRotationStatus; Developer Guide: "Key states of
- * AWS KMS keys"):
+ * Modelled (AWS KMS API Reference: DescribeKey, GetKeyRotationStatus, CancelKeyDeletion, EnableKey,
+ * EnableKeyRotation; Developer Guide: "Key states of AWS KMS keys"):
  * - DescribeKey(KeyId = key id or key ARN): KeyMetadata with AWSAccountId, KeyId, Arn, CreationDate,
  *   Enabled (true only in the Enabled state), Description, KeyUsage ENCRYPT_DECRYPT, KeyState, Origin
  *   AWS_KMS, KeyManager CUSTOMER, KeySpec / CustomerMasterKeySpec SYMMETRIC_DEFAULT,
@@ -13,16 +14,25 @@
  *   pending deletion, its key rotation status is false" (restored if the deletion is cancelled). So a
  *   Disabled key answers its stored status (no DisabledException: that error is for cryptographic
  *   operations), a PendingDeletion key answers false.
+ * - CancelKeyDeletion: a PendingDeletion key becomes Disabled ("the key state of the KMS key is
+ *   Disabled"; enable it with EnableKey) and answers its KeyId as the key ARN; any other state is
+ *   KMSInvalidStateException "<arn> is not pending deletion".
+ * - EnableKey: Disabled (or already Enabled) becomes Enabled; a PendingDeletion key is
+ *   KMSInvalidStateException "<arn> is pending deletion.".
+ * - EnableKeyRotation (RotationPeriodInDays 90-2560, default 365): turns the key's rotation on; a
+ *   Disabled key is DisabledException "<arn> is disabled.", a PendingDeletion key
+ *   KMSInvalidStateException.
  * - An unknown key: NotFoundException "Key '<arn>' does not exist".
  * - `usable(keyRef)`: whether the key could encrypt/decrypt now (Enabled), which the Secrets Manager model
  *   asks before it reads (DecryptionFailure) or writes (EncryptionFailure) a secret under this key.
  *
  * Not modelled: aliases, grants and key policies, cryptographic operations (Encrypt, Decrypt,
  * GenerateDataKey), multi-Region keys, imported key material, custom key stores, on-demand rotation,
- * and the transition from PendingDeletion to deleted when the window ends.
+ * the calls that disable or schedule deletion (tests use `setState`), and the transition from
+ * PendingDeletion to deleted when the window ends.
  */
 import { randomUUID } from 'node:crypto';
-import { AwsServiceError, type Input, optionalString, requiredString } from './errors';
+import { AwsServiceError, type Input, optionalNumber, optionalString, requiredString } from './errors';
 
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
 
@@ -33,6 +43,7 @@ export interface KmsKey {
   readonly description: string;
   keyState: KeyState;
   rotationEnabled: boolean;
+  rotationPeriodInDays?: number;
   deletionDate?: Date;
 }
 
@@ -111,7 +122,34 @@ export class KmsModel {
   getKeyRotationStatus(input: Input): Record<string, unknown> {
     const key = this.require(requiredString(input, 'KeyId'));
     const enabled = key.keyState !== 'PendingDeletion' && key.rotationEnabled;
-    return { KeyRotationEnabled: enabled, KeyId: key.arn, RotationPeriodInDays: enabled ? 365 : undefined };
+    return { KeyRotationEnabled: enabled, KeyId: key.arn, RotationPeriodInDays: enabled ? (key.rotationPeriodInDays ?? 365) : undefined };
+  }
+
+  cancelKeyDeletion(input: Input): { KeyId: string } {
+    const key = this.require(requiredString(input, 'KeyId'));
+    if (key.keyState !== 'PendingDeletion') throw new AwsServiceError('KMSInvalidStateException', `${key.arn} is not pending deletion`);
+    this.setState(key.keyId, 'Disabled');
+    return { KeyId: key.arn };
+  }
+
+  enableKey(input: Input): Record<string, never> {
+    const key = this.require(requiredString(input, 'KeyId'));
+    if (key.keyState === 'PendingDeletion') throw new AwsServiceError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
+    this.setState(key.keyId, 'Enabled');
+    return {};
+  }
+
+  enableKeyRotation(input: Input): Record<string, never> {
+    const key = this.require(requiredString(input, 'KeyId'));
+    const period = optionalNumber(input, 'RotationPeriodInDays');
+    if (period !== undefined && (!Number.isInteger(period) || period < 90 || period > 2560)) {
+      throw new AwsServiceError('ValidationException', `1 validation error detected: Value '${period}' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value between 90 and 2560`);
+    }
+    if (key.keyState === 'Disabled') throw new AwsServiceError('DisabledException', `${key.arn} is disabled.`);
+    if (key.keyState === 'PendingDeletion') throw new AwsServiceError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
+    key.rotationEnabled = true;
+    if (period !== undefined) key.rotationPeriodInDays = period;
+    return {};
   }
 
   /** Dispatches an operation by its API name (the HTTP layer's entry point). */
@@ -121,6 +159,12 @@ export class KmsModel {
         return this.describeKey(input);
       case 'GetKeyRotationStatus':
         return this.getKeyRotationStatus(input);
+      case 'CancelKeyDeletion':
+        return this.cancelKeyDeletion(input);
+      case 'EnableKey':
+        return this.enableKey(input);
+      case 'EnableKeyRotation':
+        return this.enableKeyRotation(input);
       default:
         throw new AwsServiceError('UnknownOperationException', `The stand-in does not implement kms:${operation}`);
     }

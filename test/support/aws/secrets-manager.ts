@@ -4,7 +4,8 @@
  *
  * Modelled, from the AWS Secrets Manager API Reference pages GetSecretValue, PutSecretValue,
  * UpdateSecretVersionStage, DescribeSecret, ListSecretVersionIds, RotateSecret, CancelRotateSecret,
- * CreateSecret, DeleteSecret and RestoreSecret, and the User Guide pages "Rotation by Lambda function"
+ * CreateSecret, DeleteSecret, RestoreSecret, GetResourcePolicy, PutResourcePolicy and
+ * DeleteResourcePolicy, and the User Guide pages "Rotation by Lambda function"
  * (the four steps), "Rotation schedules", "Secrets Manager versions" and "Log AWS Secrets Manager
  * events with AWS CloudTrail" (RotationStarted/Succeeded/Failed/Abandoned):
  * - Secret ARNs `arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 random characters>`; a secret
@@ -50,8 +51,11 @@
  * - DeleteSecret (RecoveryWindowInDays 7-30, default 30; ForceDeleteWithoutRecovery) and RestoreSecret:
  *   a secret scheduled for deletion answers InvalidRequestException to reads, writes and rotation, and is
  *   gone once the window has passed.
+ * - Resource policies as documents: PutResourcePolicy stores the JSON text (MalformedPolicyDocumentException
+ *   when it is not a JSON object), GetResourcePolicy answers ARN, Name and ResourcePolicy (omitted when the
+ *   secret has none), DeleteResourcePolicy removes it.
  *
- * Not modelled: resource policies and IAM (see the authorize hook in server.ts), tags, replication,
+ * Not modelled: evaluating resource policies and IAM (see the authorize hook in server.ts), tags, replication,
  * managed rotation, ListSecrets, BatchGetSecretValue, UpdateSecret, GetRandomPassword, cron() schedules
  * and rotation windows (`Duration`; cron expressions are stored but give no NextRotationDate), the
  * testSecret probe RotateSecret runs when RotateImmediately is false, Secrets Manager's own retries of a
@@ -145,7 +149,7 @@ interface SecretVersion {
   string?: string;
   binary?: Buffer;
   readonly stages: Set<string>;
-  readonly createdDate: Date;
+  createdDate: Date;
   lastAccessedDate?: Date;
 }
 
@@ -154,7 +158,7 @@ interface Secret {
   readonly name: string;
   readonly kmsKeyId?: string;
   readonly description?: string;
-  readonly createdDate: Date;
+  createdDate: Date;
   lastChangedDate: Date;
   lastAccessedDate?: Date;
   lastRotatedDate?: Date;
@@ -165,6 +169,7 @@ interface Secret {
   readonly versions: Map<string, SecretVersion>;
   deletedDate?: Date;
   recoveryWindowDays?: number;
+  resourcePolicy?: string;
 }
 
 /** A version as tests inspect it. */
@@ -296,6 +301,25 @@ export class SecretsManagerModel {
     return this.find(secretId).rotationEnabled;
   }
 
+  /**
+   * Moves every time recorded for a secret (its creation, change, access and last rotation, and each
+   * version's creation and last access) `ms` into the past. For processes that read the real clock this is
+   * `ms` passing (the injected clock moves only the stand-in's own time): a version made now is then `ms`
+   * old to them, as Secrets Manager's 24-hour version retention rule sees it.
+   */
+  backdate(secretId: string, ms: number): void {
+    const secret = this.find(secretId);
+    const back = (d: Date): Date => new Date(d.getTime() - ms);
+    secret.createdDate = back(secret.createdDate);
+    secret.lastChangedDate = back(secret.lastChangedDate);
+    if (secret.lastAccessedDate) secret.lastAccessedDate = back(secret.lastAccessedDate);
+    if (secret.lastRotatedDate) secret.lastRotatedDate = back(secret.lastRotatedDate);
+    for (const v of secret.versions.values()) {
+      v.createdDate = back(v.createdDate);
+      if (v.lastAccessedDate) v.lastAccessedDate = back(v.lastAccessedDate);
+    }
+  }
+
   /** Event names, in order, for one secret (or all). */
   eventNames(secretId?: string): SecretsManagerEventName[] {
     const arn = secretId === undefined ? undefined : this.find(secretId).arn;
@@ -352,6 +376,12 @@ export class SecretsManagerModel {
         return this.deleteSecret(input);
       case 'RestoreSecret':
         return this.restoreSecret(input);
+      case 'GetResourcePolicy':
+        return this.getResourcePolicy(input);
+      case 'PutResourcePolicy':
+        return this.putResourcePolicy(input);
+      case 'DeleteResourcePolicy':
+        return this.deleteResourcePolicy(input);
       default:
         throw new AwsServiceError('UnknownOperationException', `The stand-in does not implement secretsmanager:${operation}`);
     }
@@ -610,6 +640,35 @@ export class SecretsManagerModel {
     const secret = this.find(requiredString(input, 'SecretId'));
     secret.deletedDate = undefined;
     secret.recoveryWindowDays = undefined;
+    secret.lastChangedDate = this.now();
+    return { ARN: secret.arn, Name: secret.name };
+  }
+
+  getResourcePolicy(input: Input): { ARN: string; Name: string; ResourcePolicy?: string } {
+    const secret = this.find(requiredString(input, 'SecretId'));
+    return { ARN: secret.arn, Name: secret.name, ResourcePolicy: secret.resourcePolicy };
+  }
+
+  putResourcePolicy(input: Input): { ARN: string; Name: string } {
+    const secret = this.live(requiredString(input, 'SecretId'));
+    const policy = requiredString(input, 'ResourcePolicy');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(policy);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new AwsServiceError('MalformedPolicyDocumentException', 'This resource policy contains a syntax error.');
+    }
+    secret.resourcePolicy = policy;
+    secret.lastChangedDate = this.now();
+    return { ARN: secret.arn, Name: secret.name };
+  }
+
+  deleteResourcePolicy(input: Input): { ARN: string; Name: string } {
+    const secret = this.live(requiredString(input, 'SecretId'));
+    secret.resourcePolicy = undefined;
     secret.lastChangedDate = this.now();
     return { ARN: secret.arn, Name: secret.name };
   }

@@ -1,12 +1,14 @@
 /**
  * The HTTP face of the stand-in: one loopback server that answers the AWS SDK v3 clients for Secrets
- * Manager, KMS, CloudWatch, CloudWatch Logs, STS and S3 in their own wire protocols, in front of the
+ * Manager, KMS, CloudWatch, CloudWatch Logs, STS, S3 and Lambda in their own wire protocols, in front of the
  * pure models (secrets-manager.ts, kms.ts, ...). Routing, as the installed clients send requests:
  *
  * - `X-Amz-Target: secretsmanager.* | TrentService.* | Logs_20140328.*` → AWS JSON 1.1;
  *   `GraniteServiceVersion20100801.*` → CloudWatch's AWS JSON 1.0 with awsQueryCompatible (errors also
  *   carry `x-amzn-query-error: <Code>;<Sender|Receiver>`, from which the SDK takes the error code).
  * - A form-encoded `Action=...&Version=...` body → awsQuery (STS), answered in XML.
+ * - Signed for `lambda` (or a `/2015-03-31/functions/` path) → Lambda's REST-JSON (`POST
+ *   /2015-03-31/functions/{FunctionName}/invocations` = Invoke), answered with the function's payload.
  * - Anything else → S3 REST-XML, path style (`/bucket/key`, which the SDK uses for an IP endpoint).
  *
  * Each request is authenticated from its SigV4 `Authorization` credential scope (the signature is not
@@ -18,12 +20,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { CloudWatchModel } from './cloudwatch';
 import { AwsServiceError, type Input } from './errors';
 import { type FaultKind, type FaultRule, Faults, type ServiceName } from './faults';
 import { KmsModel } from './kms';
+import { type InvokeOutput, LambdaModel } from './lambda-service';
 import { LogsModel } from './logs';
 import { S3Model, type StoredObject } from './s3';
 import { SecretsManagerModel } from './secrets-manager';
@@ -67,7 +71,7 @@ export interface AuthorizeRequest {
   readonly resource?: string;
 }
 
-type Protocol = { readonly kind: 'json'; readonly version: '1.0' | '1.1'; readonly queryCompat: boolean } | { readonly kind: 'query' } | { readonly kind: 'rest-xml' };
+type Protocol = { readonly kind: 'json'; readonly version: '1.0' | '1.1'; readonly queryCompat: boolean } | { readonly kind: 'query' } | { readonly kind: 'rest-xml' } | { readonly kind: 'rest-json' };
 
 interface ParsedRequest {
   readonly service: ServiceName | 'unknown';
@@ -77,6 +81,8 @@ interface ParsedRequest {
   readonly accessKeyId?: string;
   /** S3 only. */
   readonly s3?: { readonly method: string; readonly bucket: string; readonly key: string; readonly body: Buffer; readonly headers: http.IncomingHttpHeaders; readonly checksum?: { algorithm: ChecksumAlgorithm; value: string } };
+  /** Lambda only: the request body (the event). */
+  readonly payload?: Buffer;
 }
 
 interface Reply {
@@ -93,7 +99,9 @@ const TARGETS: Readonly<Record<string, { service: ServiceName; protocol: Protoco
 };
 
 /** IAM action prefixes (CloudWatch signs as `monitoring` but its actions are `cloudwatch:*`). */
-const IAM_PREFIX: Readonly<Record<ServiceName, string>> = { secretsmanager: 'secretsmanager', kms: 'kms', monitoring: 'cloudwatch', logs: 'logs', sts: 'sts', s3: 's3' };
+const IAM_PREFIX: Readonly<Record<ServiceName, string>> = { secretsmanager: 'secretsmanager', kms: 'kms', monitoring: 'cloudwatch', logs: 'logs', sts: 'sts', s3: 's3', lambda: 'lambda' };
+
+const LAMBDA_INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 
 /** CloudWatch's awsQuery error codes → the JSON `__type` (the Smithy shape) it sends alongside. */
 const CLOUDWATCH_JSON_TYPES: Readonly<Record<string, string>> = {
@@ -115,6 +123,7 @@ export class AwsStandIn {
   readonly logs: LogsModel;
   readonly sts: StsModel;
   readonly s3: S3Model;
+  readonly lambda: LambdaModel;
   readonly faults = new Faults();
   /** Every request received, in arrival order. */
   readonly requests: RecordedRequest[] = [];
@@ -138,6 +147,7 @@ export class AwsStandIn {
     this.logs = new LogsModel(common);
     this.sts = new StsModel(common);
     this.s3 = new S3Model(common);
+    this.lambda = new LambdaModel({ ...common, logs: this.logs });
   }
 
   /** `http://127.0.0.1:<port>` */
@@ -251,7 +261,7 @@ export class AwsStandIn {
     const fault = this.faults.take(service, parsed.operation, parsed.input);
     if (fault?.delayMs) await this.sleep(fault.delayMs);
     if (fault && fault.kind !== 'slow') {
-      if (fault.applied) this.execute(parsed, identity, requestId);
+      if (fault.applied) await this.execute(parsed, identity, requestId);
       if (fault.kind === 'hang') {
         entry.outcome = { fault: 'hang' };
         return; // the connection is dropped by close()
@@ -269,14 +279,14 @@ export class AwsStandIn {
       const allowed = this.authorize({ accessKeyId: identity.accessKeyId, identityArn: identity.arn, service, operation: parsed.operation, input: parsed.input, resource });
       if (!allowed) return fail(accessDenied(service, parsed.operation, identity.arn, resource));
     }
-    const reply = this.execute(parsed, identity, requestId);
+    const reply = await this.execute(parsed, identity, requestId);
     send(reply, fault?.kind, reply.status >= 300 ? reply.errorCode : undefined);
   }
 
   /** Runs the operation against its model; AWS errors become error replies, anything else a 500. */
-  private execute(parsed: ParsedRequest, identity: Identity, requestId: string): Reply & { errorCode?: string } {
+  private async execute(parsed: ParsedRequest, identity: Identity, requestId: string): Promise<Reply & { errorCode?: string }> {
     try {
-      return this.success(parsed, this.dispatch(parsed, identity), requestId);
+      return this.success(parsed, await this.dispatch(parsed, identity), requestId);
     } catch (err) {
       if (err instanceof AwsServiceError) return { ...this.errorReply(parsed, err, requestId), errorCode: err.code };
       this.unexpectedErrors.push(err);
@@ -286,6 +296,7 @@ export class AwsStandIn {
   }
 
   private dispatch(parsed: ParsedRequest, identity: Identity): unknown {
+    // Only Lambda answers asynchronously (the function runs first); every other model answers at once.
     switch (parsed.service) {
       case 'secretsmanager':
         return this.secretsManager.invoke(parsed.operation, parsed.input);
@@ -299,6 +310,9 @@ export class AwsStandIn {
         return this.sts.invoke(parsed.operation, parsed.input, identity.accessKeyId);
       case 's3':
         return this.s3Dispatch(parsed);
+      case 'lambda':
+        if (parsed.operation !== 'Invoke') throw new AwsServiceError('UnknownOperationException', `The stand-in does not implement lambda:${parsed.operation}`);
+        return this.lambda.invokeFunction({ ...(parsed.input as { FunctionName: string; Qualifier?: string; InvocationType?: string; LogType?: string }), Payload: parsed.payload });
       default:
         throw new AwsServiceError('UnknownOperationException', 'unknown service');
     }
@@ -354,6 +368,18 @@ export class AwsStandIn {
       if (!route) return { service: 'unknown', operation: target, protocol: { kind: 'json', version: '1.1', queryCompat: false }, input, accessKeyId };
       return { service: route.service, operation, protocol: route.protocol, input, accessKeyId };
     }
+    if (credential?.service === 'lambda' || url.pathname.startsWith('/2015-03-31/functions/')) {
+      const invoke = LAMBDA_INVOKE_PATH.exec(url.pathname);
+      const operation = invoke && req.method === 'POST' ? 'Invoke' : `${req.method ?? 'GET'} ${url.pathname}`;
+      const input: Input = dropUndefined({
+        FunctionName: invoke ? decodeURIComponent(invoke[1]) : undefined,
+        Qualifier: url.searchParams.get('Qualifier') ?? undefined,
+        InvocationType: header(req.headers, 'x-amz-invocation-type'),
+        LogType: header(req.headers, 'x-amz-log-type'),
+        PayloadBytes: body.length,
+      });
+      return { service: 'lambda', operation, protocol: { kind: 'rest-json' }, input, accessKeyId, payload: body };
+    }
     const contentType = header(req.headers, 'content-type') ?? '';
     if (req.method === 'POST' && contentType.startsWith('application/x-www-form-urlencoded')) {
       const form = Object.fromEntries(new URLSearchParams(body.toString('utf8')));
@@ -397,6 +423,7 @@ export class AwsStandIn {
       const xml = `<${op}Response xmlns="${STS_NAMESPACE}"><${op}Result>${result}</${op}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${op}Response>`;
       return { status: 200, headers: { 'content-type': 'text/xml' }, body: xml };
     }
+    if (protocol.kind === 'rest-json') return lambdaSuccess(output as InvokeOutput);
     return this.s3Success(parsed, output as StoredObject | undefined);
   }
 
@@ -426,6 +453,10 @@ export class AwsStandIn {
       if (protocol.queryCompat) headers['x-amzn-query-error'] = `${err.code};${err.fault}`;
       return { status: err.status, headers, body: JSON.stringify({ __type: type, message: err.message }) };
     }
+    if (protocol.kind === 'rest-json') {
+      // Lambda's REST-JSON error: the code in x-amzn-ErrorType, `Type` User/Service and `message` in the body.
+      return { status: err.status, headers: { 'content-type': 'application/json', 'x-amzn-errortype': err.code }, body: JSON.stringify({ Type: err.fault === 'Sender' ? 'User' : 'Service', message: err.message }) };
+    }
     if (protocol.kind === 'query') {
       const xml = `<ErrorResponse xmlns="${STS_NAMESPACE}"><Error><Type>${err.fault}</Type><Code>${xmlEscape(err.code)}</Code><Message>${xmlEscape(err.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
       return { status: err.status, headers: { 'content-type': 'text/xml' }, body: xml };
@@ -449,6 +480,7 @@ export class AwsStandIn {
       case 'throttle':
         if (service === 's3') return new AwsServiceError('SlowDown', 'Please reduce your request rate.', 503);
         if (service === 'sts' || service === 'monitoring') return new AwsServiceError('Throttling', 'Rate exceeded', 400);
+        if (service === 'lambda') return new AwsServiceError('TooManyRequestsException', 'Rate Exceeded.', 429);
         return new AwsServiceError('ThrottlingException', 'Rate exceeded', 400);
       default:
         return serverError(service);
@@ -465,6 +497,8 @@ export class AwsStandIn {
         return this.logs.resourceArn(parsed.input);
       case 's3':
         return `arn:aws:s3:::${parsed.s3?.bucket ?? ''}${parsed.s3?.key ? `/${parsed.s3.key}` : ''}`;
+      case 'lambda':
+        return this.lambda.resourceArn(String(parsed.input.FunctionName ?? '*'));
       case 'sts':
         return `arn:aws:sts::${this.accountId}:*`;
       default:
@@ -488,6 +522,7 @@ function accessDenied(service: ServiceName, operation: string, arn: string, reso
   const message = `User: ${arn} is not authorized to perform: ${action}${resource ? ` on resource: ${resource}` : ''} because no identity-based policy allows the ${action} action`;
   if (service === 's3' || service === 'sts') return new AwsServiceError('AccessDenied', message, 403);
   if (service === 'monitoring') return new AwsServiceError('AccessDenied', message, 403);
+  if (service === 'lambda') return new AwsServiceError('AccessDeniedException', message, 403);
   return new AwsServiceError('AccessDeniedException', message, 400);
 }
 
@@ -505,6 +540,8 @@ function serverError(service: ServiceName): AwsServiceError {
       return new AwsServiceError('InternalFailure', 'The request processing has failed because of an unknown error, exception or failure.', 500);
     case 's3':
       return new AwsServiceError('InternalError', 'We encountered an internal error. Please try again.', 500);
+    case 'lambda':
+      return new AwsServiceError('ServiceException', 'The AWS Lambda service encountered an internal error.', 500);
   }
 }
 
@@ -520,9 +557,19 @@ function authError(service: ServiceName, why: 'missing' | 'unknown'): AwsService
       ? new AwsServiceError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403)
       : new AwsServiceError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
   }
+  const status = service === 'lambda' ? 403 : 400;
   return why === 'missing'
-    ? new AwsServiceError('MissingAuthenticationTokenException', 'Missing Authentication Token', 400)
-    : new AwsServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.', 400);
+    ? new AwsServiceError('MissingAuthenticationTokenException', 'Missing Authentication Token', status)
+    : new AwsServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.', status);
+}
+
+/** Invoke's answer: the function's payload as the body, the rest in X-Amz-* headers. */
+function lambdaSuccess(out: InvokeOutput): Reply {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (out.FunctionError) headers['x-amz-function-error'] = out.FunctionError;
+  if (out.ExecutedVersion) headers['x-amz-executed-version'] = out.ExecutedVersion;
+  if (out.LogResult) headers['x-amz-log-result'] = out.LogResult;
+  return { status: out.StatusCode, headers, body: out.Payload };
 }
 
 function s3Operation(method: string, key: string): string {
@@ -555,12 +602,19 @@ export async function startAwsStandIn(options: AwsStandInOptions = {}): Promise<
   return standIn;
 }
 
-/** An `http://127.0.0.1:<port>` URL where nothing listens (an ephemeral port bound, then released). */
+/** An `http://127.0.0.1:1` URL where nothing listens (checked): connecting is refused (ECONNREFUSED). */
 export async function refusedEndpoint(): Promise<string> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
+  // Port 1 on loopback: below the ephemeral range (listen(0) never gets it) and privileged, so no stand-in of this
+  // suite or of a parallel one can be listening there; a port freed by closing a server could be reused by one.
+  const url = 'http://127.0.0.1:1';
+  await new Promise<void>((resolve, reject) => {
+    const probe = net.connect(1, '127.0.0.1');
+    probe.once('connect', () => {
+      probe.destroy();
+      reject(new Error('something listens on 127.0.0.1:1; the refused-connection fault needs that port closed'));
+    });
+    probe.once('error', () => resolve());
+  });
+  return url;
 }
 
