@@ -76,18 +76,29 @@ export function sealGcm(key: Buffer, iv: Buffer, plaintext: Buffer, additionalDa
   }
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   if (additionalData) cipher.setAAD(additionalData);
-  const body = cipher.update(plaintext);
-  const final = cipher.final();
-  const tag = cipher.getAuthTag();
-  const length = (header ? header.length : 0) + IV_BYTES + TAG_BYTES + body.length + final.length;
+  const start = (header ? header.length : 0) + IV_BYTES + TAG_BYTES;
+  const length = start + plaintext.length;
   const out = transient && length <= SCRATCH_MAX_BYTES ? (sealScratch = atLeast(sealScratch, length)).subarray(0, length) : Buffer.allocUnsafe(length);
-  let at = header ? header.copy(out, 0) : 0;
-  at += iv.copy(out, at);
-  at += tag.copy(out, at);
-  at += body.copy(out, at);
-  final.copy(out, at);
+  // In pieces: the allocator recycles a 16 KiB buffer per update, where one the size of a large plaintext came from
+  // the top of the heap, which it kept handing back to the system and faulting in again (64 KiB encrypts ran at a
+  // third of their speed for whole runs).
+  if (plaintext.length <= SEAL_PIECE_BYTES) place(cipher.update(plaintext), out, start, plaintext.length);
+  else for (let at = 0; at < plaintext.length; at += SEAL_PIECE_BYTES) place(cipher.update(plaintext.subarray(at, at + SEAL_PIECE_BYTES)), out, start + at, Math.min(SEAL_PIECE_BYTES, plaintext.length - at));
+  place(cipher.final(), out, length, 0);
+  const at = header ? header.copy(out, 0) : 0;
+  iv.copy(out, at);
+  cipher.getAuthTag().copy(out, at + IV_BYTES);
   return out;
 }
+
+const SEAL_PIECE_BYTES = 16 * 1024;
+
+/** Copies a cipher output of `expected` bytes into `out` at `at`: GCM encrypts byte for byte, and `final` adds none. */
+function place(piece: Buffer, out: Buffer, at: number, expected: number): void {
+  if (piece.length !== expected) throw new Error(`AES-256-GCM returned ${piece.length} bytes for ${expected}`);
+  piece.copy(out, at);
+}
+
 
 /**
  * The IV and tag of the payload being opened are copied into these two buffers rather than viewed in place: Node
@@ -139,7 +150,21 @@ export function assertFormatFitsVersion(parsed: ParsedEnvelope, kdf: KdfName | u
 }
 
 export function toRecord(version: number, context: string, payload: Buffer): EnvelopeRecord {
-  return { ciphertext: payload.toString('base64'), key_version: version, context, algorithm: ALGORITHM, format: FORMAT };
+  return { ciphertext: base64Of(payload), key_version: version, context, algorithm: ALGORITHM, format: FORMAT };
+}
+
+/** Bytes base64-encoded at a time: a multiple of 3, so the pieces' text joins into the whole's. */
+const BASE64_PIECE_BYTES = 3 * 4096;
+
+/**
+ * `payload.toString('base64')`, in pieces past BASE64_PIECE_BYTES: Node encodes into a temporary buffer of the text's
+ * size, and one for a 64 KiB payload came from the top of the heap and went back to the system after every encrypt.
+ */
+function base64Of(payload: Buffer): string {
+  if (payload.length <= BASE64_PIECE_BYTES) return payload.toString('base64');
+  let text = '';
+  for (let at = 0; at < payload.length; at += BASE64_PIECE_BYTES) text += payload.toString('base64', at, Math.min(payload.length, at + BASE64_PIECE_BYTES));
+  return text;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
 import { deriveHkdf, deriveLegacyPbkdf2 } from '../../../lambda/keys/derive';
 import { aad, decodeBase64Strict, MAX_PLAINTEXT_BYTES, openGcm, parseEnvelope, readEnvelope, recordJson, sealGcm, toCompact, toRecord } from '../../../lambda/keys/envelope';
@@ -59,6 +60,26 @@ describe('AP2 envelopes', () => {
     const big = sealGcm(key, Buffer.alloc(12, 3), Buffer.alloc(200 * 1024), aad(1, 'a'), undefined, true);
     expect(big.buffer).not.toBe(second.buffer);
     expect(openGcm(key, big, aad(1, 'a')).length).toBe(200 * 1024);
+  });
+
+  it('spells a record\'s base64 exactly as Node does whatever the size (large ones are encoded in pieces)', () => {
+    for (const size of [0, 1, 2, 3, 12287, 12288, 12289, 24576, 24577, 65536 + 28, 100_001]) {
+      const payload = Buffer.from(Array.from({ length: size }, (_, i) => (i * 131 + 7) & 0xff));
+      expect(toRecord(1, 'a', payload).ciphertext).toBe(payload.toString('base64'));
+    }
+  });
+
+  it('seals in pieces to the same bytes as one update, for every size around the piece length', () => {
+    const key = Buffer.alloc(32, 9);
+    for (const size of [0, 1, 16383, 16384, 16385, 32768, 65536, 70000]) {
+      const plaintext = Buffer.alloc(size, 0x5a);
+      const c = createCipheriv('aes-256-gcm', key, Buffer.alloc(12, 4));
+      c.setAAD(aad(2, 'b'));
+      const body = Buffer.concat([c.update(plaintext), c.final()]);
+      const expected = Buffer.concat([Buffer.alloc(12, 4), c.getAuthTag(), body]);
+      expect(sealGcm(key, Buffer.alloc(12, 4), plaintext, aad(2, 'b')).equals(expected)).toBe(true);
+      expect(sealGcm(key, Buffer.alloc(12, 4), plaintext, aad(2, 'b'), undefined, true).equals(expected)).toBe(true);
+    }
   });
 
   it('refuses plaintext over the documented maximum', () => {
