@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: every figure of issues 6 and 15 in one run, each the median of at least 5 runs, with its
- * anchors measured in the same process run. Prints one JSON object on stdout (and a table on stderr
- * too when stdout is a terminal). Exit code 0 even when a target is missed: the JSON says which.
+ * anchors measured in the same process (the timed ratios in one child, `timing-child.ts`, with the runtime
+ * settings it documents). Prints one JSON object on stdout (and a table on stderr too when stdout is a
+ * terminal). Exit code 0 even when a target is missed: the JSON says which.
  *
  * BENCH_RUNS=n raises the number of runs per figure (never below 5).
  */
@@ -13,8 +14,7 @@ import { measureBundles } from './bundle';
 import { measureIoCounts } from './io-counts';
 import { type Figure, figure } from './stats';
 import { evaluateTargets, round, type Target } from './targets';
-import { measureReencrypt } from './reencrypt';
-import { measureDerivation, measureEsdk, measureThroughput } from './throughput';
+import { TIMING_RUNTIME } from './timing-child';
 
 const MIN_RUNS = 5;
 /** RSS children run two at a time: they measure memory, not time, and the machine has two cores. */
@@ -37,19 +37,40 @@ async function phase<T>(name: string, run: () => Promise<T>): Promise<T> {
   }
 }
 
-function runRssChild(): Promise<Record<string, number>> {
+/** Runs a bench child (`node <flags> <script> <args>`) and parses the JSON line it prints. */
+function runChild<T>(script: string, args: readonly string[], nodeFlags: readonly string[], env: Record<string, string> = {}): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--no-warnings', path.join(__dirname, 'rss-child.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeFlags, path.join(__dirname, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`rss child exited with ${code}: ${err.trim()}`));
-      else resolve(JSON.parse(out) as Record<string, number>);
+      if (code !== 0) reject(new Error(`${script} exited with ${code}: ${err.trim()}`));
+      else resolve(JSON.parse(out) as T);
     });
   });
+}
+
+function runRssChild(): Promise<Record<string, number>> {
+  return runChild('rss-child.js', [], ['--expose-gc', '--no-warnings']);
+}
+
+/**
+ * µs per first touch of a fresh page (a 64 MiB anonymous mapping, touched once per 4 KiB), in this process, with the
+ * allocator's defaults: why the timing child fixes glibc's thresholds (timing-child.ts).
+ */
+function pageFaultUs(): number {
+  const page = 4096;
+  const samples: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const start = performance.now();
+    const block = Buffer.allocUnsafeSlow(64 * 1024 * 1024);
+    for (let at = 0; at < block.length; at += page) block[at] = 1;
+    samples.push(((performance.now() - start) * 1000) / (block.length / page));
+  }
+  return figure(samples).median;
 }
 
 async function measureRss(runs: number): Promise<{ figures: Record<string, Figure>; details: Record<string, unknown> }> {
@@ -86,10 +107,11 @@ async function main(): Promise<void> {
   const details: Record<string, unknown> = {};
   const missing: string[] = [];
 
-  Object.assign(figures, await phase('throughput', () => measureThroughput(runs)));
-  Object.assign(figures, await phase('reencrypt', () => measureReencrypt(runs)));
-  Object.assign(figures, await phase('esdk', () => measureEsdk(runs)));
-  Object.assign(figures, await phase('derivation', () => measureDerivation(runs)));
+  // Every timed ratio is measured in one child with the runtime settings of timing-child.ts, before anything else
+  // runs beside it.
+  const timing = await phase('timing', () => runChild<{ figures: Record<string, Figure>; phase_seconds: Record<string, number> }>('timing-child.js', [String(runs)], TIMING_RUNTIME.nodeFlags, TIMING_RUNTIME.env));
+  Object.assign(figures, timing.figures);
+  details.timing_runtime = { node_flags: TIMING_RUNTIME.nodeFlags, env: TIMING_RUNTIME.env, page_fault_us: round(pageFaultUs()) };
   // Counts and memory do not depend on speed, so the memory children run while this process counts
   // I/O; load times (a ratio of two interleaved timings) are measured after both, on a quieter machine.
   const rssRun = phase('memory', () => measureRss(runs));
@@ -103,7 +125,7 @@ async function main(): Promise<void> {
   Object.assign(figures, bundles.figures);
   Object.assign(details, bundles.details);
   if (bundles.missing) missing.push(bundles.missing);
-  details.phase_seconds = phaseSeconds;
+  details.phase_seconds = { ...timing.phase_seconds, ...phaseSeconds };
 
   const targets = evaluateTargets(figures, io.details.putmetricdata_calls_allowed as number);
   const result = {

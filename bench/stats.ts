@@ -42,18 +42,44 @@ export interface Workload {
 }
 
 /**
+ * A minor collection, run at the end of every slice and timed as part of it, so each workload pays for collecting
+ * its own garbage and nobody else's. Without it a scavenge landed in whichever slice filled the young generation,
+ * and paid for every workload's garbage since the last one: here a scavenge takes 7-12 ms, most of it freeing the
+ * native cipher contexts that every AES-GCM call leaves (about 1.6 µs each, a third of a raw 1 KiB decrypt), and
+ * the workload that allocated the most JavaScript objects per operation (an envelope's strings and promises)
+ * triggered most of them, so it paid for raw AES-GCM's ciphers too, and the anchors ran up to 6x faster or slower
+ * than the same cipher inside the envelope. Measured with and without: a 500-operation slice plus its collection
+ * takes what the same operations take when V8 collects on its own (within 5 %), so the cost stays in.
+ */
+function collectYoung(): void {
+  const gc = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;
+  if (!gc) throw new Error('the benchmarks need node --expose-gc (npm run bench passes it)');
+  gc({ type: 'minor' });
+}
+
+/**
  * Measures workloads side by side. Each of `runs` runs is cut into `slices` short slices, and the
  * workloads alternate slice by slice (a, b, a, b, ...), so a busy moment on a shared machine hits
- * both sides of a ratio alike. One unmeasured slice of each warms the JIT first.
+ * both sides of a ratio alike; each slice ends with its own garbage collected (`collect`, by default
+ * `collectYoung`), on its time. One
+ * unmeasured slice of each warms the JIT first.
  */
-export async function interleaved(runs: number, slices: number, workloads: Record<string, Workload>): Promise<Record<string, Figure>> {
+export async function interleaved(runs: number, slices: number, workloads: Record<string, Workload>, collect: () => void = collectYoung): Promise<Record<string, Figure>> {
   const names = Object.keys(workloads);
-  for (const name of names) await workloads[name].time(workloads[name].ops);
+  for (const name of names) {
+    await workloads[name].time(workloads[name].ops);
+    collect();
+  }
   const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < runs; r++) {
     const elapsed: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
     for (let s = 0; s < slices; s++) {
-      for (const name of names) elapsed[name] += await workloads[name].time(workloads[name].ops);
+      for (const name of names) {
+        const ran = await workloads[name].time(workloads[name].ops);
+        const start = performance.now();
+        collect();
+        elapsed[name] += ran + performance.now() - start;
+      }
     }
     for (const name of names) {
       const { ops, unit } = workloads[name];

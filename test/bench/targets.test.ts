@@ -42,13 +42,56 @@ describe('median', () => {
 describe('interleaved', () => {
   it('alternates workloads slice by slice and reports each as the median of its runs', async () => {
     const order: string[] = [];
-    const figures = await interleaved(5, 2, {
-      a: { ops: 10, unit: 'ops/s', time: (n) => (order.push('a'), n) },
-      b: { ops: 4, unit: 'us', time: (n) => (order.push('b'), n * 2) },
-    });
-    expect(order.slice(0, 6)).toEqual(['a', 'b', 'a', 'b', 'a', 'b']);
-    expect(figures.a).toEqual({ median: 1000, runs: [1000, 1000, 1000, 1000, 1000] });
-    expect(figures.b.median).toBe(2000);
+    const figures = await interleaved(
+      5,
+      2,
+      {
+        a: { ops: 10, unit: 'ops/s', time: (n) => (order.push('a'), n) },
+        b: { ops: 4, unit: 'us', time: (n) => (order.push('b'), n * 2) },
+      },
+      () => order.push('collect'),
+    );
+    expect(order.slice(0, 8)).toEqual(['a', 'collect', 'b', 'collect', 'a', 'collect', 'b', 'collect']);
+    // Each slice is charged for the collection after it (a few µs here), so a figure is never better than its work.
+    expect(figures.a.runs).toHaveLength(5);
+    expect(figures.a.median).toBeLessThanOrEqual(1000);
+    expect(figures.a.median).toBeGreaterThan(900);
+    expect(figures.b.median).toBeGreaterThanOrEqual(2000);
+    expect(figures.b.median).toBeLessThan(2200);
+  });
+
+  it('charges each slice for collecting its own garbage', async () => {
+    let pendingMs = 0;
+    const busy = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    const figures = await interleaved(
+      5,
+      1,
+      {
+        // Both take 1 ms of work; only the first leaves 4 ms of garbage, which the collection after its slice pays.
+        garbage: { ops: 1, unit: 'us', time: (n) => ((pendingMs = 4), n) },
+        clean: { ops: 1, unit: 'us', time: (n) => n },
+      },
+      () => {
+        busy(pendingMs);
+        pendingMs = 0;
+      },
+    );
+    expect(figures.garbage.median).toBeGreaterThanOrEqual(4000);
+    expect(figures.clean.median).toBeLessThan(2000);
+  });
+
+  it('refuses to run without a collector to call rather than measure without one', async () => {
+    const global = globalThis as { gc?: unknown };
+    const gc = global.gc;
+    delete global.gc;
+    try {
+      await expect(interleaved(1, 1, { a: { ops: 1, unit: 'ops/s', time: (n) => n } })).rejects.toThrow(/--expose-gc/);
+    } finally {
+      if (gc !== undefined) global.gc = gc;
+    }
   });
 });
 
