@@ -177,20 +177,13 @@ export class RotationFunction extends Construct {
   private executionRole(props: RotationFunctionProps, stage: string): iam.Role {
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `AlphaPulse key rotation (${stage}): its two secrets, its key via Secrets Manager, its metrics, logs and DLQ`,
+      description: `AlphaPulse key rotation (${stage}): its two secrets, its key via Secrets Manager, its logs (and the metrics in them) and DLQ`,
     });
     props.storage.grantWriteKeyset(role);
     props.storage.grantRotateKeyset(role);
     props.storage.grantKeyMetadata(role);
     props.storage.grantWriteRotationLog(role);
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['cloudwatch:PutMetricData'],
-        // PutMetricData has no resource-level permissions; the namespace condition is the boundary.
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
-      }),
-    );
+    // Its metrics go out in its log (embedded metric format, lambda/telemetry/emf-metrics.ts): no cloudwatch:PutMetricData.
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn] }));
     // A KMS-encrypted queue needs the sender to generate and read data keys; only through SQS.
     role.addToPrincipalPolicy(
@@ -280,11 +273,6 @@ export class RotationFunction extends Construct {
         'Reserved concurrency turned off by configuration for an account at the 10-execution floor, where Lambda rejects any reservation; Secrets Manager runs one rotation of the secret at a time and every step is idempotent.',
       );
     }
-    acknowledge(
-      this.role,
-      ['AwsSolutions-IAM5[Resource::*]'],
-      'cloudwatch:PutMetricData supports no resource-level permissions; the statement is conditioned on cloudwatch:namespace = AlphaPulse/Encryption.',
-    );
     acknowledge(
       this.role,
       ['PCI.DSS.321-IAMNoInlinePolicy', 'NIST.800.53.R5-IAMNoInlinePolicy'],

@@ -9,7 +9,9 @@
  *
  * `createHandler(deps)` takes every side effect (stores, clock, random source, audit and metrics sinks, the
  * KMS key), so tests drive each branch; `handler` is the production wiring from the environment. Metrics are
- * flushed before every invocation returns or throws: a frozen Lambda runs no timers.
+ * flushed before every invocation returns or throws: a frozen Lambda runs no timers. In production they are
+ * embedded-metric-format lines on stdout (telemetry/emf-metrics.ts), which CloudWatch Logs turns into the metrics the
+ * alarms watch: the function never calls CloudWatch, so it neither waits on it nor holds `cloudwatch:PutMetricData`.
  */
 import * as os from 'node:os';
 import { KeysetAdministration } from '../administration';
@@ -20,7 +22,8 @@ import { PooledRandom, type RandomSource } from '../keys/random';
 import { SecretsManagerSecret } from '../stores/secrets-manager-secret';
 import { SecretsManagerStore } from '../stores/secrets-manager-store';
 import { type AuditSink, StreamAuditSink } from '../telemetry/audit';
-import { CloudWatchMetricsSink, withMetricsFlush } from '../telemetry/cloudwatch-metrics';
+import { EmfMetricsSink } from '../telemetry/emf-metrics';
+import { withMetricsFlush } from '../telemetry/metrics-flush';
 import type { MetricsSink } from '../telemetry/metrics';
 import { type RotationConfig, readRotationConfig } from './config';
 import { parseRotationEvent } from './events';
@@ -63,8 +66,8 @@ export type HandlerResult = StepResult | MonitorResult | CustomResourceResult;
 
 /**
  * The metrics flush after each invocation may use the invocation's remaining time (less a second to return), up to
- * what two PutMetricData attempts can take: the metrics of a rotation (RotationFailed pages) are worth waiting for,
- * and the CloudWatch client bounds each attempt itself.
+ * 25 s. The production sink's flush is a write to stdout and returns at once; the bound holds for any sink `deps`
+ * brings (one that sends requests waits at most this long).
  */
 const FLUSH_BOUND = { timeoutMs: 25_000, remainingTimeMarginMs: 1_000 };
 
@@ -166,7 +169,7 @@ function productionDeps(env: NodeJS.ProcessEnv): HandlerDeps {
     rotationLog: new SecretsManagerRotationLog(new SecretsManagerSecret(config.rotationLogSecretId, { client: store.secret.client })),
     ...(config.storageKeyId ? { storageKey: new KmsStorageKey(config.storageKeyId) } : {}),
     audit: new StreamAuditSink(process.stdout),
-    metrics: new CloudWatchMetricsSink({ namespace: config.metricsNamespace, flushIntervalMs: 0 }),
+    metrics: new EmfMetricsSink({ namespace: config.metricsNamespace }),
   };
 }
 

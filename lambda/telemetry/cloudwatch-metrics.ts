@@ -29,6 +29,7 @@ import { CloudWatchClient, type MetricDatum, PutMetricDataCommand, type Standard
 import { awsRequestHandler } from '../stores/aws-client-options';
 import { awsErrorName } from '../stores/secrets-manager-errors';
 import { type BoundCounter, type Dimensions, type FlushOptions, METRICS_NAMESPACE, type MetricName, type MetricsSink, type MetricUnit } from './metrics';
+import { DEFAULT_FLUSH_TIMEOUT_MS } from './metrics-flush';
 
 /** CloudWatch's limit on datums per `PutMetricData` request. */
 export const MAX_DATUMS_PER_REQUEST = 1_000;
@@ -42,8 +43,7 @@ export const DEFAULT_FLUSH_INTERVAL_MS = 60_000;
 /** Distinct series buffered per flush window. Each costs a few hundred bytes, so 10,000 is a few MB. */
 export const DEFAULT_MAX_SERIES = 10_000;
 export const DEFAULT_RETRY_DELAY_MS = 200;
-/** The most one flush takes by default: a few round trips, well under a Lambda's usual timeout. */
-export const DEFAULT_FLUSH_TIMEOUT_MS = 5_000;
+export { DEFAULT_FLUSH_TIMEOUT_MS, type MetricsFlushOptions, withMetricsFlush } from './metrics-flush';
 /** Windows waiting to be sent at once; with `maxSeries` this bounds the sink's memory during an outage. */
 export const MAX_PENDING_WINDOWS = 2;
 
@@ -415,44 +415,6 @@ export function estimateDatumBytes(datum: MetricDatum): number {
 function encodedLength(text: string): number {
   const utf8 = Buffer.byteLength(text, 'utf8');
   return utf8 === text.length ? text.length * (/^[A-Za-z0-9_.~-]*$/.test(text) ? 1 : 3) : utf8 * 3;
-}
-
-export interface MetricsFlushOptions {
-  /** The most the flush after each invocation may take. @default DEFAULT_FLUSH_TIMEOUT_MS */
-  readonly timeoutMs?: number;
-  /**
-   * With a Lambda context (one with `getRemainingTimeInMillis`), the flush also ends this many ms before
-   * the invocation's own timeout, so a slow CloudWatch cannot turn a finished rotation into a timed-out
-   * (and retried) invocation. @default the context is not consulted
-   */
-  readonly remainingTimeMarginMs?: number;
-}
-
-/**
- * Wraps a Lambda handler so the sink is flushed before each invocation returns or throws: the
- * execution environment may be frozen right after, and a frozen process runs no timers. The flush is
- * bounded by `timeoutMs` and, with `remainingTimeMarginMs`, by the invocation's remaining time.
- */
-export function withMetricsFlush<E, C, R>(
-  sink: MetricsSink,
-  handler: (event: E, context: C) => Promise<R>,
-  options: MetricsFlushOptions = {},
-): (event: E, context: C) => Promise<R> {
-  return async (event, context) => {
-    try {
-      return await handler(event, context);
-    } finally {
-      await sink.flush({ timeoutMs: flushBound(context, options) });
-    }
-  };
-}
-
-function flushBound(context: unknown, options: MetricsFlushOptions): number {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS;
-  const clock = (context as { getRemainingTimeInMillis?: unknown } | undefined)?.getRemainingTimeInMillis;
-  if (options.remainingTimeMarginMs === undefined || typeof clock !== 'function') return timeoutMs;
-  const remaining = Number(clock.call(context)) - options.remainingTimeMarginMs;
-  return Math.max(0, Math.min(timeoutMs, Number.isFinite(remaining) ? remaining : timeoutMs));
 }
 
 interface FlushBound {

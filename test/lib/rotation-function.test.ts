@@ -130,13 +130,14 @@ describe.each(STAGES)('stage %s', (stage) => {
     expect(JSON.parse(monitor[0][1].Properties.Targets[0].Input)).toEqual({ action: 'monitor' });
   });
 
-  it('may touch only its two secrets, its key through Secrets Manager (and its metadata), its metrics namespace, logs, DLQ and itself', () => {
+  it('may touch only its two secrets, its key through Secrets Manager (and its metadata), its logs, DLQ and itself', () => {
     const keyset = ref(k().keysetSecret);
     const rotationLog = ref(k().rotationLogSecret);
     const statements = roleStatements(template(), k().rotation.role);
     expect(resourceAt(template(), k().rotationFunction).Properties.Role).toEqual(arnOf(k().rotation.role));
     const services = new Set(statements.flatMap((s) => s.Action.map((a) => a.split(':')[0])));
-    expect([...services].sort()).toEqual(['cloudwatch', 'kms', 'lambda', 'logs', 'secretsmanager', 'sqs']);
+    // No cloudwatch: its metrics are embedded-metric-format lines in its log, which CloudWatch Logs extracts.
+    expect([...services].sort()).toEqual(['kms', 'lambda', 'logs', 'secretsmanager', 'sqs']);
     // RotateSecret (the monitor's backstop) needs lambda:InvokeFunction on the rotation function: on itself only.
     expect(allowsOf(statements, 'lambda:InvokeFunction').flatMap((x) => x.Resource)).toEqual([arnOf(k().rotationFunction)]);
     for (const action of ['secretsmanager:RotateSecret', 'secretsmanager:ListSecretVersionIds']) expect(allowsOf(statements, action).flatMap((x) => x.Resource)).toEqual([keyset]);
@@ -153,9 +154,9 @@ describe.each(STAGES)('stage %s', (stage) => {
     const keyGrants = allowsOf(statements, 'kms:Decrypt').filter((s) => JSON.stringify(s.Resource) === JSON.stringify([arnOf(k().key)]));
     expect(keyGrants).toHaveLength(2);
     for (const g of keyGrants) expect(g.Condition?.StringEquals['kms:ViaService']).toEqual({ 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] });
-    const metrics = allowsOf(statements, 'cloudwatch:PutMetricData');
-    expect(metrics).toHaveLength(1);
-    expect(metrics[0].Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'AlphaPulse/Encryption' } });
+    expect(allowsOf(statements, 'cloudwatch:PutMetricData')).toEqual([]);
+    // Nothing on every resource: the one statement that needed `*` (PutMetricData) is gone.
+    expect(statements.filter((x) => x.Resource.includes('*'))).toEqual([]);
     // Secrets Manager calls GenerateDataKey and Decrypt on the caller's behalf, never Encrypt.
     expect(allowsOf(statements, 'kms:Encrypt')).toEqual([]);
     expect(allowsOf(statements, 'secretsmanager:GetRandomPassword')).toEqual([]);

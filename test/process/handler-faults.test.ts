@@ -6,7 +6,7 @@
  *
  * Each (event × fault) case asserts:
  * - the invocation fails (ok false) with the fault's error code, and returns before the function timeout
- *   (never a Sandbox.Timedout: the per-attempt timeout and the bounded metrics flush end it first);
+ *   (never a Sandbox.Timedout: the per-attempt timeout ends it first, and its metrics flush is a write to its log);
  * - the keyset secret is exactly what it was (versions, labels, values; AWSPENDING still where Secrets
  *   Manager staged it), and the rotation log holds no success;
  * - the error message names the call that failed (and, for a change whose answer never came, that it may have
@@ -14,8 +14,8 @@
  * - the SDK retried what it retries, 4 attempts of the Secrets Manager call on the keyset (a failed step then
  *   tries to note the failure in the rotation log, which the same fault also stops).
  *
- * And the flush bound: with CloudWatch accepting PutMetricData and never answering, an invocation (succeeding
- * or failing) still returns within the function timeout, with its own outcome.
+ * (A CloudWatch that never answers cannot hold the function up either, since it never calls CloudWatch:
+ * secondary-services.test.ts.)
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';

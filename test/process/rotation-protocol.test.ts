@@ -43,7 +43,7 @@ beforeEach(async () => {
     ROTATION_PERIOD_DAYS: '90',
     STAGE: 'prod',
   });
-  setFunction(bundleRotationFunction(bundle, functionEnv, { functionArn: FUNCTION_ARN, functionName: 'alphapulse-keys-prod-rotation', timeoutMs: 20_000 }));
+  setFunction(bundleRotationFunction(bundle, functionEnv, { functionArn: FUNCTION_ARN, functionName: 'alphapulse-keys-prod-rotation', timeoutMs: 20_000, logsTo: functionLogs() }));
   aws.secretsManager.configureRotation(KEYSET, { lambdaArn: FUNCTION_ARN, rules: { ScheduleExpression: 'rate(90 days)', Duration: '4h' }, rotateImmediately: false });
 });
 
@@ -52,6 +52,9 @@ afterEach(async () => {
   await aws.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** The function's log group: its metrics are embedded-metric-format lines there, which CloudWatch Logs extracts. */
+const functionLogs = () => ({ logs: aws.logs, logGroup: '/aws/lambda/alphapulse-keys-prod-rotation' });
 
 function setFunction(fn: RotationFunction): void {
   aws.secretsManager.rotationFunction = fn;
@@ -91,7 +94,11 @@ describe('the bundled rotation function under Secrets Manager', () => {
     expect(aws.secretsManager.stagesOf(KEYSET, token)).toEqual(['AWSCURRENT']);
     expect(preservesVersions(initial, current())).toBe(true);
     expect(log().entries).toEqual([expect.objectContaining({ rotationId: token, fromVersion: 1, toVersion: 2, outcome: 'success', trigger: 'schedule' })]);
+    // From the function's log (embedded metric format): it never called PutMetricData.
     expect(aws.cloudWatch.sum('AlphaPulse/Encryption', 'RotationSucceeded')).toBe(1);
+    expect(aws.cloudWatch.emfRejected).toBe(0);
+    expect(aws.requests.filter((r) => r.service === 'monitoring')).toEqual([]);
+    expect(aws.cloudWatch.putMetricDataCalls).toBe(0);
     expect(aws.secretsManager.lastRotatedDate(KEYSET)).toBeDefined();
   }, 60_000);
 
@@ -107,7 +114,7 @@ describe('the bundled rotation function under Secrets Manager', () => {
   }, 60_000);
 
   it.each(['createSecret', 'setSecret', 'testSecret', 'finishSecret'])('a function that died after %s: the rotation still ends with exactly one new version', async (dieAfter) => {
-    const run = bundleRotationFunction(bundle, functionEnv, { timeoutMs: 20_000 });
+    const run = bundleRotationFunction(bundle, functionEnv, { timeoutMs: 20_000, logsTo: functionLogs() });
     let died = false;
     setFunction(async (event) => {
       await run(event);
@@ -178,7 +185,7 @@ describe('key-manager rotate on the aws store, as a process', () => {
   it('a RotateSecret while a rotation is in progress is refused, by Secrets Manager and by the CLI with the command that clears it', async () => {
     let release = (): void => undefined;
     const blocked = new Promise<void>((resolve) => (release = resolve));
-    const run = bundleRotationFunction(bundle, functionEnv, { timeoutMs: 20_000 });
+    const run = bundleRotationFunction(bundle, functionEnv, { timeoutMs: 20_000, logsTo: functionLogs() });
     setFunction(async (event) => {
       await blocked;
       await run(event);

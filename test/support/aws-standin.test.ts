@@ -40,6 +40,7 @@ import {
   bundleLambdaHandler,
   bundleRotationFunction,
   bundleRotationHandler,
+  deliverLogs,
   type FaultKind,
   invokeBundle,
   warmLambdaHandler,
@@ -510,6 +511,27 @@ describe('KMS, CloudWatch, Logs, STS and S3', () => {
     expect([invalid.name, invalid.Code]).toEqual(['InvalidParameterValueException', 'InvalidParameterValue']);
   });
 
+  test('CloudWatch Logs extracts the metrics of log events in the embedded metric format, and nothing from one that breaks the specification', () => {
+    const emf = (extra: Record<string, unknown>, directive: Record<string, unknown> = {}) =>
+      JSON.stringify({ _aws: { Timestamp: T0, CloudWatchMetrics: [{ Namespace: 'AlphaPulse/Encryption', Dimensions: [['Stage']], Metrics: [{ Name: 'RotationSucceeded', Unit: 'Count' }], ...directive }] }, Stage: 'prod', RotationSucceeded: 1, ...extra });
+    aws.logs.putEvents('/aws/lambda/rotation', [
+      { timestamp: T0, message: emf({}) },
+      { timestamp: T0, message: emf({ RotationSucceeded: [1, 2] }) },
+      { timestamp: T0, message: '{"action":"rotate","outcome":"success"}' },
+      { timestamp: T0, message: 'not json' },
+      { timestamp: T0, message: emf({ Stage: 7 }) },
+      { timestamp: T0, message: emf({ RotationSucceeded: 'one' }) },
+      { timestamp: T0, message: emf({ RotationSucceeded: Array.from({ length: 101 }, () => 1) }) },
+      { timestamp: T0, message: emf({}, { Dimensions: [Array.from({ length: 31 }, () => 'Stage')] }) },
+      { timestamp: T0, message: emf({}, { Namespace: 'AWS/Lambda' }) },
+    ]);
+    expect(aws.cloudWatch.sum('AlphaPulse/Encryption', 'RotationSucceeded', { Stage: 'prod' })).toBe(4);
+    expect(aws.cloudWatch.datums('AlphaPulse/Encryption')[0]).toMatchObject({ MetricName: 'RotationSucceeded', Value: 1, Unit: 'Count', Timestamp: new Date(T0) });
+    expect(aws.cloudWatch.emfRejected).toBe(5);
+    expect(aws.cloudWatch.putMetricDataCalls).toBe(0);
+    expect(aws.logs.events('/aws/lambda/rotation')).toHaveLength(9);
+  });
+
   test('Logs FilterLogEvents: time range, plain terms and real pagination; an unknown group is ResourceNotFoundException', async () => {
     const logs = client((c) => new CloudWatchLogsClient(c));
     aws.logs.putEvents('/aws/lambda/rotation', Array.from({ length: 25 }, (_, i) => ({ timestamp: T0 + i * 1000, message: `{"event":"${i % 5 === 0 ? 'rotate failure' : 'monitor success'}","n":${i}}` })));
@@ -952,7 +974,10 @@ describe('separate processes', () => {
     const init = await invokeBundle(bundle, { RequestType: 'Create', ResourceProperties: {} }, { env, timeoutMs: 15_000, functionName: 'keys-rotation' });
     expect(init).toMatchObject({ ok: true, result: { PhysicalResourceId: 'alphapulse/keyset', Data: { Primary: '1' } } });
     expect(aws.secretsManager.versionWithStage('alphapulse/keyset', AWSCURRENT)).toBeDefined();
-    expect(aws.cloudWatch.namespaces().length).toBeGreaterThan(0);
+    // Its metrics (the first KeyAgeDays) are in its log, for CloudWatch Logs to extract; it never called CloudWatch.
+    deliverLogs({ logs: aws.logs, logGroup: '/aws/lambda/keys-rotation' }, init);
+    expect(aws.cloudWatch.datums('AlphaPulse/Encryption').map((d) => d.MetricName)).toContain('KeyAgeDays');
+    expect(aws.cloudWatch.putMetricDataCalls).toBe(0);
     expect(await bundleRotationHandler()).toBe(bundle);
   });
 

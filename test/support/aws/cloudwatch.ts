@@ -10,6 +10,15 @@
  *   (InvalidParameterValue), Value together with StatisticValues or Values (InvalidParameterCombination).
  * - `sum(namespace, metricName, dimensions?)`: Value, StatisticValues.Sum and Σ Values×Counts of every
  *   matching datum (dimensions given = the datum has exactly those dimensions).
+ * - Metrics extracted from log events in the embedded metric format (CloudWatch User Guide: "Specification:
+ *   Embedded metric format"), as CloudWatch Logs extracts them from a log group (`extractEmf`, which the Logs
+ *   model calls for every event it stores): a JSON object whose `_aws` member has a number `Timestamp` and a
+ *   `CloudWatchMetrics` array of directives, each with a string `Namespace`, `Dimensions` (an array of dimension
+ *   sets, each an array of at most 30 member names whose values are strings) and `Metrics` (at most 100, each with a
+ *   `Name` and an optional `Unit`), each metric's value the member of its name: a number, or an array of at most
+ *   100 numbers. Every dimension set of a directive gives each metric a datum (`Values` for an array). An event that
+ *   breaks any of these rules gives no metric at all and counts in `emfRejected` (CloudWatch Logs keeps the event
+ *   and extracts nothing). `datums()` holds both kinds; `putMetricDataCalls` counts the API's.
  *
  * Not modelled: reading metrics back over the API (GetMetricData, GetMetricStatistics, ListMetrics),
  * alarms, dashboards, entity data, the two-week/past-timestamp limits and unit validation.
@@ -35,6 +44,10 @@ export interface MetricDatum {
 
 export class CloudWatchModel {
   private readonly byNamespace = new Map<string, MetricDatum[]>();
+  /** PutMetricData requests accepted. */
+  putMetricDataCalls = 0;
+  /** Log events that looked like EMF (an `_aws` member) but broke the specification: no metric came of them. */
+  emfRejected = 0;
 
   constructor(private readonly options: { readonly clock: () => Date }) {}
 
@@ -91,10 +104,32 @@ export class CloudWatchModel {
       };
       return datum;
     });
-    const list = this.byNamespace.get(namespace) ?? [];
-    list.push(...parsed);
-    this.byNamespace.set(namespace, list);
+    this.record(namespace, parsed);
+    this.putMetricDataCalls++;
     return {};
+  }
+
+  /** Extracts the metrics of one log event, when it is an EMF document (see the header); other events are ignored. */
+  extractEmf(message: string): void {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (!isObject(doc) || !('_aws' in doc)) return;
+    const extracted = emfDatums(doc);
+    if (extracted === undefined) {
+      this.emfRejected++;
+      return;
+    }
+    for (const [namespace, datums] of extracted) this.record(namespace, datums);
+  }
+
+  private record(namespace: string, datums: readonly MetricDatum[]): void {
+    const list = this.byNamespace.get(namespace) ?? [];
+    list.push(...datums);
+    this.byNamespace.set(namespace, list);
   }
 
   invoke(operation: string, input: Input): unknown {
@@ -106,4 +141,43 @@ export class CloudWatchModel {
 function sameDimensions(have: readonly Dimension[], want: Readonly<Record<string, string>>): boolean {
   const entries = Object.entries(want);
   return have.length === entries.length && entries.every(([k, v]) => have.some((d) => d.Name === k && d.Value === v));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The datums of an EMF document by namespace, or undefined when it breaks the specification anywhere. */
+function emfDatums(doc: Record<string, unknown>): [string, MetricDatum[]][] | undefined {
+  const meta = doc._aws;
+  if (!isObject(meta) || typeof meta.Timestamp !== 'number' || !Array.isArray(meta.CloudWatchMetrics)) return undefined;
+  const timestamp = new Date(meta.Timestamp);
+  const out: [string, MetricDatum[]][] = [];
+  for (const directive of meta.CloudWatchMetrics as unknown[]) {
+    if (!isObject(directive) || typeof directive.Namespace !== 'string' || directive.Namespace.startsWith('AWS/')) return undefined;
+    if (!Array.isArray(directive.Dimensions) || !Array.isArray(directive.Metrics) || directive.Metrics.length > 100) return undefined;
+    const sets: Dimension[][] = [];
+    for (const set of directive.Dimensions as unknown[]) {
+      if (!Array.isArray(set) || set.length > 30 || !set.every((name) => typeof name === 'string' && typeof doc[name] === 'string')) return undefined;
+      sets.push((set as string[]).map((name) => ({ Name: name, Value: doc[name] as string })));
+    }
+    const datums: MetricDatum[] = [];
+    for (const metric of directive.Metrics as unknown[]) {
+      if (!isObject(metric) || typeof metric.Name !== 'string' || (metric.Unit !== undefined && typeof metric.Unit !== 'string')) return undefined;
+      const value = doc[metric.Name];
+      const values = typeof value === 'number' ? undefined : value;
+      if (values !== undefined && (!Array.isArray(values) || values.length === 0 || values.length > 100 || !values.every((v) => typeof v === 'number'))) return undefined;
+      for (const dims of sets) {
+        datums.push({
+          MetricName: metric.Name,
+          Dimensions: dims,
+          ...(typeof value === 'number' ? { Value: value } : { Values: values as number[] }),
+          ...(typeof metric.Unit === 'string' ? { Unit: metric.Unit } : {}),
+          Timestamp: timestamp,
+        });
+      }
+    }
+    out.push([directive.Namespace, datums]);
+  }
+  return out;
 }

@@ -42,6 +42,8 @@ export {
   bundleLambdaHandler,
   bundleRotationFunction,
   bundleRotationHandler,
+  deliverLogs,
+  type FunctionLogs,
   type InvokeBundleOptions,
   type InvokeResult,
   invokeBundle,

@@ -130,6 +130,27 @@ export interface BundleRotationFunctionOptions extends Omit<InvokeBundleOptions,
   readonly toEvent?: (event: RotationEvent) => unknown;
   /** Called with each invocation's result (for assertions on logs). */
   readonly onInvoke?: (event: RotationEvent, result: InvokeResult) => void;
+  /**
+   * Where Lambda sends the function's log: each line the invocation wrote to stdout becomes an event of `logGroup`
+   * (and so, in the stand-in, any metric in the embedded metric format among them a CloudWatch metric).
+   */
+  readonly logsTo?: FunctionLogs;
+}
+
+/** A function's log group in the stand-in's CloudWatch Logs. */
+export interface FunctionLogs {
+  readonly logs: { putEvents(logGroup: string, events: ReadonlyArray<{ timestamp: number; message: string }>): void };
+  readonly logGroup: string;
+}
+
+/**
+ * What Lambda does with an invocation's output ("Sending Lambda function logs to CloudWatch Logs"): each line it wrote
+ * to stdout becomes an event of the function's log group, where the stand-in's CloudWatch Logs extracts the metrics
+ * of those in the embedded metric format.
+ */
+export function deliverLogs(to: FunctionLogs, invocation: Pick<InvokeResult, 'logs'>): void {
+  const timestamp = Date.now();
+  to.logs.putEvents(to.logGroup, invocation.logs.split('\n').filter((line) => line.trim() !== '').map((message) => ({ timestamp, message })));
 }
 
 /**
@@ -137,9 +158,10 @@ export interface BundleRotationFunctionOptions extends Omit<InvokeBundleOptions,
  * timed-out) invocation throws, which the model records as RotationFailed.
  */
 export function bundleRotationFunction(bundleFile: string, envForFunction: NodeJS.ProcessEnv, options: BundleRotationFunctionOptions = {}): RotationFunction {
-  const { toEvent, onInvoke, ...invokeOptions } = options;
+  const { toEvent, onInvoke, logsTo, ...invokeOptions } = options;
   return async (event: RotationEvent) => {
     const result = await invokeBundle(bundleFile, toEvent ? toEvent(event) : event, { ...invokeOptions, env: envForFunction });
+    if (logsTo) deliverLogs(logsTo, result);
     onInvoke?.(event, result);
     if (!result.ok) {
       throw Object.assign(new Error(result.errorMessage ?? 'the invocation failed'), { name: result.errorName ?? 'Error', invocation: result });

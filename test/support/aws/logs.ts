@@ -4,7 +4,8 @@
  * Modelled (Amazon CloudWatch Logs API Reference: FilterLogEvents, FilteredLogEvent; User Guide:
  * "Filter pattern syntax for metric filters, subscription filters, and filter log events"):
  * - `putEvents(logGroup, [{timestamp, message}], logStream?)` appends events (creating the group and
- *   stream), as a Lambda function's log output would land.
+ *   stream), as a Lambda function's log output would land, and hands each to CloudWatch's EMF extraction
+ *   (User Guide: "Ingesting high-cardinality logs and generating metrics with the embedded metric format").
  * - FilterLogEvents(logGroupName or logGroupIdentifier (name or ARN), logStreamNames?,
  *   logStreamNamePrefix?, startTime?, endTime? (epoch ms, both inclusive), filterPattern?, limit?
  *   (1-10000, default 10000), nextToken?): events sorted by timestamp with logStreamName, timestamp,
@@ -33,7 +34,7 @@ export class LogsModel {
   private readonly groups = new Map<string, LogEvent[]>();
   private sequence = 0;
 
-  constructor(private readonly options: { readonly region: string; readonly accountId: string; readonly clock: () => Date }) {}
+  constructor(private readonly options: { readonly region: string; readonly accountId: string; readonly clock: () => Date; readonly metrics?: { extractEmf(message: string): void } }) {}
 
   createLogGroup(name: string): void {
     if (!this.groups.has(name)) this.groups.set(name, []);
@@ -46,6 +47,8 @@ export class LogsModel {
     for (const e of events) {
       const timestamp = e.timestamp instanceof Date ? e.timestamp.getTime() : e.timestamp;
       list.push({ logStreamName: logStream, timestamp, message: e.message, ingestionTime, eventId: String(++this.sequence).padStart(20, '0') });
+      // CloudWatch Logs extracts the metrics of every event in the embedded metric format (see cloudwatch.ts).
+      this.options.metrics?.extractEmf(e.message);
     }
   }
 

@@ -144,7 +144,7 @@ export class AwsStandIn {
     this.kms = new KmsModel(common);
     this.secretsManager = new SecretsManagerModel({ ...common, kmsKeyUsable: (ref) => this.kms.usable(ref) });
     this.cloudWatch = new CloudWatchModel(common);
-    this.logs = new LogsModel(common);
+    this.logs = new LogsModel({ ...common, metrics: this.cloudWatch });
     this.sts = new StsModel(common);
     this.s3 = new S3Model(common);
     this.lambda = new LambdaModel({ ...common, logs: this.logs });
