@@ -14,10 +14,13 @@ import { type Figure, figure } from './stats';
 
 export const SDK3_ANCHOR_ENTRY = 'bench/fixtures/sdk3-clients.ts';
 
-/** The repository root: the nearest directory above this file holding package.json. */
+/**
+ * The repository root: the nearest directory above this file holding package.json and the anchor's source (a
+ * package.json that `tsc` copied into dist/ is not it).
+ */
 export function repoRoot(from = __dirname): string {
   let dir = from;
-  while (!existsSync(path.join(dir, 'package.json'))) {
+  while (!existsSync(path.join(dir, 'package.json')) || !existsSync(path.join(dir, SDK3_ANCHOR_ENTRY))) {
     const up = path.dirname(dir);
     if (up === dir) throw new Error(`no package.json above ${from}`);
     dir = up;
