@@ -11,7 +11,8 @@
  * ```
  *
  * Importing it loads no AWS SDK client and no CDK: `SecretsManagerStore` and the CloudWatch sink (the two exports that
- * need a client) are loaded on first access. The CDK construct is the `@alphapulse/keys/cdk` entry.
+ * need a client) are loaded on first access. In a Lambda, `EmfMetricsSink` needs none: it writes the metrics to the
+ * function's log in CloudWatch's embedded metric format. The CDK construct is the `@alphapulse/keys/cdk` entry.
  *
  * @packageDocumentation
  * @module @alphapulse/keys
@@ -38,7 +39,11 @@ export type { VaultStoreOptions } from './stores/vault-store';
 // Sinks: audit events and metrics.
 export { FileAuditSink, MemoryAuditSink, noopAudit, readAuditFile, StreamAuditSink } from './telemetry/audit';
 export type { AuditEvent, AuditOutcome, AuditSink, FileAuditOptions } from './telemetry/audit';
-export type { CloudWatchMetricsSinkOptions, CloudWatchMetricsSinkStats, MetricsFlushOptions, MetricsPublishError } from './telemetry/cloudwatch-metrics';
+export type { CloudWatchMetricsSinkOptions, CloudWatchMetricsSinkStats, MetricsPublishError } from './telemetry/cloudwatch-metrics';
+export { EMF_MAX_DIMENSIONS, EMF_MAX_METRICS, EMF_MAX_VALUES, EmfMetricsSink } from './telemetry/emf-metrics';
+export type { EmfMetricsSinkOptions, EmfMetricsSinkStats } from './telemetry/emf-metrics';
+export { DEFAULT_FLUSH_TIMEOUT_MS, withMetricsFlush } from './telemetry/metrics-flush';
+export type { MetricsFlushOptions } from './telemetry/metrics-flush';
 export { MemoryMetricsSink, noopMetrics } from './telemetry/metrics';
 export type { Dimensions, MetricName, MetricsSink, MetricUnit } from './telemetry/metrics';
 export { METRICS_NAMESPACE } from './contract';
@@ -66,16 +71,12 @@ export type SecretsManagerStore = SecretsManagerStores.SecretsManagerStore;
 /** Metrics to CloudWatch in batches, flushed on a timer and on demand, bounded in memory and time. */
 export declare const CloudWatchMetricsSink: typeof CloudWatchMetrics.CloudWatchMetricsSink;
 export type CloudWatchMetricsSink = CloudWatchMetrics.CloudWatchMetricsSink;
-/** Runs a handler and flushes the sink after it, within the invocation's remaining time. */
-export declare const withMetricsFlush: typeof CloudWatchMetrics.withMetricsFlush;
 
 for (const [name, load] of [
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   ['SecretsManagerStore', () => (require('./stores/secrets-manager-store') as typeof SecretsManagerStores).SecretsManagerStore],
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   ['CloudWatchMetricsSink', () => (require('./telemetry/cloudwatch-metrics') as typeof CloudWatchMetrics).CloudWatchMetricsSink],
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  ['withMetricsFlush', () => (require('./telemetry/cloudwatch-metrics') as typeof CloudWatchMetrics).withMetricsFlush],
 ] as const) {
   Object.defineProperty(exports, name, { enumerable: true, get: load });
 }

@@ -57,16 +57,21 @@ describe('the npm pack tarball installed in a project outside the repository', (
     expect(existsSync(path.join(project, 'node_modules', 'esbuild'))).toBe(false);
   });
 
-  it('the runtime entry: KeyManager with a FileStore from plain JavaScript (init, encrypt, rotate, decrypt), loading no AWS SDK or CDK', () => {
+  it('the runtime entry: KeyManager with a FileStore from plain JavaScript (init, encrypt, rotate, decrypt), its metrics in EMF around a Lambda-style handler, loading no AWS SDK or CDK', () => {
     const r = runInProject(
       'runtime.js',
       `
       const path = require('node:path');
-      const { KeyManager, FileStore, KeyManagementError, errorCode } = require('@alphapulse/keys');
+      const { KeyManager, FileStore, KeyManagementError, errorCode, EmfMetricsSink, withMetricsFlush } = require('@alphapulse/keys');
       const loaded = () => Object.keys(require.cache).filter((k) => /node_modules[\\\\/](@aws-sdk|@smithy|aws-cdk-lib|constructs)[\\\\/]/.test(k)).length;
       (async () => {
-        const keys = new KeyManager({ store: new FileStore(path.join(__dirname, 'keyset.json')) });
+        const lines = [];
+        const metrics = new EmfMetricsSink({ write: (line) => lines.push(line) });
+        const keys = new KeyManager({ store: new FileStore(path.join(__dirname, 'keyset.json')), metrics });
         await keys.init();
+        const handler = withMetricsFlush(metrics, async (event) => (await keys.decrypt(await keys.encrypt(event.text, 'user_pii'))).toString());
+        const handled = await handler({ text: 'from a handler' }, { getRemainingTimeInMillis: () => 10_000 });
+        const emf = lines.map((l) => JSON.parse(l));
         const before = await keys.encrypt('4111 1111 1111 1111', 'user_pii');
         const rotated = await keys.rotate();
         const after = await keys.encryptCompact('order 42', 'trading_data');
@@ -78,6 +83,9 @@ describe('the npm pack tarball installed in a project outside the repository', (
           newCompact: (await keys.decrypt(after)).toString(),
           versions: [before.key_version, after.split(':')[1]],
           refused,
+          handled,
+          emfNamespaces: [...new Set(emf.map((d) => d._aws.CloudWatchMetrics[0].Namespace))],
+          emfHasKeyDerivations: emf.some((d) => 'KeyDerivations' in d),
           sdkOrCdkModulesLoaded: loaded(),
         }));
       })().catch((err) => { console.error(err); process.exit(1); });
@@ -91,6 +99,9 @@ describe('the npm pack tarball installed in a project outside the repository', (
       newCompact: 'order 42',
       versions: [1, '2'],
       refused: 'DECRYPT_FAILED',
+      handled: 'from a handler',
+      emfNamespaces: ['AlphaPulse/Encryption'],
+      emfHasKeyDerivations: true,
       sdkOrCdkModulesLoaded: 0,
     });
   });
