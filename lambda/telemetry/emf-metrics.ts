@@ -48,14 +48,18 @@ interface Series {
   readonly name: MetricName;
   readonly unit: MetricUnit;
   readonly dimensions: Dimensions;
-  /** The counter's sum, or the gauge's observations. */
+  /** The dimension names, sorted: the document's dimension set. */
+  readonly dimensionNames: readonly string[];
+  /** The dimension set with its values, as one string: series with the same one share a document. */
+  readonly dimensionKey: string;
+  /** The counter's sum, or the gauge's observations (at least one: a series is made for its first). */
   readonly values: number[];
   readonly kind: 'counter' | 'gauge';
 }
 
 /** One EMF document's worth: a dimension set and its metrics. */
 interface Group {
-  readonly dimensions: Dimensions;
+  readonly first: Series;
   readonly series: Series[];
 }
 
@@ -80,8 +84,23 @@ export class EmfMetricsSink implements MetricsSink {
     this.observe('counter', name, value, 'Count', dimensions);
   }
 
+  /** `count` bound to one series, which it finds once per flush window instead of on every call (as the CloudWatch sink's). */
   counter(name: MetricName, dimensions?: Dimensions): BoundCounter {
-    return (value = 1) => this.observe('counter', name, value, 'Count', dimensions);
+    let window: Map<string, Series> | undefined;
+    let series: Series | undefined;
+    return (value = 1) => {
+      try {
+        if (!Number.isFinite(value)) {
+          this.droppedDatums++;
+          return;
+        }
+        if (window !== this.window) series = this.series('counter', name, 'Count', dimensions ?? {});
+        window = this.window;
+        this.add(series, value);
+      } catch {
+        this.droppedDatums++;
+      }
+    };
   }
 
   gauge(name: MetricName, value: number, unit: MetricUnit = 'None', dimensions?: Dimensions): void {
@@ -94,7 +113,7 @@ export class EmfMetricsSink implements MetricsSink {
     this.window = new Map();
     for (const group of groups(window)) {
       for (let at = 0; at < group.series.length; at += EMF_MAX_METRICS) {
-        const line = `${JSON.stringify(this.document(group.dimensions, group.series.slice(at, at + EMF_MAX_METRICS)))}\n`;
+        const line = `${JSON.stringify(this.document(group.first, group.series.slice(at, at + EMF_MAX_METRICS)))}\n`;
         try {
           this.write(line);
           this.documentsWritten++;
@@ -113,35 +132,41 @@ export class EmfMetricsSink implements MetricsSink {
 
   private observe(kind: Series['kind'], name: MetricName, value: number, unit: MetricUnit, dimensions: Dimensions | undefined): void {
     try {
-      const series = Number.isFinite(value) ? this.series(kind, name, unit, dimensions ?? {}) : undefined;
-      if (!series) this.droppedDatums++;
-      else if (kind === 'counter') series.values[0] += value;
-      else if (series.values.length < EMF_MAX_VALUES) series.values.push(value);
-      else this.droppedDatums++;
+      this.add(Number.isFinite(value) ? this.series(kind, name, unit, dimensions ?? {}) : undefined, value);
     } catch {
       this.droppedDatums++;
     }
   }
 
+  /** Adds a finite `value` to `series`; undefined (refused) and a gauge's 101st value count as dropped. */
+  private add(series: Series | undefined, value: number): void {
+    if (!series) this.droppedDatums++;
+    else if (series.kind === 'counter') series.values[0] += value;
+    else if (series.values.length < EMF_MAX_VALUES) series.values.push(value);
+    else this.droppedDatums++;
+  }
+
   /** The window's series for these arguments; undefined when EMF cannot spell it or the series bound refused it. */
   private series(kind: Series['kind'], name: MetricName, unit: MetricUnit, dimensions: Dimensions): Series | undefined {
-    const keys = Object.keys(dimensions).sort();
-    const key = `${kind}\u0000${name}\u0000${unit}\u0000${dimensionKey(dimensions, keys)}`;
+    const dimensionNames = Object.keys(dimensions).sort();
+    const dimensionKey = dimensionKeyOf(dimensions, dimensionNames);
+    const key = `${kind}\u0000${name}\u0000${unit}\u0000${dimensionKey}`;
     const found = this.window.get(key);
     if (found) return found;
-    if (this.window.size >= this.maxSeries || !spellable(name, dimensions, keys)) return undefined;
-    const created: Series = { name, unit, dimensions, values: kind === 'counter' ? [0] : [], kind };
+    if (this.window.size >= this.maxSeries || !spellable(name, dimensions, dimensionNames)) return undefined;
+    const created: Series = { name, unit, dimensions, dimensionNames, dimensionKey, values: kind === 'counter' ? [0] : [], kind };
     this.window.set(key, created);
     return created;
   }
 
-  private document(dimensions: Dimensions, series: readonly Series[]): Record<string, unknown> {
+  /** The document of `series`, which all have the dimension set of `first`. */
+  private document(first: Series, series: readonly Series[]): Record<string, unknown> {
     const doc: Record<string, unknown> = {
       _aws: {
         Timestamp: this.now(),
-        CloudWatchMetrics: [{ Namespace: this.namespace, Dimensions: [Object.keys(dimensions).sort()], Metrics: series.map((s) => ({ Name: s.name, Unit: s.unit })) }],
+        CloudWatchMetrics: [{ Namespace: this.namespace, Dimensions: [first.dimensionNames], Metrics: series.map((s) => ({ Name: s.name, Unit: s.unit })) }],
       },
-      ...dimensions,
+      ...first.dimensions,
     };
     for (const s of series) doc[s.name] = s.values.length === 1 ? s.values[0] : s.values;
     return doc;
@@ -156,7 +181,7 @@ function spellable(name: MetricName, dimensions: Dimensions, keys: readonly stri
   return keys.length <= EMF_MAX_DIMENSIONS && keys.every((k) => k !== '_aws' && k !== name && typeof dimensions[k] === 'string');
 }
 
-function dimensionKey(dimensions: Dimensions, sortedKeys: readonly string[]): string {
+function dimensionKeyOf(dimensions: Dimensions, sortedKeys: readonly string[]): string {
   let key = '';
   for (const k of sortedKeys) key += `${k}\u0001${dimensions[k]}\u0000`;
   return key;
@@ -170,13 +195,11 @@ function groups(window: ReadonlyMap<string, Series>): Group[] {
   const out: Group[] = [];
   const byDimensions = new Map<string, Group[]>();
   for (const series of window.values()) {
-    if (series.kind === 'gauge' && series.values.length === 0) continue;
-    const key = dimensionKey(series.dimensions, Object.keys(series.dimensions).sort());
-    let candidates = byDimensions.get(key);
-    if (!candidates) byDimensions.set(key, (candidates = []));
+    let candidates = byDimensions.get(series.dimensionKey);
+    if (!candidates) byDimensions.set(series.dimensionKey, (candidates = []));
     let group = candidates.find((g) => !g.series.some((s) => s.name === series.name));
     if (!group) {
-      group = { dimensions: series.dimensions, series: [] };
+      group = { first: series, series: [] };
       candidates.push(group);
       out.push(group);
     }

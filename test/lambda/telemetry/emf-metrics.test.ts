@@ -44,6 +44,23 @@ describe('EmfMetricsSink', () => {
     expect(s.stats()).toEqual({ documentsWritten: 2, writeFailures: 0, droppedDatums: 0, bufferedSeries: 0 });
   });
 
+  it('a bound counter adds what count would, window after window, and a refused series stays refused for it', async () => {
+    const { s, lines } = sink({ maxSeries: 1 });
+    const bound = s.counter('KeyDerivations', { Context: 'a' });
+    bound();
+    bound(2);
+    s.count('KeyDerivations', 1, { Context: 'a' });
+    const refused = s.counter('KeyDerivations', { Context: 'b' });
+    refused();
+    bound(Number.NaN);
+    await s.flush();
+    bound(5);
+    await s.flush();
+    expect(lines).toHaveLength(2);
+    expect(lines.map((l) => (JSON.parse(l) as { KeyDerivations: number }).KeyDerivations)).toEqual([4, 5]);
+    expect(s.stats().droppedDatums).toBe(2);
+  });
+
   it('writes nothing when nothing was recorded, and each flush only what came after the last', async () => {
     const { s, lines } = sink();
     await s.flush();
