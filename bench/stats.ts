@@ -53,7 +53,7 @@ export interface Workload {
  */
 function collectYoung(): void {
   const gc = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;
-  if (!gc) throw new Error('the benchmarks need node --expose-gc (npm run bench passes it)');
+  if (!gc) throw new Error('the benchmarks need node --expose-gc (run.ts starts the timing child with it)');
   gc({ type: 'minor' });
 }
 
@@ -61,8 +61,7 @@ function collectYoung(): void {
  * Measures workloads side by side. Each of `runs` runs is cut into `slices` short slices, and the
  * workloads alternate slice by slice (a, b, a, b, ...), so a busy moment on a shared machine hits
  * both sides of a ratio alike; each slice ends with its own garbage collected (`collect`, by default
- * `collectYoung`), on its time. One
- * unmeasured slice of each warms the JIT first.
+ * `collectYoung`), on its time. One unmeasured slice of each warms the JIT first.
  */
 export async function interleaved(runs: number, slices: number, workloads: Record<string, Workload>, collect: () => void = collectYoung): Promise<Record<string, Figure>> {
   const names = Object.keys(workloads);

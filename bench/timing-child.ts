@@ -1,6 +1,6 @@
 /**
  * Child process for every timed ratio (throughput, reencrypt, the ESDK, derivation), started by `run.ts` with the
- * runtime settings in `TIMING_RUNTIME`, so that each workload pays for its own allocation and collection, on its own
+ * runtime settings in its `TIMING_RUNTIME`, so that each workload pays for its own allocation and collection, on its own
  * time, and nothing else's:
  *
  * - `--single-threaded-gc`: V8's collector works on the main thread. With its background threads (the default) the
@@ -23,11 +23,6 @@ import type { Figure } from './stats';
 import { round } from './targets';
 import { measureDerivation, measureEsdk, measureThroughput } from './throughput';
 
-export const TIMING_RUNTIME = {
-  nodeFlags: ['--expose-gc', '--single-threaded-gc', '--no-warnings'],
-  env: { MALLOC_TRIM_THRESHOLD_: String(512 * 1024 * 1024), MALLOC_MMAP_THRESHOLD_: String(32 * 1024 * 1024) },
-} as const;
-
 async function main(): Promise<void> {
   const runs = Number(process.argv[2]);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`timing-child: expected a run count, got ${process.argv[2]}`);
@@ -47,9 +42,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ figures, phase_seconds: phaseSeconds })}\n`);
 }
 
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  });
-}
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
